@@ -1,0 +1,198 @@
+// The memory ledger: the one place where GPU buffers are created and destroyed.
+// Every buffer is recorded with its byte size and category, with timestamps, so the VRAM chart and the peaks that the
+// load report gives are what the device really holds (as far as buffers go; pipelines and driver overhead are not
+// counted and never claimed).
+
+export const LEDGER_CATEGORIES = [
+  'weights',
+  'scales',
+  'outliers',
+  'kv-cache',
+  'activations',
+  'staging',
+  'uniforms',
+] as const;
+export type LedgerCategory = (typeof LEDGER_CATEGORIES)[number];
+
+export type CategoryBytes = Record<LedgerCategory, number>;
+
+export interface LedgerSample {
+  /** Milliseconds since the ledger was created. */
+  t: number;
+  total: number;
+  bytes: CategoryBytes;
+}
+
+export interface LedgerBufferDescriptor {
+  label: string;
+  size: number;
+  usage: GPUBufferUsageFlags;
+  category: LedgerCategory;
+  mappedAtCreation?: boolean;
+}
+
+interface Entry {
+  size: number;
+  category: LedgerCategory;
+  label: string;
+  group: BufferGroup | null;
+}
+
+export function zeroBytes(): CategoryBytes {
+  return Object.fromEntries(LEDGER_CATEGORIES.map((c) => [c, 0])) as CategoryBytes;
+}
+
+/** GPU buffer sizes must be multiples of 4; the ledger records the size actually allocated. */
+export function alignedSize(size: number): number {
+  return Math.max(4, Math.ceil(size / 4) * 4);
+}
+
+export class MemoryLedger {
+  private readonly entries = new Map<GPUBuffer, Entry>();
+  private readonly bytes = zeroBytes();
+  private totalBytes = 0;
+  private peakBytes = 0;
+  private readonly origin: number;
+  private readonly history: LedgerSample[] = [];
+  private readonly listeners = new Set<(s: LedgerSample) => void>();
+
+  constructor(
+    readonly device: GPUDevice,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.origin = now();
+    this.record();
+  }
+
+  /** Creates a buffer and records it. `group`, when given, owns it (see BufferGroup.destroy). */
+  createBuffer(desc: LedgerBufferDescriptor, group: BufferGroup | null = null): GPUBuffer {
+    const size = alignedSize(desc.size);
+    const buffer = this.device.createBuffer({
+      label: desc.label,
+      size,
+      usage: desc.usage,
+      mappedAtCreation: desc.mappedAtCreation ?? false,
+    });
+    this.entries.set(buffer, { size, category: desc.category, label: desc.label, group });
+    this.bytes[desc.category] += size;
+    this.totalBytes += size;
+    if (this.totalBytes > this.peakBytes) this.peakBytes = this.totalBytes;
+    this.record();
+    return buffer;
+  }
+
+  /** Destroys a buffer created here. Destroying one twice, or one the ledger does not know, is a bug and throws. */
+  destroy(buffer: GPUBuffer): void {
+    const e = this.entries.get(buffer);
+    if (!e) throw new Error(`ledger: destroy of an unknown buffer '${buffer.label}'`);
+    this.entries.delete(buffer);
+    buffer.destroy();
+    this.bytes[e.category] -= e.size;
+    this.totalBytes -= e.size;
+    this.record();
+  }
+
+  /** Destroys every buffer: used when the device is lost or the engine is disposed. */
+  destroyAll(): void {
+    for (const b of [...this.entries.keys()]) this.destroy(b);
+  }
+
+  group(name: string): BufferGroup {
+    return new BufferGroup(this, name);
+  }
+
+  get current(): number {
+    return this.totalBytes;
+  }
+
+  /** The highest total since creation or the last resetPeak(). */
+  get peak(): number {
+    return this.peakBytes;
+  }
+
+  resetPeak(): void {
+    this.peakBytes = this.totalBytes;
+  }
+
+  byCategory(): CategoryBytes {
+    return { ...this.bytes };
+  }
+
+  /** Buffers alive now, largest first (for error messages and debugging). */
+  live(): { label: string; size: number; category: LedgerCategory }[] {
+    return [...this.entries.values()]
+      .map(({ label, size, category }) => ({ label, size, category }))
+      .sort((a, b) => b.size - a.size);
+  }
+
+  samples(sinceT = -Infinity): LedgerSample[] {
+    return this.history.filter((s) => s.t > sinceT);
+  }
+
+  subscribe(listener: (s: LedgerSample) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  ownerOf(buffer: GPUBuffer): BufferGroup | null {
+    return this.entries.get(buffer)?.group ?? null;
+  }
+
+  private record(): void {
+    const s: LedgerSample = { t: this.now() - this.origin, total: this.totalBytes, bytes: { ...this.bytes } };
+    const last = this.history[this.history.length - 1];
+    // Coalesce bursts (thousands of tensor buffers in one load) into at most one sample per millisecond.
+    if (last && s.t - last.t < 1) this.history[this.history.length - 1] = s;
+    else this.history.push(s);
+    if (this.history.length > 20_000) this.history.splice(0, this.history.length - 20_000);
+    for (const l of this.listeners) l(s);
+  }
+}
+
+/**
+ * A set of buffers that live and die together: one model's weights, one run state. A failed or cancelled load calls
+ * destroy() and the ledger is back where it was before the load began.
+ */
+export class BufferGroup {
+  private readonly buffers = new Set<GPUBuffer>();
+  private destroyed = false;
+
+  constructor(
+    readonly ledger: MemoryLedger,
+    readonly name: string,
+  ) {}
+
+  createBuffer(desc: LedgerBufferDescriptor): GPUBuffer {
+    if (this.destroyed) throw new Error(`ledger: group '${this.name}' is destroyed`);
+    const b = this.ledger.createBuffer(desc, this);
+    this.buffers.add(b);
+    return b;
+  }
+
+  /** Destroys one buffer of this group early (e.g. a scratch buffer reused no more). */
+  release(buffer: GPUBuffer): void {
+    if (!this.buffers.delete(buffer)) throw new Error(`ledger: '${buffer.label}' is not in group '${this.name}'`);
+    this.ledger.destroy(buffer);
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.buffers) n += alignedSize(b.size);
+    return n;
+  }
+
+  get size(): number {
+    return this.buffers.size;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.buffers) this.ledger.destroy(b);
+    this.buffers.clear();
+  }
+}
