@@ -1,0 +1,131 @@
+// The worker's API: the only thing src/ imports from workers/. Plain data crosses; callbacks are Comlink proxies.
+import type { GpuInfo } from './gpu/device.ts';
+import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
+
+export type { GpuInfo, LedgerSample, CategoryBytes };
+
+/**
+ * naive: whole files fetched into ArrayBuffers, full-precision (f32) GPU buffers, converted to fp16 after (baseline).
+ * fp16: whole-file download, direct half-precision allocation.
+ * streamed: per-tensor HTTP range streaming straight into fp16 GPU buffers, bounded host memory.
+ * streamed-int8: streamed, with linear layers quantized to int8 (LLM.int8) while loading.
+ */
+export const LOAD_STRATEGIES = ['naive', 'fp16', 'streamed', 'streamed-int8'] as const;
+export type LoadStrategy = (typeof LOAD_STRATEGIES)[number];
+
+export interface LoadRequest {
+  /** Base URL of a model folder, a huggingface.co repo URL, an `org/name` id, or a same-origin path. */
+  model: string;
+  strategy: LoadStrategy;
+  /** Context length to reserve the KV cache for (default: min(config max, 2048)). */
+  contextLength?: number;
+  /** Refuse to load when the plan needs more GPU bytes than this. */
+  vramBudgetBytes?: number;
+  /** LLM.int8 outlier threshold (default 6.0; 0 turns the decomposition off). */
+  int8Threshold?: number;
+}
+
+export type LoadPhase = 'resolve' | 'plan' | 'download' | 'quantize' | 'compile' | 'done';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  bytesDone: number;
+  bytesTotal: number;
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** Current throughput, MB/s (10^6 bytes). */
+  mbPerS: number;
+  /** Seconds left at the current rate (NaN when unknown). */
+  etaS: number;
+  currentTensor?: string;
+}
+
+export interface PlanReport {
+  model: string;
+  architecture: string;
+  parameters: number;
+  /** GPU bytes the plan needs, by ledger category. */
+  bytes: CategoryBytes;
+  totalBytes: number;
+  largestTensor: { name: string; bytes: number };
+  contextLength: number;
+  fits: boolean;
+  /** Why it does not fit (empty when it does). */
+  reasons: string[];
+}
+
+export interface LoadTimings {
+  totalMs: number;
+  networkMs: number;
+  convertMs: number;
+  uploadMs: number;
+  quantizeMs: number;
+  compileMs: number;
+}
+
+export interface LoadReport {
+  model: string;
+  strategy: LoadStrategy;
+  timings: LoadTimings;
+  /** Bytes fetched over the network. */
+  bytesFetched: number;
+  mbPerS: number;
+  tensors: number;
+  peakGpuBytes: number;
+  finalGpuBytes: number;
+  weightBytes: number;
+  peakHostBytes: number;
+  hostMemorySource: string;
+}
+
+export interface ModelInfo {
+  model: string;
+  architecture: string;
+  vocabSize: number;
+  contextLength: number;
+  hasChatTemplate: boolean;
+  precision: 'fp16' | 'int8';
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** 0 = greedy (argmax). */
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  stop: string[];
+  /** Wrap the prompt with the model's chat template (when it has one). */
+  chat: boolean;
+}
+
+export interface GenerateStats {
+  promptTokens: number;
+  generatedTokens: number;
+  ttftMs: number;
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  stopReason: 'eos' | 'stop-string' | 'max-tokens' | 'cancelled' | 'context-full';
+}
+
+export interface TokenEvent {
+  /** Newly decoded text (may be empty while a multi-byte character is incomplete). */
+  text: string;
+  ids: number[];
+}
+
+export interface EngineApi {
+  /** Acquires the GPU (again, after a device loss). */
+  init(): Promise<GpuInfo>;
+  plan(req: LoadRequest): Promise<PlanReport>;
+  load(req: LoadRequest, onProgress: (p: LoadProgress) => void): Promise<LoadReport>;
+  cancelLoad(): void;
+  unload(): Promise<void>;
+  modelInfo(): Promise<ModelInfo | null>;
+  generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats>;
+  stopGeneration(): void;
+  /** Ledger samples after time t (ms since the engine's GPU context was created), and the current totals. */
+  memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }>;
+  /** Resolves when the device is lost (the UI shows it and may call init() again). */
+  deviceLost(): Promise<string>;
+}
