@@ -1,5 +1,6 @@
 // GPU acquisition: one adapter, one device with the optional features the engine can use and the adapter's highest
 // limits. Runs unchanged in a browser worker (navigator.gpu) and in Node with the `webgpu` package (Dawn).
+import { EngineError } from '../errors.ts';
 import { MemoryLedger } from './ledger.ts';
 
 export interface AdapterSummary {
@@ -44,9 +45,6 @@ export interface GpuContext extends GpuInfo {
   lost: Promise<GPUDeviceLostInfo>;
 }
 
-export class NoWebGpuError extends Error {
-  override name = 'NoWebGpuError';
-}
 
 const LIMIT_KEYS: (keyof GpuLimits)[] = [
   'maxBufferSize',
@@ -68,14 +66,16 @@ export interface AcquireOptions {
 
 export async function acquireGpu(gpu: GPU | undefined | null, opts: AcquireOptions = {}): Promise<GpuContext> {
   if (!gpu) {
-    throw new NoWebGpuError(
+    throw new EngineError(
+      'no-webgpu',
       'WebGPU is not available in this browser (navigator.gpu is missing). Use a recent Chrome or Edge; on Linux start ' +
         'Chrome with --enable-unsafe-webgpu.',
     );
   }
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) {
-    throw new NoWebGpuError(
+    throw new EngineError(
+      'no-webgpu',
       'WebGPU is present but no GPU adapter was found (requestAdapter returned null). The GPU may be blocklisted or ' +
         'WebGPU disabled in chrome://flags.',
     );

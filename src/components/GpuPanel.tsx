@@ -1,0 +1,52 @@
+import { useShallow } from 'zustand/react/shallow';
+import { useStore } from '../store.ts';
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** The adapter the worker got, its features and the limits the engine plans with; or why there is none. */
+export function GpuPanel() {
+  const { status, info, error, connect } = useStore(
+    useShallow((s) => ({ status: s.gpuStatus, info: s.gpuInfo, error: s.gpuError, connect: s.connectGpu })),
+  );
+  if (status === 'unavailable') {
+    return (
+      <section className="panel error-panel" data-testid="no-webgpu" role="alert">
+        <h2>WebGPU is not available</h2>
+        <p>{error}</p>
+        <p>This app runs the model on your GPU through WebGPU. Open it in a recent Chrome or Edge (version 113 or later).</p>
+      </section>
+    );
+  }
+  if (status === 'lost') {
+    return (
+      <section className="panel error-panel" data-testid="device-lost" role="alert">
+        <h2>GPU device lost</h2>
+        <p>{error}</p>
+        <button onClick={() => void connect()}>Reconnect GPU</button>
+      </section>
+    );
+  }
+  if (!info) return <section className="panel" data-testid="adapter">Connecting to the GPU…</section>;
+  const f = info.features;
+  return (
+    <section className="panel" aria-label="GPU adapter">
+      <h2>GPU</h2>
+      <p data-testid="adapter">
+        {[info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' · ') ||
+          'WebGPU adapter'}
+      </p>
+      <ul className="features" data-testid="features">
+        <li className={f.shaderF16 ? 'on' : 'off'}>shader-f16 {f.shaderF16 ? '✓' : '— packed-u32 path'}</li>
+        <li className={f.subgroups ? 'on' : 'off'}>subgroups {f.subgroups ? '✓' : '—'}</li>
+        <li className={f.timestampQuery ? 'on' : 'off'}>timestamp-query {f.timestampQuery ? '✓' : '—'}</li>
+        <li className={f.dot4I8Packed ? 'on' : 'off'}>dot4I8Packed {f.dot4I8Packed ? '✓' : '— fallback'}</li>
+      </ul>
+      <p className="limits">
+        max binding {mib(info.limits.maxStorageBufferBindingSize)} · max buffer {mib(info.limits.maxBufferSize)} · workgroup{' '}
+        {info.limits.maxComputeInvocationsPerWorkgroup}
+      </p>
+    </section>
+  );
+}
