@@ -1,0 +1,109 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EngineError } from '../errors.ts';
+import { maxContext, parseConfig, ropeInverseFrequencies } from './config.ts';
+
+const MODELS = '../shared/models';
+const read = (p: string) => JSON.parse(readFileSync(`${MODELS}/${p}`, 'utf8'));
+
+const llama = {
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  num_hidden_layers: 2,
+  vocab_size: 100,
+  rms_norm_eps: 1e-5,
+  max_position_embeddings: 256,
+  rope_theta: 500000,
+};
+
+function refusal(json: unknown): EngineError {
+  try {
+    parseConfig(json);
+  } catch (e) {
+    expect(e).toBeInstanceOf(EngineError);
+    expect((e as EngineError).code).toBe('unsupported');
+    return e as EngineError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('parseConfig', () => {
+  it('reads kjv-llama (rope_parameters form) with derived fields', () => {
+    const c = parseConfig(read('kjv-llama/config.json'));
+    expect(c).toMatchObject({ architecture: 'LlamaForCausalLM', dim: 256, nHeads: 8, nKvHeads: 4, headDim: 32, kvGroups: 2 });
+    expect(c).toMatchObject({ qDim: 256, kvDim: 128, hiddenDim: 704, vocabSize: 4096, ropeTheta: 10000, tieWordEmbeddings: false });
+    expect(c.ropeInvFreq.length).toBe(16);
+    expect(c.ropeInvFreq[0]).toBe(1);
+    expect(c.ropeInvFreq[1]).toBeCloseTo(1 / 10000 ** (2 / 32), 7);
+    expect(c.eosTokenIds).toEqual([1]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads every random model', () => {
+    const seen = readdirSync(`${MODELS}/random`).map((n) => [n, parseConfig(read(`random/${n}/config.json`))] as const);
+    const by = Object.fromEntries(seen);
+    expect(by['llama-tied-mqa-fp16']).toMatchObject({ nKvHeads: 1, kvGroups: 6, headDim: 16, tieWordEmbeddings: true });
+    expect(by['mistral-headdim-bf16']).toMatchObject({ headDim: 48, qDim: 192, dim: 128, architecture: 'MistralForCausalLM' });
+    expect(by['qwen2-bias-fp32']).toMatchObject({ qkvBias: true, oBias: false, tieWordEmbeddings: true, slidingWindow: null });
+    expect(by['llama-gqa-bf16']).toMatchObject({ qkvBias: false, kvGroups: 2 });
+  });
+
+  it('reads the legacy top-level rope_theta / rope_scaling', () => {
+    const c = parseConfig({ ...llama, rope_scaling: { type: 'linear', factor: 4 } });
+    expect(c.ropeTheta).toBe(500000);
+    expect(c.ropeScaling).toEqual({ type: 'linear', factor: 4 });
+    const plain = ropeInverseFrequencies(16, 500000, { type: 'default' });
+    for (let i = 0; i < 8; i++) expect(c.ropeInvFreq[i]).toBeCloseTo(plain[i] / 4, 12);
+  });
+
+  it('applies llama3 scaling like transformers', () => {
+    // Llama 3.1 settings; values from transformers' _compute_llama3_parameters on head_dim 128, theta 500000.
+    const c = parseConfig({
+      ...llama,
+      hidden_size: 512,
+      rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    });
+    const inv = c.ropeInvFreq;
+    const base = ropeInverseFrequencies(128, 500000, { type: 'default' });
+    expect(inv.length).toBe(64);
+    // high frequencies (wavelength < 8192/4) untouched, low ones (wavelength > 8192) divided by 8, a smooth band between
+    for (let i = 0; i < 64; i++) {
+      const wl = (2 * Math.PI) / base[i];
+      if (wl < 2048) expect(inv[i]).toBe(base[i]);
+      else if (wl > 8192) expect(inv[i]).toBeCloseTo(base[i] / 8, 12);
+      else {
+        expect(inv[i]).toBeLessThan(base[i]);
+        expect(inv[i]).toBeGreaterThan(base[i] / 8);
+      }
+    }
+  });
+
+  it('prefers rope_parameters over top-level rope_theta', () => {
+    const c = parseConfig({ ...llama, rope_theta: 1, rope_parameters: { rope_theta: 1e6, rope_type: 'default' } });
+    expect(c.ropeTheta).toBe(1e6);
+  });
+
+  it('refuses unsupported architectures and options by name', () => {
+    expect(refusal({ ...llama, architectures: ['GPT2LMHeadModel'] }).details.setting).toBe('architectures');
+    expect(refusal({ ...llama, rope_scaling: { type: 'yarn', factor: 4 } }).details.setting).toBe('rope_scaling');
+    expect(refusal({ ...llama, rope_parameters: { rope_type: 'dynamic', factor: 2 } }).details.setting).toBe('rope_scaling');
+    expect(refusal({ ...llama, hidden_act: 'gelu' }).details.setting).toBe('hidden_act');
+    expect(refusal({ ...llama, quantization_config: { quant_method: 'awq' } }).details.setting).toBe('quantization_config');
+    expect(refusal({ ...llama, head_dim: 512 }).details.setting).toBe('head_dim');
+    expect(refusal({ ...llama, partial_rotary_factor: 0.5 }).details.setting).toBe('partial_rotary_factor');
+  });
+
+  it('caps the context at a Mistral sliding window', () => {
+    const c = parseConfig({ ...llama, architectures: ['MistralForCausalLM'], max_position_embeddings: 32768, sliding_window: 4096 });
+    expect(maxContext(c)).toBe(4096);
+    const q = parseConfig({ ...llama, architectures: ['Qwen2ForCausalLM'], sliding_window: 64, use_sliding_window: false });
+    expect(q.slidingWindow).toBeNull();
+  });
+
+  it('reads Llama attention_bias as q/k/v/o biases', () => {
+    expect(parseConfig({ ...llama, attention_bias: true })).toMatchObject({ qkvBias: true, oBias: true });
+  });
+});
