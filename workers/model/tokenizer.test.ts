@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EngineError } from '../errors.ts';
+import { StreamDecoder, Tokenizer } from './tokenizer.ts';
+
+const KJV = new URL('../../../shared/models/kjv-llama/', import.meta.url);
+const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, KJV), 'utf8'));
+
+const tokenizerJson = readJson('tokenizer.json');
+const tokenizerConfig = readJson('tokenizer_config.json');
+const generationConfig = readJson('generation_config.json');
+const reference = readJson('reference.json') as {
+  prompts: { text: string; ids: number[]; greedy_ids: number[]; greedy_text: string }[];
+};
+const kjv = Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig);
+
+const CHATML =
+  "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + " +
+  "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+function streamAll(tokenizer: Tokenizer, ids: number[]): string[] {
+  const decoder = new StreamDecoder(tokenizer);
+  const deltas = ids.map((id) => decoder.push(id));
+  deltas.push(decoder.flush());
+  return deltas;
+}
+
+describe('Tokenizer on kjv-llama', () => {
+  it('encodes every reference prompt to the reference ids, BOS included', () => {
+    expect(reference.prompts.length).toBe(5);
+    for (const p of reference.prompts) expect(kjv.encode(p.text)).toEqual(p.ids);
+    expect(kjv.encode('In the beginning')).toEqual([0, 1138, 261, 2133]);
+    expect(kjv.encode('In the beginning', { addSpecialTokens: false })).toEqual([1138, 261, 2133]);
+  });
+
+  it('decodes the reference greedy ids to the reference greedy text', () => {
+    for (const p of reference.prompts) expect(kjv.decode(p.greedy_ids)).toBe(p.greedy_text);
+    // prompts[2] ends with EOS, which reference.json's text keeps and skipSpecialTokens drops.
+    const ended = reference.prompts[2];
+    expect(ended.greedy_ids.at(-1)).toBe(1);
+    expect(kjv.decode(ended.greedy_ids, { skipSpecialTokens: true })).toBe(ended.greedy_text.replace(/<\/s>$/, ''));
+  });
+
+  it('takes BOS and EOS from generation_config.json and tokenizer_config.json', () => {
+    expect(kjv.bosId).toBe(0);
+    expect(kjv.eosIds).toEqual([1]);
+    expect(kjv.hasChatTemplate).toBe(false);
+    expect(kjv.applyChatTemplate([{ role: 'user', content: 'hi' }])).toBeNull();
+    // No generation_config.json: the token strings of tokenizer_config.json decide.
+    const bare = Tokenizer.fromJson(tokenizerJson, tokenizerConfig, null);
+    expect(bare.bosId).toBe(0);
+    expect(bare.eosIds).toEqual([1]);
+    // eos_token_id may be a list; tokenizer_config may write tokens as AddedToken objects.
+    const listed = Tokenizer.fromJson(
+      tokenizerJson,
+      { ...tokenizerConfig, eos_token: { __type: 'AddedToken', content: '<pad>' } },
+      { bos_token_id: 0, eos_token_id: [1, 17] },
+    );
+    expect(listed.eosIds).toEqual([1, 17, 2]);
+  });
+
+  it('adds BOS itself when tokenizer_config says add_bos_token and tokenizer.json has no post-processor', () => {
+    const noPost = { ...tokenizerJson, post_processor: null };
+    const withBos = Tokenizer.fromJson(noPost, { ...tokenizerConfig, add_bos_token: true }, generationConfig);
+    expect(withBos.encode('In the beginning')).toEqual([0, 1138, 261, 2133]);
+    expect(withBos.encode('In the beginning', { addSpecialTokens: false })).toEqual([1138, 261, 2133]);
+    const without = Tokenizer.fromJson(noPost, tokenizerConfig, generationConfig);
+    expect(without.encode('In the beginning')).toEqual([1138, 261, 2133]);
+  });
+
+  it('refuses a tokenizer.json the library cannot read with a typed error', () => {
+    expect(() => Tokenizer.fromJson({ model: { type: 'NoSuchModel' } }, null, null)).toThrow(EngineError);
+  });
+});
+
+describe('chat templates', () => {
+  const messages = [
+    { role: 'system', content: 'Answer in the style of the KJV.' },
+    { role: 'user', content: 'Who begat Enos?' },
+  ];
+
+  it('renders a ChatML template with bos_token and add_generation_prompt', () => {
+    const chat = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, chat_template: CHATML }, generationConfig);
+    expect(chat.hasChatTemplate).toBe(true);
+    expect(chat.applyChatTemplate(messages)).toBe(
+      '<s><|im_start|>system\nAnswer in the style of the KJV.<|im_end|>\n' +
+        '<|im_start|>user\nWho begat Enos?<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(chat.applyChatTemplate(messages, { addGenerationPrompt: false })).toBe(
+      '<s><|im_start|>system\nAnswer in the style of the KJV.<|im_end|>\n' +
+        '<|im_start|>user\nWho begat Enos?<|im_end|>\n',
+    );
+  });
+
+  it('picks the template named "default" from a list, and the override over both', () => {
+    const config = {
+      ...tokenizerConfig,
+      chat_template: [
+        { name: 'tool_use', template: 'TOOLS {{ messages[0].content }}' },
+        { name: 'default', template: '{{ eos_token }}[{{ messages[0].role }}] {{ messages[0].content }}' },
+      ],
+    };
+    const listed = Tokenizer.fromJson(tokenizerJson, config, generationConfig);
+    expect(listed.applyChatTemplate([{ role: 'user', content: 'Amen' }])).toBe('</s>[user] Amen');
+    const overridden = Tokenizer.fromJson(tokenizerJson, config, generationConfig, { chatTemplate: 'X{{ bos_token }}' });
+    expect(overridden.applyChatTemplate([{ role: 'user', content: 'Amen' }])).toBe('X<s>');
+  });
+
+  it('reports a template it cannot parse instead of refusing the model', () => {
+    const broken = Tokenizer.fromJson(
+      tokenizerJson,
+      { ...tokenizerConfig, chat_template: '{% for m in messages %}{{ m.content }' },
+      generationConfig,
+    );
+    expect(broken.hasChatTemplate).toBe(false);
+    expect(broken.chatTemplateError).toMatch(/./);
+    expect(kjv.chatTemplateError).toBeNull();
+  });
+
+  it('surfaces raise_exception from a template as a bad-input error', () => {
+    const strict = Tokenizer.fromJson(
+      tokenizerJson,
+      { ...tokenizerConfig, chat_template: "{{ raise_exception('no system role') }}" },
+      generationConfig,
+    );
+    expect(() => strict.applyChatTemplate(messages)).toThrow(/no system role/);
+  });
+});
+
+describe('StreamDecoder', () => {
+  it('streams every reference continuation to exactly the text decoded at once', () => {
+    for (const p of reference.prompts) {
+      const deltas = streamAll(kjv, p.greedy_ids);
+      expect(deltas.join('')).toBe(kjv.decode(p.greedy_ids, { skipSpecialTokens: true }));
+    }
+    const deltas = streamAll(kjv, reference.prompts[0].greedy_ids.slice(0, 4));
+    expect(deltas).toEqual([' of', ' the', ' reign', ' of', '']);
+  });
+
+  it('holds back a character split over byte tokens until its last byte, with no U+FFFD', () => {
+    const text = 'Shalom 😀, naïve 中文!';
+    const ids = kjv.encode(text, { addSpecialTokens: false });
+    const emoji = kjv.encode('😀', { addSpecialTokens: false });
+    expect(emoji.length).toBe(4); // four byte tokens: the emoji's UTF-8 bytes
+    const deltas = streamAll(kjv, ids);
+    expect(deltas.join('')).toBe(text);
+    for (const d of deltas) expect(d).not.toContain('\uFFFD');
+    expect(streamAll(kjv, emoji)).toEqual(['', '', '', '😀', '']);
+  });
+
+  it('flushes an incomplete character at the end as U+FFFD', () => {
+    const emoji = kjv.encode('😀', { addSpecialTokens: false });
+    const decoder = new StreamDecoder(kjv);
+    expect(decoder.push(emoji[0])).toBe('');
+    expect(decoder.push(emoji[1])).toBe('');
+    expect(decoder.flush()).toBe('\uFFFD');
+  });
+});

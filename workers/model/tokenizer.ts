@@ -1,0 +1,199 @@
+// The model's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers (no hand-written BPE),
+// chat templates through @huggingface/jinja, BOS/EOS from generation_config.json and tokenizer_config.json, and a
+// streaming detokenizer that turns sampled ids into text deltas. Touches no weights and no GPU.
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Template } from '@huggingface/jinja';
+import { EngineError } from '../errors.ts';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface TokenizerOptions {
+  /**
+   * A chat template that replaces tokenizer_config.json's (transformers 5 saves it as its own `chat_template.jinja`).
+   */
+  chatTemplate?: string;
+}
+
+type Json = Record<string, unknown>;
+
+export class Tokenizer {
+  /** Id prepended when a prompt is encoded with special tokens (null when the model has none). */
+  readonly bosId: number | null;
+  /** Ids that end generation: generation_config.json's eos_token_id (number or list) ∪ tokenizer_config's eos_token. */
+  readonly eosIds: readonly number[];
+  /** Why the chat template could not be parsed (null when there is none, or it parsed). */
+  readonly chatTemplateError: string | null;
+
+  private readonly template: Template | null;
+  /** Special-token strings the chat template may use: bos_token, eos_token, pad_token, unk_token. */
+  private readonly templateTokens: Record<string, string>;
+  /** Prepend bosId ourselves: tokenizer_config says add_bos_token but tokenizer.json has no post-processor. */
+  private readonly addBosManually: boolean;
+
+  private constructor(
+    private readonly hf: HfTokenizer,
+    tokenizerJson: Json,
+    config: Json,
+    generation: Json,
+    opts: TokenizerOptions,
+  ) {
+    this.templateTokens = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const s = tokenString(config[key]);
+      if (s !== null) this.templateTokens[key] = s;
+    }
+    const idOf = (key: string): number | null => {
+      const s = this.templateTokens[key];
+      return s === undefined ? null : (hf.token_to_id(s) ?? null);
+    };
+
+    const genBos = generation.bos_token_id;
+    this.bosId = typeof genBos === 'number' ? genBos : idOf('bos_token');
+    const eos = new Set<number>();
+    const genEos = generation.eos_token_id;
+    for (const id of Array.isArray(genEos) ? genEos : [genEos]) if (typeof id === 'number') eos.add(id);
+    const configEos = idOf('eos_token');
+    if (configEos !== null) eos.add(configEos);
+    this.eosIds = [...eos];
+    this.addBosManually = config.add_bos_token === true && tokenizerJson.post_processor == null && this.bosId !== null;
+
+    const source = opts.chatTemplate ?? pickChatTemplate(config.chat_template);
+    let template: Template | null = null;
+    let error: string | null = null;
+    if (source !== null) {
+      try {
+        template = new Template(source);
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+      }
+    }
+    this.template = template;
+    this.chatTemplateError = error;
+  }
+
+  /**
+   * tokenizerJson: tokenizer.json; tokenizerConfig: tokenizer_config.json (null when absent); generationConfig:
+   * generation_config.json (null when absent). Throws EngineError('bad-file') when the library refuses the files.
+   */
+  static fromJson(
+    tokenizerJson: object,
+    tokenizerConfig: object | null,
+    generationConfig: object | null,
+    opts: TokenizerOptions = {},
+  ): Tokenizer {
+    const config = (tokenizerConfig ?? {}) as Json;
+    let hf: HfTokenizer;
+    try {
+      hf = new HfTokenizer(tokenizerJson, config);
+    } catch (e) {
+      throw new EngineError('bad-file', `tokenizer.json: ${e instanceof Error ? e.message : String(e)}`, {
+        file: 'tokenizer.json',
+      });
+    }
+    return new Tokenizer(hf, tokenizerJson as Json, config, (generationConfig ?? {}) as Json, opts);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.template !== null;
+  }
+
+  /** With addSpecialTokens, the post-processor's special tokens (BOS for Llama) are added, as transformers does. */
+  encode(text: string, { addSpecialTokens = true }: { addSpecialTokens?: boolean } = {}): number[] {
+    const ids = this.hf.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    if (addSpecialTokens && this.addBosManually && ids[0] !== this.bosId) ids.unshift(this.bosId!);
+    return ids;
+  }
+
+  decode(ids: readonly number[], { skipSpecialTokens = false }: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // the library refuses an empty list
+    return this.hf.decode(ids as number[], { skip_special_tokens: skipSpecialTokens });
+  }
+
+  /**
+   * Renders the chat template as transformers' apply_chat_template(tokenize=False) does, with bos_token, eos_token
+   * (and pad/unk) and add_generation_prompt. The result already holds its special tokens: encode it with
+   * addSpecialTokens: false. Null when the model has no chat template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], { addGenerationPrompt = true } = {}): string | null {
+    if (this.template === null) return null;
+    try {
+      return this.template.render({
+        ...this.templateTokens,
+        messages: messages.map((m) => ({ role: m.role, content: m.content })),
+        add_generation_prompt: addGenerationPrompt,
+      });
+    } catch (e) {
+      throw new EngineError('bad-input', `chat template: ${e instanceof Error ? e.message : String(e)}`, {
+        setting: 'chat_template',
+      });
+    }
+  }
+}
+
+/** tokenizer_config.json writes a token as a string or as an AddedToken object {content, ...}. */
+function tokenString(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') {
+    return (v as { content: string }).content;
+  }
+  return null;
+}
+
+/** chat_template is a string, or a list of {name, template}: transformers uses the one named "default". */
+function pickChatTemplate(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (!Array.isArray(v)) return null;
+  const named = v.filter(
+    (t): t is { name: string; template: string } =>
+      typeof t === 'object' && t !== null && typeof t.name === 'string' && typeof t.template === 'string',
+  );
+  return (named.find((t) => t.name === 'default') ?? named[0])?.template ?? null;
+}
+
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * Ids in, text deltas out. A byte-level BPE token may hold part of a UTF-8 character, so a token's text is not the
+ * token decoded alone. As text-generation-inference does, each push decodes a short window of the sequence twice,
+ * without and with the tokens not yet shown, and emits what the longer decode adds, once it no longer ends in an
+ * incomplete character (U+FFFD). Decoding a window rather than one token also keeps decoders that strip or add
+ * leading spaces (Metaspace) right. The window restarts after each emission, so a push costs O(window), not O(n).
+ */
+export class StreamDecoder {
+  private readonly ids: number[] = [];
+  /** ids[prefixOffset, readOffset) are already shown, and decoded again as the context of the next ones. */
+  private prefixOffset = 0;
+  private readOffset = 0;
+  private readonly skipSpecialTokens: boolean;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    { skipSpecialTokens = true }: { skipSpecialTokens?: boolean } = {},
+  ) {
+    this.skipSpecialTokens = skipSpecialTokens;
+  }
+
+  /** Adds one id; returns the text it completes ('' while a character is still incomplete). */
+  push(id: number): string {
+    this.ids.push(id);
+    const opts = { skipSpecialTokens: this.skipSpecialTokens };
+    const prefix = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset), opts);
+    const full = this.tokenizer.decode(this.ids.slice(this.prefixOffset), opts);
+    if (full.length <= prefix.length || full.endsWith(REPLACEMENT)) return '';
+    this.prefixOffset = this.readOffset;
+    this.readOffset = this.ids.length;
+    return full.slice(prefix.length);
+  }
+
+  /** The text of ids not yet shown, incomplete characters included (as U+FFFD); call once generation ends. */
+  flush(): string {
+    const opts = { skipSpecialTokens: this.skipSpecialTokens };
+    const prefix = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset), opts);
+    const full = this.tokenizer.decode(this.ids.slice(this.prefixOffset), opts);
+    this.prefixOffset = this.readOffset = this.ids.length;
+    return full.length > prefix.length ? full.slice(prefix.length) : '';
+  }
+}
