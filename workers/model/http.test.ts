@@ -1,0 +1,149 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
+import { EngineError } from '../errors.ts';
+import { fetchJson, readPrefix, streamRange } from './http.ts';
+
+const SIZE = 300_000;
+const data = new Uint8Array(SIZE).map((_, i) => (i * 31 + (i >> 8)) & 0xff);
+let server: ServeDirHandle;
+let url: string;
+const fast = { retries: 3, backoffMs: 1 };
+
+async function collect(start: number, end: number, opts = {}): Promise<Uint8Array> {
+  const out = new Uint8Array(end - start);
+  let next = start;
+  await streamRange(url, { start, end }, { ...fast, ...opts }, (c, at) => {
+    expect(at).toBe(next); // in order, each byte once
+    out.set(c, at - start);
+    next = at + c.length;
+  });
+  expect(next).toBe(end);
+  return out;
+}
+
+async function failure(p: Promise<unknown>): Promise<EngineError> {
+  const e = await p.then(() => null, (e: unknown) => e);
+  expect(e).toBeInstanceOf(EngineError);
+  return e as EngineError;
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'http-test-'));
+  writeFileSync(join(dir, 'blob.bin'), data);
+  writeFileSync(join(dir, 'config.json'), '{"a": 1}');
+  writeFileSync(join(dir, 'big.bin'), new Uint8Array(32 << 20));
+  server = await serveDir(dir);
+  url = server.url + 'blob.bin';
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.misbehave = {};
+  server.log.length = 0;
+});
+
+describe('streamRange', () => {
+  it('streams a range with one request and validates Content-Range', async () => {
+    expect(await collect(1000, 250_000)).toEqual(data.subarray(1000, 250_000));
+    expect(server.log.map((l) => [l.range, l.status])).toEqual([['bytes=1000-249999', 206]]);
+  });
+
+  it('reads a server that ignores Range as one sequential stream, skipping to the start', async () => {
+    server.misbehave = { ignoreRange: true };
+    expect(await collect(70_000, 71_000)).toEqual(data.subarray(70_000, 71_000));
+    expect(server.log.length).toBe(1);
+    const big = server.url + 'big.bin';
+    let n = 0;
+    await streamRange(big, { start: 1000, end: 2000 }, fast, (c) => void (n += c.length));
+    expect(n).toBe(1000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.log[1].bytesSent).toBeLessThan(32 << 20); // cancelled once the range was read
+  });
+
+  it('resumes at the last byte delivered after the connection drops mid-body', async () => {
+    server.misbehave = { dropAfterBytes: 64 * 1024, dropTimes: 3 };
+    const retries: number[] = [];
+    expect(await collect(10, SIZE, { onRetry: (i: { at: number }) => retries.push(i.at) })).toEqual(data.subarray(10));
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    // Every retry asks for the bytes not yet delivered, never from the start again.
+    for (const l of server.log.slice(1)) expect(Number(/bytes=(\d+)/.exec(l.range!)![1])).toBeGreaterThan(10);
+  });
+
+  it('resumes on a server that ignores Range and drops the connection', async () => {
+    server.misbehave = { ignoreRange: true, dropAfterBytes: 100_000, dropTimes: 2 };
+    expect(await collect(0, SIZE)).toEqual(data);
+  });
+
+  it('retries 503 with backoff, then succeeds', async () => {
+    server.misbehave = { failFirst: 2 };
+    expect(await collect(0, 100)).toEqual(data.subarray(0, 100));
+  });
+
+  it('refuses a wrong Content-Range start and a wrong file size', async () => {
+    server.misbehave = { contentRangeShift: 1 };
+    const e = await failure(collect(100, 200));
+    expect(e.code).toBe('http');
+    expect(e.details.file).toBe(url);
+    expect(e.message).toMatch(/Content-Range/);
+    server.misbehave = { contentRangeTotal: SIZE + 5 };
+    expect((await failure(collect(100, 200, { expectSize: SIZE }))).message).toMatch(/Content-Range/);
+  });
+
+  it('gives 404 and 403 at once with the status and file', async () => {
+    server.misbehave = { statusByPath: { 'blob.bin': 404 } };
+    let e = await failure(collect(0, 10));
+    expect([e.code, e.details.status, e.details.file]).toEqual(['http', 404, url]);
+    expect(server.log.length).toBe(1);
+    server.misbehave = { statusByPath: { 'blob.bin': 403 } };
+    e = await failure(collect(0, 10));
+    expect([e.code, e.details.status]).toEqual(['http', 403]);
+    expect(e.message).toMatch(/access denied/);
+  });
+
+  it('reports a truncated body after retries that make no progress', async () => {
+    server.misbehave = { truncateAt: 5000 };
+    const e = await failure(collect(0, 10_000));
+    expect(e.code).toBe('bad-file');
+    expect(e.message).toMatch(/truncated/);
+    expect(e.details).toMatchObject({ file: url, offset: 5000 });
+  });
+
+  it('is cancelled by an AbortSignal, also while waiting on a slow server', async () => {
+    server.misbehave = { bytesPerSecond: 50_000 };
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const e = await failure(collect(0, SIZE, { signal: ac.signal }));
+    expect(e.code).toBe('cancelled');
+  });
+
+  it('a connection refused is a network error', async () => {
+    const e = await failure(streamRange('http://127.0.0.1:1/x.bin', { start: 0, end: 1 }, fast, () => {}));
+    expect(e.code).toBe('network');
+  });
+});
+
+describe('readPrefix and fetchJson', () => {
+  it('reads a prefix and the file size from Content-Range', async () => {
+    const p = await readPrefix(url, 16, fast);
+    expect(p).toEqual({ bytes: data.subarray(0, 16), size: SIZE, rangeSupported: true });
+  });
+  it('reads a prefix of a short file', async () => {
+    const p = await readPrefix(url, SIZE + 100, fast);
+    expect(p.bytes.length).toBe(SIZE);
+  });
+  it('reads a prefix from a server that ignores Range without downloading the file', async () => {
+    server.misbehave = { ignoreRange: true };
+    const p = await readPrefix(url, 16, fast);
+    expect(p).toEqual({ bytes: data.subarray(0, 16), size: SIZE, rangeSupported: false });
+    await readPrefix(server.url + 'big.bin', 16, fast);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.log[1].bytesSent).toBeLessThan(32 << 20);
+  });
+  it('fetches JSON; optional files are null on 404', async () => {
+    expect(await fetchJson(server.url + 'config.json', fast)).toEqual({ a: 1 });
+    expect(await fetchJson(server.url + 'nope.json', fast, true)).toBeNull();
+    expect((await failure(fetchJson(server.url + 'nope.json', fast))).details.status).toBe(404);
+  });
+});
