@@ -90,7 +90,8 @@ describe('CPU sampler', () => {
     // The same seed gives the same tokens.
     const again = (seed: number) => {
       const g = new Mulberry32(seed);
-      return Array.from({ length: 16 }, () => sample(LOGITS, { temperature: 0.8, topK: 0, topP: 0.9, u: g.nextUniform() }));
+      const params = () => ({ temperature: 0.8, topK: 0, topP: 0.9, u: g.nextUniform() });
+      return Array.from({ length: 16 }, () => sample(LOGITS, params()));
     };
     expect(again(99)).toEqual(again(99));
     expect(again(99)).not.toEqual(again(100));

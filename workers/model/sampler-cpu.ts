@@ -9,7 +9,7 @@
 //   3. Order the indices by w descending, the lower index first on ties, and keep the first K:
 //      K = topK when 0 < topK < V, else V (topK <= 0 turns it off).
 //   4. Top-p over those K, renormalised: with S_K = sum of their w, keep the shortest prefix of n >= 1 indices whose
-//      sum of w is >= topP * S_K (n = K when topP >= 1). This is Hugging Face's TopPLogitsWarper after TopKLogitsWarper.
+//      sum of w is >= topP * S_K (n = K when topP >= 1): Hugging Face's TopPLogitsWarper after TopKLogitsWarper.
 //   5. With S_n = sum of the kept w and r = u * S_n, return the first kept index j (in that order) whose running sum
 //      w[0] + ... + w[j] is > r; when rounding leaves none (u * S_n rounded up to S_n, possible in f32), the last
 //      kept index whose w is > 0.

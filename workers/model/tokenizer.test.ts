@@ -102,7 +102,9 @@ describe('chat templates', () => {
     };
     const listed = Tokenizer.fromJson(tokenizerJson, config, generationConfig);
     expect(listed.applyChatTemplate([{ role: 'user', content: 'Amen' }])).toBe('</s>[user] Amen');
-    const overridden = Tokenizer.fromJson(tokenizerJson, config, generationConfig, { chatTemplate: 'X{{ bos_token }}' });
+    const overridden = Tokenizer.fromJson(tokenizerJson, config, generationConfig, {
+      chatTemplate: 'X{{ bos_token }}',
+    });
     expect(overridden.applyChatTemplate([{ role: 'user', content: 'Amen' }])).toBe('X<s>');
   });
 

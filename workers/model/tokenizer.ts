@@ -12,7 +12,8 @@ export interface ChatMessage {
 
 export interface TokenizerOptions {
   /**
-   * A chat template that replaces tokenizer_config.json's (transformers 5 saves it as its own `chat_template.jinja`).
+   * A chat template that replaces tokenizer_config.json's (transformers 5 saves it in its own file,
+   * `chat_template.jinja`).
    */
   chatTemplate?: string;
 }
@@ -20,9 +21,9 @@ export interface TokenizerOptions {
 type Json = Record<string, unknown>;
 
 export class Tokenizer {
-  /** Id prepended when a prompt is encoded with special tokens (null when the model has none). */
+  /** generation_config.json's bos_token_id, else tokenizer_config.json's bos_token; null when neither has one. */
   readonly bosId: number | null;
-  /** Ids that end generation: generation_config.json's eos_token_id (number or list) ∪ tokenizer_config's eos_token. */
+  /** Ids that end generation: generation_config's eos_token_id (number or list) ∪ tokenizer_config's eos_token. */
   readonly eosIds: readonly number[];
   /** Why the chat template could not be parsed (null when there is none, or it parsed). */
   readonly chatTemplateError: string | null;

@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { GenerateOptions, TokenEvent } from '../api.ts';
+import { EngineError } from '../errors.ts';
+import { generate, type TokenModel } from './generate.ts';
+import type { SamplingParams } from './sampler-cpu.ts';
+import { Tokenizer } from './tokenizer.ts';
+
+const KJV = new URL('../../../shared/models/kjv-llama/', import.meta.url);
+const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, KJV), 'utf8'));
+const tokenizerJson = readJson('tokenizer.json');
+const tokenizerConfig = readJson('tokenizer_config.json');
+const generationConfig = readJson('generation_config.json');
+const reference = readJson('reference.json') as {
+  prompts: { text: string; ids: number[]; greedy_ids: number[]; greedy_text: string }[];
+};
+const kjv = Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig);
+// prompts[0]: "In the beginning" → " of the reign of David his son reigned, ..." (48 ids, no EOS).
+// prompts[2]: "The LORD is my shepherd" → "; I will praise him, ... all the day.</s>" (31 ids, the last is EOS).
+const [beginning, , shepherd] = reference.prompts;
+
+const GREEDY: GenerateOptions = { maxTokens: 64, temperature: 0, topK: 0, topP: 1, seed: 0, stop: [], chat: false };
+
+interface Call {
+  kind: 'prefill' | 'step';
+  ids: number[];
+  pos: number;
+  sample: SamplingParams;
+}
+
+/** Replays `script` (what a real model sampled), checks what it is fed, and advances a fake clock. */
+class ScriptedModel implements TokenModel {
+  readonly calls: Call[] = [];
+  private next = 0;
+  resets = 0;
+  clockMs = 0;
+
+  constructor(
+    private readonly script: readonly number[],
+    readonly contextLength = 2048,
+    private readonly msPerPrefill = 0,
+    private readonly msPerStep = 0,
+  ) {}
+
+  reset(): void {
+    this.resets++;
+    this.next = 0;
+  }
+
+  async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+    expect(pos + ids.length).toBeLessThanOrEqual(this.contextLength);
+    this.calls.push({ kind: 'prefill', ids: [...ids], pos, sample });
+    this.clockMs += this.msPerPrefill;
+    return this.take();
+  }
+
+  async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
+    expect(pos).toBeLessThan(this.contextLength);
+    // The fed id is the one this model returned last.
+    expect(id).toBe(this.script[this.next - 1]);
+    this.calls.push({ kind: 'step', ids: [id], pos, sample });
+    this.clockMs += this.msPerStep;
+    return this.take();
+  }
+
+  private take(): number {
+    if (this.next >= this.script.length) throw new Error('script exhausted');
+    return this.script[this.next++];
+  }
+}
+
+async function run(model: ScriptedModel, prompt: string, opts: Partial<GenerateOptions>, signal?: AbortSignal) {
+  const events: TokenEvent[] = [];
+  const stats = await generate(model, kjv, prompt, { ...GREEDY, ...opts }, (e) => events.push(e), {
+    signal,
+    now: () => model.clockMs,
+  });
+  return { stats, events, text: events.map((e) => e.text).join('') };
+}
+
+describe('generate', () => {
+  it('stops at EOS without showing it, feeding each id at the next position', async () => {
+    const model = new ScriptedModel(shepherd.greedy_ids);
+    const { stats, events, text } = await run(model, shepherd.text, {});
+    expect(text).toBe(shepherd.greedy_text.replace(/<\/s>$/, ''));
+    expect(stats).toMatchObject({ stopReason: 'eos', promptTokens: 6, generatedTokens: 31 });
+    expect(model.resets).toBe(1);
+    expect(model.calls[0]).toMatchObject({ kind: 'prefill', ids: shepherd.ids, pos: 0 });
+    expect(model.calls.slice(1).map((c) => c.pos)).toEqual(Array.from({ length: 30 }, (_, i) => 6 + i));
+    // One event per shown token, carrying its id; EOS has none.
+    expect(events.map((e) => e.ids[0])).toEqual(shepherd.greedy_ids.slice(0, 30));
+  });
+
+  it('stops after maxTokens', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const { stats, text } = await run(model, beginning.text, { maxTokens: 10 });
+    expect(text).toBe(kjv.decode(beginning.greedy_ids.slice(0, 10)));
+    expect(text).toBe(' of the reign of David his son reigned, which');
+    expect(stats).toMatchObject({ stopReason: 'max-tokens', generatedTokens: 10 });
+    expect(model.calls.length).toBe(10); // one prefill, nine steps
+  });
+
+  it('cuts a stop string that spans tokens, and never shows any of it', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const { stats, events, text } = await run(model, beginning.text, { stop: ['David his'] });
+    expect(text).toBe(' of the reign of ');
+    expect(stats).toMatchObject({ stopReason: 'stop-string', generatedTokens: 6 }); // ' David', ' his'
+    for (const e of events) expect(e.text).not.toContain('David');
+    expect(events.map((e) => e.text)).toEqual([' of', ' the', ' reign', ' of', ' ', '']);
+  });
+
+  it('cuts a stop string inside one token and the rest of that token', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const { stats, text } = await run(model, beginning.text, { stop: ['eig', 'never'] });
+    expect(text).toBe(' of the r');
+    expect(stats).toMatchObject({ stopReason: 'stop-string', generatedTokens: 3 });
+  });
+
+  it('releases text held for a stop string that never completes', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const { stats, events, text } = await run(model, beginning.text, {
+      maxTokens: 4,
+      stop: [' of the reign of Solomon'],
+    });
+    expect(events.map((e) => e.text)).toEqual(['', '', '', '', ' of the reign of']);
+    expect(events.at(-1)!.ids).toEqual([]);
+    expect(text).toBe(' of the reign of');
+    expect(stats.stopReason).toBe('max-tokens');
+  });
+
+  it('streams a character split over byte tokens once whole', async () => {
+    const ids = [...kjv.encode(' 😀 amen', { addSpecialTokens: false }), 1];
+    const model = new ScriptedModel(ids);
+    const { stats, events, text } = await run(model, beginning.text, {});
+    expect(text).toBe(' 😀 amen');
+    // ' ', then the emoji's four byte tokens, ' am', 'en', EOS.
+    expect(events.map((e) => e.text)).toEqual([' ', '', '', '', '😀', ' am', 'en']);
+    expect(stats).toMatchObject({ stopReason: 'eos', generatedTokens: 8 });
+  });
+
+  it('ends cancelled when the signal fires, and does nothing when it already has', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const events: TokenEvent[] = [];
+    const stats = await generate(
+      model,
+      kjv,
+      beginning.text,
+      GREEDY,
+      (e) => {
+        events.push(e);
+        if (events.length === 5) controller.abort();
+      },
+      { signal: controller.signal },
+    );
+    expect(stats).toMatchObject({ stopReason: 'cancelled', generatedTokens: 5 });
+    expect(events.map((e) => e.text).join('')).toBe(' of the reign of David');
+
+    const idle = new ScriptedModel(beginning.greedy_ids);
+    const none = await run(idle, beginning.text, {}, AbortSignal.abort());
+    expect(none.stats).toMatchObject({ stopReason: 'cancelled', promptTokens: 4, generatedTokens: 0 });
+    expect(idle.calls.length).toBe(0);
+  });
+
+  it('stops when the context is full, and refuses a prompt longer than the context', async () => {
+    // 4 prompt ids + 6 fed back fill 10 positions; the 7th sampled id has nowhere to go.
+    const model = new ScriptedModel(beginning.greedy_ids, 10);
+    const { stats, text } = await run(model, beginning.text, {});
+    expect(stats).toMatchObject({ stopReason: 'context-full', generatedTokens: 7 });
+    expect(text).toBe(kjv.decode(beginning.greedy_ids.slice(0, 7)));
+    expect(model.calls.at(-1)!.pos).toBe(9);
+
+    const tight = new ScriptedModel(beginning.greedy_ids, 4);
+    const full = await run(tight, beginning.text, {});
+    expect(full.stats).toMatchObject({ stopReason: 'context-full', generatedTokens: 1 });
+
+    await expect(run(new ScriptedModel(beginning.greedy_ids, 3), beginning.text, {})).rejects.toMatchObject({
+      code: 'bad-input',
+      details: { promptTokens: 4, contextLength: 3 },
+    });
+  });
+
+  it('measures time to first token, prefill and decode rates', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids, 2048, 100, 10);
+    const { stats } = await run(model, beginning.text, { maxTokens: 11 });
+    expect(stats).toEqual({
+      promptTokens: 4,
+      generatedTokens: 11,
+      ttftMs: 100,
+      prefillTokPerS: 40, // 4 ids in 100 ms
+      decodeTokPerS: 100, // 10 steps in 100 ms
+      stopReason: 'max-tokens',
+    });
+  });
+
+  it('draws one Mulberry32 uniform per sampled token and passes the options through', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    await run(model, beginning.text, { maxTokens: 3, temperature: 0.7, topK: 40, topP: 0.9, seed: 42 });
+    expect(model.calls.map((c) => c.sample)).toEqual([
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.6011037230491638 },
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.44829052686691284 },
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.8524657487869263 },
+    ]);
+  });
+
+  it('wraps the prompt with the chat template in chat mode, without a second BOS', async () => {
+    const template =
+      "{{ bos_token }}{% for m in messages %}{{ '[' + m['role'] + '] ' + m['content'] + '\\n' }}{% endfor %}" +
+      "{% if add_generation_prompt %}{{ '[assistant]' }}{% endif %}";
+    const chat = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, chat_template: template }, generationConfig);
+    const model = new ScriptedModel(shepherd.greedy_ids);
+    await generate(model, chat, 'Who is my shepherd?', { ...GREEDY, chat: true }, () => {});
+    const fed = model.calls[0].ids;
+    expect(fed).toEqual(chat.encode('<s>[user] Who is my shepherd?\n[assistant]', { addSpecialTokens: false }));
+    expect(fed.filter((id) => id === 0)).toEqual([0]);
+    expect(fed[0]).toBe(0);
+    expect(chat.decode(fed)).toBe('<s>[user] Who is my shepherd?\n[assistant]');
+
+    // A model without a template gets the prompt as it is.
+    const plain = new ScriptedModel(shepherd.greedy_ids);
+    await generate(plain, kjv, shepherd.text, { ...GREEDY, chat: true }, () => {});
+    expect(plain.calls[0].ids).toEqual(shepherd.ids);
+  });
+
+  it('refuses bad options with typed errors', async () => {
+    const bad = async (opts: Partial<GenerateOptions>) => {
+      const err = await run(new ScriptedModel(beginning.greedy_ids), beginning.text, opts).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      return (err as EngineError).details.setting;
+    };
+    expect(await bad({ maxTokens: 0 })).toBe('maxTokens');
+    expect(await bad({ temperature: -1 })).toBe('temperature');
+    expect(await bad({ topP: 0 })).toBe('topP');
+    expect(await bad({ topK: 1.5 })).toBe('topK');
+    expect(await bad({ seed: Number.NaN })).toBe('seed');
+  });
+});
