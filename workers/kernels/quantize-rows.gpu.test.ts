@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../gpu/device.ts';
+import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
+import { packF16, roundToF16 } from '../model/half.ts';
+import { quantizeLinear } from '../model/int8-linear.ts';
+import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
+import { allocateTensor, writeRows, type GpuTensor } from '../model/tensor.ts';
+
+// Deterministic pseudo-random fp16 values in [-a, a).
+function randF16(n: number, seed: number, a = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = roundToF16((s / 2 ** 31 - 1) * a);
+  }
+  return out;
+}
+
+function upload(ctx: GpuContext, group: ReturnType<GpuContext['ledger']['group']>, w: Float32Array, rows: number, k: number, maxBindingBytes: number): GpuTensor {
+  const t = allocateTensor(group, 'w.fp16', [rows, k], 'f16x2', { maxBindingBytes });
+  const packed = new Uint32Array(rows * t.rowWords);
+  for (let r = 0; r < rows; r++) packed.set(packF16(w.subarray(r * k, (r + 1) * k)), r * t.rowWords);
+  writeRows(ctx.device.queue, t, 0, packed);
+  return t;
+}
+
+async function readTensor(ctx: GpuContext, t: GpuTensor): Promise<Uint32Array> {
+  const out = new Uint32Array(t.shape[0] * t.rowWords);
+  for (const p of t.parts) out.set(new Uint32Array(await readBuffer(ctx, p.buffer)), p.rowStart * t.rowWords);
+  return out;
+}
+
+describe('quantize_rows (fp16 → int8 rows + absmax/127 scales)', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await nodeGpuContext();
+  });
+  afterAll(() => {
+    ctx?.device.destroy();
+  });
+
+  it('rounds half to even like torch.round', () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven)).toEqual([0, 2, 2, 0, -2, -2, 2, 3].map((v, i) => (i === 3 ? -0 : v)));
+  });
+
+  it.each([
+    // rows, k, source binding bytes, int8 binding bytes
+    [1, 2, 1 << 30, 1 << 30],
+    [5, 37, 1 << 30, 1 << 30],
+    [64, 130, 1 << 30, 1 << 30],
+    // split: fp16 rows of 260 B in 1040 B parts (4 rows), int8 rows of 132 B in 660 B parts (5 rows): pairs overlap
+    [23, 130, 1040, 660],
+  ])('%i × %i (parts of ≤ %i B → ≤ %i B) gives the reference int8 values and scales', async (rows, k, srcBytes, dstBytes) => {
+    const group = ctx.ledger.group('test');
+    try {
+      const w = randF16(rows * k, rows * 7 + k, 3);
+      // an all-zero row, and a row with exact ties: absmax 127 → scale 1, so x.5 values land halfway
+      if (rows >= 5) {
+        w.fill(0, 2 * k, 3 * k);
+        for (let c = 0; c < k; c++) w[3 * k + c] = [127, -2.5, 3.5, -0.5, 1.5, 126.5][c % 6];
+      }
+      const src = upload(ctx, group, w, rows, k, srcBytes);
+      const layer = await quantizeLinear(ctx, group, src, null, { maxBindingBytes: dstBytes });
+      if (srcBytes < 1 << 30) expect(layer.weight.parts.length).toBeGreaterThan(1);
+      const want = quantizeRowsRef(w, rows, k);
+      const got = unpackI8Rows(await readTensor(ctx, layer.weight), rows, k, layer.weight.rowWords);
+      const gotScales = new Float32Array(await readBuffer(ctx, layer.scales));
+      expect(unexplainedInt8Diffs(got, want, w, k, gotScales)).toEqual([]);
+      if (rows >= 5) expect(Array.from(got.subarray(3 * k, 3 * k + 6))).toEqual([127, -2, 4, 0, 2, 126]);
+      // padding bytes of each int8 row are zero
+      const words = await readTensor(ctx, layer.weight);
+      const bytes = new Uint8Array(words.buffer);
+      for (let r = 0; r < rows; r++) for (let b = k; b < layer.weight.rowWords * 4; b++) expect(bytes[r * layer.weight.rowWords * 4 + b]).toBe(0);
+    } finally {
+      group.destroy();
+    }
+    expect(ctx.ledger.current).toBe(0);
+  });
+
+  it('int8 weights + scales take ≤ 0.53 × the fp16 bytes, and the fp16 source can go right after', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const [rows, k] = [96, 128];
+      const src = upload(ctx, group, randF16(rows * k, 5), rows, k, 1 << 30);
+      const fp16Bytes = src.parts.reduce((n, p) => n + p.buffer.size, 0);
+      const layer = await quantizeLinear(ctx, group, src, null, { threshold: 6 });
+      for (const p of src.parts) group.release(p.buffer);
+      expect(layer.weightBytes).toBeLessThanOrEqual(0.53 * fp16Bytes);
+      expect(ctx.ledger.byCategory().weights).toBe(rows * k);
+      expect(ctx.ledger.byCategory().scales).toBe(rows * 4);
+      expect(ctx.ledger.byCategory().uniforms).toBe(0);
+    } finally {
+      group.destroy();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+// Owner of shaders/quantize_rows.wgsl: the load-time LLM.int8 weight quantizer (fp16 rows → int8 rows + one f32
+// absmax/127 scale per row). Source and destination are split by rows independently (an int8 row is half the bytes of
+// an fp16 row, so their parts differ): one dispatch per overlapping (source part, destination part) pair.
+import source from '../../shaders/quantize_rows.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import type { GpuTensor } from '../model/tensor.ts';
+import { dispatch1d, uniformData } from './dispatch.ts';
+
+const WG = 64;
+
+/** One tensor's quantization, built by bind(): its bind groups and the uniforms to release once it has run. */
+export interface QuantizeRowsBinding {
+  readonly dispatches: { bindGroup: GPUBindGroup; workgroups: [number, number] }[];
+  readonly uniforms: GPUBuffer[];
+}
+
+export class QuantizeRows {
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+
+  constructor(private readonly ctx: GpuContext) {
+    const { device } = ctx;
+    this.layout = device.createBindGroupLayout({
+      label: 'quantize_rows.layout',
+      entries: [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      ],
+    });
+    this.pipeline = device.createComputePipeline({
+      label: 'quantize_rows.pipeline',
+      layout: device.createPipelineLayout({ label: 'quantize_rows.pipelineLayout', bindGroupLayouts: [this.layout] }),
+      compute: { module: device.createShaderModule({ label: 'quantize_rows.module', code: source }), entryPoint: 'main', constants: { WG } },
+    });
+  }
+
+  /**
+   * Prepares dst (i8x4, same shape as src) and scales (f32, one per row of src) from src (f16x2). The uniforms are
+   * created through `group`; release them (group.release) after the work has been submitted.
+   */
+  bind(src: GpuTensor, dst: GpuTensor, scales: GPUBuffer, group: BufferGroup): QuantizeRowsBinding {
+    if (src.format !== 'f16x2') throw new Error(`quantize_rows: '${src.name}' is ${src.format}, not f16x2`);
+    if (dst.format !== 'i8x4') throw new Error(`quantize_rows: '${dst.name}' is ${dst.format}, not i8x4`);
+    if (src.shape.length !== 2 || dst.shape.join() !== src.shape.join()) {
+      throw new Error(`quantize_rows: '${src.name}' [${src.shape}] → '${dst.name}' [${dst.shape}]: need equal 2-D shapes`);
+    }
+    const [rows, k] = src.shape;
+    if (scales.size < rows * 4) throw new Error(`quantize_rows: scales of '${dst.name}' hold fewer than ${rows} floats`);
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const dispatches: QuantizeRowsBinding['dispatches'] = [];
+    const uniforms: GPUBuffer[] = [];
+    for (const s of src.parts) {
+      for (const d of dst.parts) {
+        const lo = Math.max(s.rowStart, d.rowStart);
+        const hi = Math.min(s.rowStart + s.rows, d.rowStart + d.rows);
+        if (lo >= hi) continue;
+        const i = uniforms.length;
+        const uniform = group.createBuffer({
+          label: `quantize_rows.params.${dst.name}.${i}`,
+          size: 32,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          category: 'uniforms',
+        });
+        this.ctx.device.queue.writeBuffer(
+          uniform,
+          0,
+          uniformData([
+            ['u32', hi - lo],
+            ['u32', lo - s.rowStart],
+            ['u32', lo - d.rowStart],
+            ['u32', lo],
+            ['u32', k],
+            ['u32', src.rowWords],
+            ['u32', dst.rowWords],
+            ['u32', 0],
+          ]),
+        );
+        uniforms.push(uniform);
+        const bindGroup = this.ctx.device.createBindGroup({
+          label: `quantize_rows.bindGroup.${dst.name}.${i}`,
+          layout: this.layout,
+          entries: [
+            { binding: 0, resource: { buffer: s.buffer } },
+            { binding: 1, resource: { buffer: d.buffer } },
+            { binding: 2, resource: { buffer: scales } },
+            { binding: 3, resource: { buffer: uniform } },
+          ],
+        });
+        dispatches.push({ bindGroup, workgroups: dispatch1d(hi - lo, maxDim) });
+      }
+    }
+    return { dispatches, uniforms };
+  }
+
+  encode(pass: GPUComputePassEncoder, binding: QuantizeRowsBinding): void {
+    pass.setPipeline(this.pipeline);
+    for (const d of binding.dispatches) {
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
+    }
+  }
+}
