@@ -11,19 +11,3 @@ test('the app opens, the worker reports a WebGPU adapter', async ({ page }, test
   await page.screenshot({ path: testInfo.outputPath('app-adapter.png'), fullPage: true });
   expect(errors).toEqual([]);
 });
-
-test.describe('without WebGPU', () => {
-  test.use({
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      // the same flags as playwright.config.ts, less --enable-unsafe-webgpu: navigator.gpu gives no adapter
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    },
-  });
-
-  test('the page says so instead of going blank', async ({ page }, testInfo) => {
-    await page.goto('/');
-    await expect(page.getByTestId('no-webgpu')).toContainText('WebGPU is not available');
-    await page.screenshot({ path: testInfo.outputPath('no-webgpu.png') });
-  });
-});
