@@ -1,0 +1,19 @@
+// Residual add: x[i] += y[i] for the first tokens × dim elements. x, y: f32 [tokens, dim].
+
+override WG: u32 = 64u;
+
+struct Params { dim: u32 }
+struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(3) var<uniform> step: Step;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wg.x + wg.y * nwg.x) * WG + lid;
+  if (i >= step.tokens * p.dim) { return; }
+  x[i] += y[i];
+}

@@ -1,0 +1,15 @@
+// Owner of shaders/add.wgsl: the residual add x += y over [tokens, dim].
+import source from '../../shaders/add.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { ElementwiseKernel, type ElementwiseBinding } from './elementwise.ts';
+
+export class ResidualAdd extends ElementwiseKernel {
+  constructor(ctx: GpuContext) {
+    super(ctx, 'add', source);
+  }
+
+  bind(label: string, x: GPUBuffer, y: GPUBuffer, dim: number, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
+    return this.bindBuffers(label, x, y, dim, step, group);
+  }
+}

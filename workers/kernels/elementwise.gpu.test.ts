@@ -1,0 +1,70 @@
+// The three element-wise kernels (add.ts, bias-add.ts, swiglu.ts), each against its CPU reference.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../gpu/device.ts';
+import { nodeGpuContext } from '../gpu/node-gpu.ts';
+import { ResidualAdd } from './add.ts';
+import { BiasAdd } from './bias-add.ts';
+import { SwiGlu } from './swiglu.ts';
+import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+
+describe('element-wise kernels', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await nodeGpuContext();
+  });
+  afterAll(() => ctx?.device.destroy());
+  const tokens = 3;
+  const width = 131;
+  const maxTokens = 5;
+
+  it('add: x += y for the first tokens rows', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const x = rand(maxTokens * width, 1);
+      const y = rand(maxTokens * width, 2);
+      const xb = storage(ctx, group, 'x', x);
+      const kernel = new ResidualAdd(ctx);
+      const b = kernel.bind('t', xb, storage(ctx, group, 'y', y), width, stepUniform(ctx, group, tokens), group);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const want = x.map((v, i) => (i < tokens * width ? Math.fround(v + y[i]) : v));
+      expect(Array.from(await readF32(ctx, xb))).toEqual(Array.from(want));
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('bias_add: y[t] += fp16 bias', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const y = rand(maxTokens * width, 3);
+      const bias = rand(width, 4);
+      const yb = storage(ctx, group, 'y', y);
+      const kernel = new BiasAdd(ctx);
+      const b = kernel.bind(f16Tensor(ctx, group, 'b', bias, [width]), yb, stepUniform(ctx, group, tokens), group);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const b16 = asF16(bias);
+      const want = y.map((v, i) => (i < tokens * width ? Math.fround(v + b16[i % width]) : v));
+      expect(Array.from(await readF32(ctx, yb))).toEqual(Array.from(want));
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('swiglu: gate = silu(gate) * up', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const g = rand(maxTokens * width, 5, 12);
+      const u = rand(maxTokens * width, 6, 3);
+      const gb = storage(ctx, group, 'gate', g);
+      const kernel = new SwiGlu(ctx);
+      const b = kernel.bind('t', gb, storage(ctx, group, 'up', u), width, stepUniform(ctx, group, tokens), group);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const got = await readF32(ctx, gb);
+      const want = Array.from(g, (v, i) => (i < tokens * width ? (v / (1 + Math.exp(-v))) * u[i] : v));
+      const { err, at } = maxRelErr(got, want);
+      expect(err, `at ${at}`).toBeLessThan(1e-6);
+    } finally {
+      group.destroy();
+    }
+  });
+});

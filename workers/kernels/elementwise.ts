@@ -1,0 +1,38 @@
+// The shape the element-wise kernels share (add.wgsl, bias_add.wgsl, swiglu.wgsl): one thread per element over
+// tokens × width, bindings (read-write buffer, read-only buffer, width uniform, Step uniform). Each kernel's own file
+// (add.ts, bias-add.ts, swiglu.ts) owns its pipeline through this base.
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { dispatch1d } from './dispatch.ts';
+import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+
+const WG = 64;
+
+export interface ElementwiseBinding {
+  readonly bindGroup: GPUBindGroup;
+  readonly width: number;
+}
+
+export class ElementwiseKernel {
+  private readonly kp: KernelPipeline;
+
+  protected constructor(
+    private readonly ctx: GpuContext,
+    private readonly name: string,
+    source: string,
+  ) {
+    this.kp = createKernelPipeline(ctx, name, source, ['storage', 'read', 'uniform', 'uniform'], { WG });
+  }
+
+  protected bindBuffers(label: string, inout: GPUBuffer, input: GPUBuffer, width: number, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
+    const params = createParams(this.ctx, group, `${this.name}.params.${label}`, [['u32', width]]);
+    return { bindGroup: createBindGroup(this.ctx, `${this.name}.bindGroup.${label}`, this.kp, [inout, input, params, step]), width };
+  }
+
+  encode(pass: GPUComputePassEncoder, b: ElementwiseBinding, tokens: number): void {
+    const [wx, wy] = dispatch1d(Math.ceil((tokens * b.width) / WG), this.ctx.limits.maxComputeWorkgroupsPerDimension);
+    pass.setPipeline(this.kp.pipeline);
+    pass.setBindGroup(0, b.bindGroup);
+    pass.dispatchWorkgroups(wx, wy);
+  }
+}

@@ -1,0 +1,69 @@
+// What every kernel owner does once: an explicit bind-group layout, a labelled pipeline, and small uniform buffers
+// owned by a BufferGroup (so the ledger sees them). Owners keep their own WGSL file and encode().
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { uniformData } from './dispatch.ts';
+
+/** A binding slot as the shader declares it: read-only storage, read-write storage, or uniform. */
+export type Slot = 'read' | 'storage' | 'uniform';
+
+export interface KernelPipeline {
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+}
+
+export function createKernelPipeline(
+  ctx: GpuContext,
+  name: string,
+  code: string,
+  slots: readonly Slot[],
+  constants: Record<string, number> = {},
+): KernelPipeline {
+  const { device } = ctx;
+  const layout = device.createBindGroupLayout({
+    label: `${name}.layout`,
+    entries: slots.map((s, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: s === 'read' ? 'read-only-storage' : s === 'storage' ? 'storage' : 'uniform' },
+    })),
+  });
+  const module = device.createShaderModule({ label: `${name}.module`, code });
+  const pipeline = device.createComputePipeline({
+    label: `${name}.pipeline`,
+    layout: device.createPipelineLayout({ label: `${name}.pipelineLayout`, bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: 'main', constants },
+  });
+  return { layout, pipeline };
+}
+
+export function createBindGroup(ctx: GpuContext, label: string, kp: KernelPipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  return ctx.device.createBindGroup({
+    label,
+    layout: kp.layout,
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+}
+
+/** A uniform buffer written once with `fields` (parameters that never change after bind()). */
+export function createParams(
+  ctx: GpuContext,
+  group: BufferGroup,
+  label: string,
+  fields: readonly (readonly ['u32' | 'f32' | 'i32', number])[],
+): GPUBuffer {
+  const data = uniformData(fields);
+  const buffer = group.createBuffer({
+    label,
+    size: data.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    category: 'uniforms',
+  });
+  ctx.device.queue.writeBuffer(buffer, 0, data);
+  return buffer;
+}
+
+/** Workgroup size for a kernel that wants `want` threads, within the device's limits. */
+export function workgroupSize(ctx: GpuContext, want: number): number {
+  return Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
+}

@@ -1,0 +1,77 @@
+// Owner of shaders/sample.wgsl: greedy / temperature / top-k / top-p sampling of one logits row on the GPU.
+import source from '../../shaders/sample.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { uniformData } from './dispatch.ts';
+import { createBindGroup, createKernelPipeline, type KernelPipeline } from './pipeline.ts';
+
+export interface SamplingOptions {
+  /** 0 (or below) = greedy argmax. */
+  temperature: number;
+  /** 0 = no top-k cut. */
+  topK: number;
+  /** 1 = no nucleus cut. */
+  topP: number;
+  seed: number;
+}
+
+export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+export interface SampleBinding {
+  readonly bindGroup: GPUBindGroup;
+  readonly params: GPUBuffer;
+  readonly vocab: number;
+  readonly rowOffset: number;
+}
+
+export class Sampler {
+  private readonly kp: KernelPipeline;
+
+  constructor(private readonly ctx: GpuContext) {
+    const lim = Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX, 256);
+    this.kp = createKernelPipeline(ctx, 'sample', source, ['read', 'storage', 'uniform', 'uniform'], {
+      WG: 1 << Math.floor(Math.log2(lim)),
+    });
+  }
+
+  /** Samples logits[rowOffset .. rowOffset + vocab) into out[0] (u32). Options default to greedy (see setOptions). */
+  bind(label: string, logits: GPUBuffer, rowOffset: number, vocab: number, out: GPUBuffer, step: GPUBuffer, group: BufferGroup): SampleBinding {
+    const params = group.createBuffer({
+      label: `sample.params.${label}`,
+      size: 32,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      category: 'uniforms',
+    });
+    const binding = {
+      bindGroup: createBindGroup(this.ctx, `sample.bindGroup.${label}`, this.kp, [logits, out, params, step]),
+      params,
+      vocab,
+      rowOffset,
+    };
+    this.setOptions(binding, GREEDY);
+    return binding;
+  }
+
+  /** Writes the sampling options (queue.writeBuffer: takes effect for the next submitted step). */
+  setOptions(b: SampleBinding, o: SamplingOptions): void {
+    if (!(o.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${o.topP}`);
+    this.ctx.device.queue.writeBuffer(
+      b.params,
+      0,
+      uniformData([
+        ['u32', b.vocab],
+        ['u32', Math.max(0, Math.floor(o.topK))],
+        ['u32', o.seed >>> 0],
+        ['u32', b.rowOffset],
+        ['f32', o.temperature],
+        ['f32', Math.min(1, o.topP)],
+      ]),
+    );
+  }
+
+  encode(pass: GPUComputePassEncoder, b: SampleBinding): void {
+    pass.setPipeline(this.kp.pipeline);
+    pass.setBindGroup(0, b.bindGroup);
+    pass.dispatchWorkgroups(1);
+  }
+}
