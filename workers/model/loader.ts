@@ -1,0 +1,246 @@
+// Loading a checkpoint's tensors into GPU buffers, by one of the seed's strategies:
+//   naive:    every file fetched whole into an ArrayBuffer (all held), a full-precision (f32) GPU buffer per tensor,
+//             then converted to fp16 (on the CPU, from the host copy) after: the baseline, with its real peaks.
+//   fp16:     one file at a time fetched whole, each tensor converted and allocated directly in fp16.
+//   streamed: range requests streamed through the converter into fp16 buffers (stream-load.ts), bounded host memory.
+//   streamed-int8: streamed, with a per-tensor `transform` (int8 quantization) once each tensor is in; until the
+//             quantize kernels are wired in, a load without a transform is refused as unsupported.
+// All buffers are created in one BufferGroup. Any failure or abort destroys the group (the ledger returns to where
+// it was) and throws an EngineError naming the file and, when known, the tensor.
+import type { LoadProgress, LoadReport, LoadStrategy } from '../api.ts';
+import { EngineError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { f16BitsToF32 } from './half.ts';
+import { cancelledError, fetchBytes, fileName, type HttpOptions } from './http.ts';
+import { LoadMeter } from './load-meter.ts';
+import { elementCount, type TensorMap, type TensorRecord } from './safetensors.ts';
+import { DEFAULT_STREAM_OPTIONS, streamFile, type StreamOptions } from './stream-load.ts';
+import { TensorSink, type TensorTransform } from './tensor-sink.ts';
+import type { GpuTensor } from './tensor.ts';
+
+export type { TensorTransform } from './tensor-sink.ts';
+
+export interface LoadWeightsOptions<T = GpuTensor> {
+  strategy: LoadStrategy;
+  /** Name for the report (the model input). */
+  model?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+  /** Bytes one storage binding may hold (default: the device's limit; tests force splits with less). */
+  maxBindingBytes?: number;
+  /** Called once per tensor after its fp16 bytes are written; what it returns replaces the tensor. */
+  transform?: TensorTransform<T>;
+  /** Retries, backoff (the signal above is added). */
+  http?: Omit<HttpOptions, 'signal'>;
+  stream?: Partial<StreamOptions>;
+  /** Only these tensors (default: all). */
+  only?: (name: string) => boolean;
+}
+
+export interface LoadedWeights<T = GpuTensor> {
+  /** Owns every buffer of the weights: destroy() frees them all. */
+  group: BufferGroup;
+  tensors: Map<string, GpuTensor | T>;
+  report: LoadReport;
+}
+
+export async function loadWeights<T = GpuTensor>(
+  ctx: GpuContext,
+  map: TensorMap,
+  opts: LoadWeightsOptions<T>,
+): Promise<LoadedWeights<T>> {
+  if (opts.strategy === 'streamed-int8' && !opts.transform) {
+    throw new EngineError('unsupported', "the 'streamed-int8' strategy needs the int8 quantize step, which is not wired in yet", {
+      setting: 'strategy',
+    });
+  }
+  const only = opts.only ?? (() => true);
+  const records = [...map.tensors.values()].filter((r) => only(r.name));
+  const files = map.files.map((f) => ({ ...f, tensors: f.tensors.filter((r) => only(r.name)) })).filter((f) => f.tensors.length);
+  const wholeFiles = opts.strategy === 'naive' || opts.strategy === 'fp16';
+  const bytesTotal = wholeFiles
+    ? files.reduce((a, f) => a + f.size, 0)
+    : records.reduce((a, r) => a + (r.end - r.start), 0);
+  const group = ctx.ledger.group(`weights:${opts.model ?? fileName(files[0]?.url ?? 'model')}`);
+  const meter = new LoadMeter(ctx.ledger, ctx.device.queue, bytesTotal, records.length, opts.onProgress);
+  const tensors = new Map<string, GpuTensor | T>();
+  const http: HttpOptions = { ...opts.http, signal: opts.signal };
+  let where: { file?: string; tensor?: string } = {};
+  ctx.device.pushErrorScope('out-of-memory');
+  ctx.device.pushErrorScope('validation');
+  try {
+    const sink = (r: TensorRecord) =>
+      new TensorSink<T>(r, {
+        queue: ctx.device.queue,
+        group,
+        maxBindingBytes: opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize,
+        meter,
+        transform: opts.transform,
+        done: (name, t) => tensors.set(name, t),
+      });
+    if (opts.strategy === 'naive') {
+      await loadNaive(ctx, group, files, sink, meter, http, (w) => (where = w));
+    } else if (wholeFiles) {
+      for (const f of files) {
+        where = { file: f.url };
+        const bytes = await fetchWhole(f.url, meter, http);
+        for (const r of f.tensors) {
+          where = { file: f.url, tensor: r.name };
+          checkAbort(opts.signal, f.url);
+          const s = sink(r);
+          s.push(bytes.subarray(r.start, r.end));
+          await s.finish();
+          meter.tensorDone();
+          await meter.drainIfNeeded();
+        }
+      }
+    } else {
+      const so = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream };
+      for (const f of files) {
+        where = { file: f.url };
+        await streamFile(f, f.tensors.map(sink), meter, http, so, (t) => (where = { file: f.url, tensor: t }));
+      }
+    }
+    await meter.drainIfNeeded(true);
+    const validation = await ctx.device.popErrorScope();
+    const oom = await ctx.device.popErrorScope();
+    if (oom) throw new EngineError('out-of-memory', `the GPU ran out of memory while loading: ${oom.message}`, {});
+    if (validation) throw new EngineError('internal', `GPU validation error while loading: ${validation.message}`, {});
+    checkAbort(opts.signal, '');
+    meter.phase = 'done';
+    meter.progress(true);
+    const host = meter.stop();
+    const timings = meter.timings();
+    const weightBytes = group.bytes;
+    return {
+      group,
+      tensors,
+      report: {
+        model: opts.model ?? '',
+        strategy: opts.strategy,
+        timings,
+        bytesFetched: meter.bytesFetched,
+        mbPerS: meter.bytesFetched / 1e6 / (timings.totalMs / 1000),
+        tensors: tensors.size,
+        peakGpuBytes: meter.peakGpuBytes,
+        finalGpuBytes: group.bytes,
+        weightBytes,
+        peakHostBytes: host.peakHostGrowth,
+        hostMemorySource: `${host.source} growth during the load`,
+      },
+    };
+  } catch (e) {
+    group.destroy();
+    meter.stop();
+    // Leave no error scopes open (the pops after a throw may resolve with errors we no longer care about).
+    await ctx.device.popErrorScope().catch(() => null);
+    await ctx.device.popErrorScope().catch(() => null);
+    throw loadError(e, where, opts.signal);
+  }
+}
+
+function checkAbort(signal: AbortSignal | undefined, url: string): void {
+  if (signal?.aborted) throw cancelledError(url);
+}
+
+/** Adds the file and tensor to an error (keeping its code); plain errors from conversion become bad-file. */
+function loadError(e: unknown, where: { file?: string; tensor?: string }, signal?: AbortSignal): EngineError {
+  if (signal?.aborted) return new EngineError('cancelled', 'the load was cancelled', { ...where });
+  if (e instanceof EngineError) {
+    const details = { ...where, ...e.details };
+    if (where.tensor && !e.details.tensor) details.tensor = where.tensor;
+    const suffix = where.tensor && !e.message.includes(where.tensor) ? ` (loading tensor '${where.tensor}')` : '';
+    return new EngineError(e.code, e.message + suffix, details);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  const what = [where.file && fileName(where.file), where.tensor && `tensor '${where.tensor}'`].filter(Boolean).join(', ');
+  return new EngineError(e instanceof Error && /GPU|buffer/i.test(msg) ? 'internal' : 'bad-file', `${what}: ${msg}`, { ...where });
+}
+
+async function fetchWhole(url: string, meter: LoadMeter, http: HttpOptions): Promise<Uint8Array> {
+  const t = meter.now();
+  const bytes = (await fetchBytes(url, http))!;
+  meter.networkMs += meter.now() - t;
+  meter.fetched(bytes.length);
+  return bytes;
+}
+
+/** Host f32 copy of a tensor, as a framework that loads in full precision would make. */
+function toF32(r: TensorRecord, bytes: Uint8Array): Float32Array {
+  const n = elementCount(r.shape);
+  const src = bytes.slice(r.start, r.end);
+  if (r.dtype === 'F32') return new Float32Array(src.buffer, 0, n);
+  const h = new Uint16Array(src.buffer, 0, n);
+  const out = new Float32Array(n);
+  if (r.dtype === 'BF16') {
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) u[i] = h[i] << 16;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = f16BitsToF32(h[i]);
+  }
+  return out;
+}
+
+/**
+ * The baseline: all files downloaded and held; every tensor uploaded as f32 (ledger category 'staging', split to
+ * fit maxBufferSize); then each converted to fp16 and its f32 buffers released. Peak GPU = all f32 + one fp16.
+ */
+async function loadNaive<T>(
+  ctx: GpuContext,
+  group: BufferGroup,
+  files: { url: string; tensors: TensorRecord[] }[],
+  sink: (r: TensorRecord) => TensorSink<T>,
+  meter: LoadMeter,
+  http: HttpOptions,
+  at: (w: { file?: string; tensor?: string }) => void,
+): Promise<void> {
+  const held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[] = [];
+  for (const f of files) {
+    at({ file: f.url });
+    held.push({ url: f.url, bytes: await fetchWhole(f.url, meter, http), tensors: f.tensors });
+  }
+  const f32 = new Map<string, GPUBuffer[]>();
+  for (const f of held) {
+    for (const r of f.tensors) {
+      at({ file: f.url, tensor: r.name });
+      checkAbort(http.signal, f.url);
+      let t = meter.now();
+      const values = toF32(r, f.bytes);
+      meter.convertMs += meter.now() - t;
+      t = meter.now();
+      const buffers: GPUBuffer[] = [];
+      const per = Math.max(4, Math.floor(ctx.limits.maxBufferSize / 4) * 4);
+      for (let o = 0; o < values.byteLength || o === 0; o += per) {
+        const n = Math.min(per, values.byteLength - o);
+        const b = group.createBuffer({
+          label: `${r.name}.f32`,
+          size: Math.max(4, n),
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+          category: 'staging',
+        });
+        if (n > 0) ctx.device.queue.writeBuffer(b, 0, values.buffer, values.byteOffset + o, n);
+        meter.uploaded(n);
+        buffers.push(b);
+        if (n <= 0) break;
+      }
+      meter.uploadMs += meter.now() - t;
+      f32.set(r.name, buffers);
+      await meter.drainIfNeeded();
+    }
+  }
+  // Convert after: fp16 tensors created one by one, each f32 copy freed once its fp16 twin exists.
+  for (const f of held) {
+    for (const r of f.tensors) {
+      at({ file: f.url, tensor: r.name });
+      checkAbort(http.signal, f.url);
+      const s = sink(r);
+      s.push(f.bytes.subarray(r.start, r.end));
+      await s.finish();
+      for (const b of f32.get(r.name) ?? []) group.release(b);
+      f32.delete(r.name);
+      meter.tensorDone();
+      await meter.drainIfNeeded();
+    }
+  }
+}

@@ -1,0 +1,201 @@
+// Plan before allocating: from config and safetensors headers alone (no weight byte read), the GPU bytes every
+// tensor needs in the chosen precision, plus the KV cache and activations for the chosen context, checked against
+// the adapter's limits and an optional VRAM budget. A plan that does not fit says why, before any download.
+import type { LoadStrategy, PlanReport } from '../api.ts';
+import { EngineError } from '../errors.ts';
+import type { GpuLimits } from '../gpu/device.ts';
+import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
+import { maxContext, type Config } from './config.ts';
+import { elementCount, type TensorRecord } from './safetensors.ts';
+import { rowCount, rowLength, wordsPerRow } from './tensor.ts';
+
+/** What the plan needs to know of a decoder-only transformer. */
+export interface ModelShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  intermediate: number;
+  /** The model's maximum context (max_position_embeddings). */
+  maxContext: number;
+  tiedEmbeddings: boolean;
+  /** q/k/v projections have biases (Qwen2). */
+  qkvBias: boolean;
+}
+
+export function modelShape(c: Config): ModelShape {
+  return {
+    layers: c.nLayers,
+    hidden: c.dim,
+    heads: c.nHeads,
+    kvHeads: c.nKvHeads,
+    headDim: c.headDim,
+    vocab: c.vocabSize,
+    intermediate: c.hiddenDim,
+    maxContext: maxContext(c),
+    tiedEmbeddings: c.tieWordEmbeddings,
+    qkvBias: c.qkvBias,
+  };
+}
+
+/** Linear weights that `streamed-int8` quantizes: 2-D `.weight`s inside decoder layers (not embeddings, lm_head). */
+export function isQuantizedLinear(name: string, shape: readonly number[]): boolean {
+  return shape.length === 2 && /\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight');
+}
+
+/** GPU bytes of one tensor once loaded, by category. */
+export function tensorGpuBytes(t: Pick<TensorRecord, 'name' | 'shape'>, strategy: LoadStrategy): Partial<CategoryBytes> {
+  const rows = rowCount(t.shape);
+  if (strategy === 'streamed-int8' && isQuantizedLinear(t.name, t.shape)) {
+    return { weights: rows * wordsPerRow('i8x4', t.shape) * 4, scales: alignedSize(rows * 4) };
+  }
+  return { weights: rows * wordsPerRow('f16x2', t.shape) * 4 };
+}
+
+/** The tensors a Llama-family checkpoint (Llama, Mistral, Qwen2) must hold, with their shapes. */
+export function expectedTensors(s: ModelShape): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const q = s.heads * s.headDim;
+  const kv = s.kvHeads * s.headDim;
+  m.set('model.embed_tokens.weight', [s.vocab, s.hidden]);
+  for (let i = 0; i < s.layers; i++) {
+    const p = `model.layers.${i}.`;
+    m.set(p + 'input_layernorm.weight', [s.hidden]);
+    m.set(p + 'post_attention_layernorm.weight', [s.hidden]);
+    m.set(p + 'self_attn.q_proj.weight', [q, s.hidden]);
+    m.set(p + 'self_attn.k_proj.weight', [kv, s.hidden]);
+    m.set(p + 'self_attn.v_proj.weight', [kv, s.hidden]);
+    m.set(p + 'self_attn.o_proj.weight', [s.hidden, q]);
+    if (s.qkvBias) {
+      m.set(p + 'self_attn.q_proj.bias', [q]);
+      m.set(p + 'self_attn.k_proj.bias', [kv]);
+      m.set(p + 'self_attn.v_proj.bias', [kv]);
+    }
+    m.set(p + 'mlp.gate_proj.weight', [s.intermediate, s.hidden]);
+    m.set(p + 'mlp.up_proj.weight', [s.intermediate, s.hidden]);
+    m.set(p + 'mlp.down_proj.weight', [s.hidden, s.intermediate]);
+  }
+  m.set('model.norm.weight', [s.hidden]);
+  if (!s.tiedEmbeddings) m.set('lm_head.weight', [s.vocab, s.hidden]);
+  return m;
+}
+
+/** Throws a bad-file error naming the file and tensor for a missing tensor or a shape that disagrees with config. */
+export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): void {
+  for (const [name, shape] of expectedTensors(s)) {
+    const t = tensors.get(name);
+    if (!t) {
+      throw new EngineError('bad-file', `the checkpoint has no tensor '${name}', which ${configFile} implies`, {
+        file: configFile,
+        tensor: name,
+      });
+    }
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new EngineError(
+        'bad-file',
+        `tensor '${name}' has shape [${t.shape.join(', ')}], but ${configFile} implies [${shape.join(', ')}]`,
+        { file: t.file, tensor: name },
+      );
+    }
+  }
+}
+
+export interface PlanOptions {
+  model: string;
+  architecture: string;
+  shape: ModelShape;
+  tensors: readonly TensorRecord[];
+  strategy: LoadStrategy;
+  /** Default: min(shape.maxContext, 2048). */
+  contextLength?: number;
+  /** Rows of activations reserved for one forward (prompt chunk; default 64). */
+  maxTokens?: number;
+  limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
+  vramBudgetBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+function mib(n: number): string {
+  return `${(n / MiB).toFixed(1)} MiB`;
+}
+
+/**
+ * Activations of one forward of `t` tokens (f32): residual x, normed xb, attention output, q, k, v, the two SwiGLU
+ * hidden vectors, attention scores (heads × ctx per token) and the logits.
+ */
+export function activationBytes(s: ModelShape, ctx: number, t: number): number {
+  const q = s.heads * s.headDim;
+  const kv = s.kvHeads * s.headDim;
+  const perToken = 3 * s.hidden + q + 2 * kv + 2 * s.intermediate + s.heads * ctx + s.vocab;
+  return perToken * t * 4;
+}
+
+export function kvCacheBytes(s: ModelShape, ctx: number): number {
+  return s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+}
+
+export function planLoad(o: PlanOptions): PlanReport {
+  const s = o.shape;
+  const ctx = o.contextLength ?? Math.min(s.maxContext, 2048);
+  const bytes = zeroBytes();
+  const reasons: string[] = [];
+  let parameters = 0;
+  let largest = { name: '', bytes: 0 };
+  let largestLinearF16 = 0;
+  const binding = o.limits.maxStorageBufferBindingSize;
+  for (const t of o.tensors) {
+    parameters += elementCount(t.shape);
+    const b = tensorGpuBytes(t, o.strategy);
+    bytes.weights += b.weights ?? 0;
+    bytes.scales += b.scales ?? 0;
+    const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
+    if (f16 > largest.bytes) largest = { name: t.name, bytes: f16 };
+    if (isQuantizedLinear(t.name, t.shape)) largestLinearF16 = Math.max(largestLinearF16, f16);
+    // Tensors are split by rows across bindings, so only a single row must fit one.
+    const rowBytes = wordsPerRow('f16x2', t.shape) * 4;
+    if (rowBytes > binding) {
+      reasons.push(`one row of '${t.name}' is ${mib(rowBytes)}, more than one storage binding holds (${mib(binding)})`);
+    }
+    // naive: a full-precision (f32) copy of every tensor exists on the GPU before conversion.
+    if (o.strategy === 'naive') {
+      bytes.staging += alignedSize(elementCount(t.shape) * 4);
+      if (rowLength(t.shape) * 4 > o.limits.maxBufferSize) {
+        reasons.push(`one f32 row of '${t.name}' exceeds the largest GPU buffer (${mib(o.limits.maxBufferSize)})`);
+      }
+    }
+  }
+  // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
+  if (o.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
+  // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
+  bytes['kv-cache'] = kvCacheBytes(s, ctx);
+  bytes.activations = activationBytes(s, ctx, o.maxTokens ?? 64);
+  const kvLayerBytes = ctx * s.kvHeads * s.headDim * 4;
+  if (kvLayerBytes > binding) {
+    reasons.push(`the KV cache of one layer (K or V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
+  }
+  if (ctx > s.maxContext) reasons.push(`context length ${ctx} is more than the model's maximum (${s.maxContext})`);
+  const totalBytes = Object.values(bytes).reduce((a, b) => a + b, 0);
+  if (o.vramBudgetBytes !== undefined && totalBytes > o.vramBudgetBytes) {
+    const parts = (Object.entries(bytes) as [string, number][])
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${mib(n)}`)
+      .join(', ');
+    reasons.push(
+      `needs ${mib(totalBytes)} of GPU memory (${parts}) but the budget is ${mib(o.vramBudgetBytes)}` +
+        (o.strategy === 'streamed-int8' ? '' : '; try streamed-int8 or a shorter context'),
+    );
+  }
+  return {
+    model: o.model,
+    architecture: o.architecture,
+    parameters,
+    bytes,
+    totalBytes,
+    largestTensor: largest,
+    contextLength: ctx,
+    fits: reasons.length === 0,
+    reasons,
+  };
+}

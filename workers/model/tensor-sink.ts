@@ -1,0 +1,91 @@
+// Where a tensor's bytes go during a load: its fp16 GPU buffers are created when its first byte arrives (so the
+// ledger grows with the load, not ahead of it), chunks are converted to f16x2 words and written at their word offset
+// across the tensor's row-split parts, and when the last byte is in, an optional transform (int8 quantization) may
+// replace the tensor.
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { F16x2Converter } from './convert.ts';
+import type { LoadMeter } from './load-meter.ts';
+import type { TensorRecord } from './safetensors.ts';
+import { allocateTensor, type GpuTensor } from './tensor.ts';
+
+/** Replaces a fully written fp16 tensor (e.g. quantizes it); may release its parts through `group`. */
+export type TensorTransform<T> = (tensor: GpuTensor, record: TensorRecord, group: BufferGroup) => Promise<T>;
+
+export interface SinkContext<T> {
+  queue: GPUQueue;
+  group: BufferGroup;
+  maxBindingBytes: number;
+  meter: LoadMeter;
+  transform?: TensorTransform<T>;
+  /** Receives the finished tensor (or what the transform made of it). */
+  done: (name: string, t: GpuTensor | T) => void;
+}
+
+/** Writes words at word offset `wordOffset` of a tensor, splitting at part boundaries. */
+export function writeWords(queue: GPUQueue, t: GpuTensor, wordOffset: number, words: Uint32Array): void {
+  let w = wordOffset;
+  let i = 0;
+  for (const part of t.parts) {
+    if (i >= words.length) break;
+    const partStart = part.rowStart * t.rowWords;
+    const partEnd = partStart + part.rows * t.rowWords;
+    if (w >= partEnd) continue;
+    const n = Math.min(partEnd - w, words.length - i);
+    const src = words.subarray(i, i + n);
+    queue.writeBuffer(part.buffer, (w - partStart) * 4, src.buffer, src.byteOffset, src.byteLength);
+    w += n;
+    i += n;
+  }
+  if (i < words.length) throw new Error(`tensor '${t.name}': ${words.length - i} words past its end`);
+}
+
+export class TensorSink<T> {
+  private converter: F16x2Converter;
+  private tensor: GpuTensor | null = null;
+  bytesIn = 0;
+
+  constructor(
+    readonly record: TensorRecord,
+    private readonly ctx: SinkContext<T>,
+  ) {
+    this.converter = new F16x2Converter(record.name, record.dtype, record.shape);
+  }
+
+  get bytesTotal(): number {
+    return this.record.end - this.record.start;
+  }
+
+  /** Converts and uploads the next bytes of this tensor (in order). */
+  push(bytes: Uint8Array): void {
+    const { meter, queue } = this.ctx;
+    if (!this.tensor) this.tensor = this.allocate();
+    const t0 = meter.now();
+    const { wordOffset, words } = this.converter.push(bytes);
+    const t1 = meter.now();
+    meter.convertMs += t1 - t0;
+    writeWords(queue, this.tensor, wordOffset, words);
+    meter.uploaded(words.byteLength);
+    meter.uploadMs += meter.now() - t1;
+    this.bytesIn += bytes.length;
+  }
+
+  /** After the last byte: checks the count, writes the final word, runs the transform. */
+  async finish(): Promise<void> {
+    const { meter, queue, transform } = this.ctx;
+    if (!this.tensor) this.tensor = this.allocate(); // a tensor with no elements
+    const last = this.converter.finish();
+    if (last.words.length) writeWords(queue, this.tensor, last.wordOffset, last.words);
+    let result: GpuTensor | T = this.tensor;
+    if (transform) {
+      const t0 = meter.now();
+      result = await transform(this.tensor, this.record, this.ctx.group);
+      meter.quantizeMs += meter.now() - t0;
+    }
+    this.ctx.done(this.record.name, result);
+  }
+
+  private allocate(): GpuTensor {
+    const shape = this.record.shape.length === 0 ? [1] : this.record.shape;
+    return allocateTensor(this.ctx.group, this.record.name, shape, 'f16x2', { maxBindingBytes: this.ctx.maxBindingBytes });
+  }
+}
