@@ -73,7 +73,20 @@ export function int8LinearRef(
   threshold: number,
 ): Float64Array {
   const outliers = outlierColumnsRef(x, tokens, k, threshold);
-  const xq = quantizeTokensRef(x, tokens, k, outliers);
+  return int8ProductRef(x, tokens, k, quantizeTokensRef(x, tokens, k, outliers), outliers, weight, n, bias);
+}
+
+/** The product step alone, from already quantized x (xq, token scales) and weight (q, row scales). */
+export function int8ProductRef(
+  x: ArrayLike<number>,
+  tokens: number,
+  k: number,
+  xq: { q: ArrayLike<number>; scales: ArrayLike<number> },
+  outliers: readonly number[],
+  weight: { q: ArrayLike<number>; scales: ArrayLike<number> },
+  n: number,
+  bias: ArrayLike<number> | null,
+): Float64Array {
   const y = new Float64Array(tokens * n);
   for (let t = 0; t < tokens; t++) {
     for (let r = 0; r < n; r++) {
@@ -128,4 +141,20 @@ export function ulpDiff(a: number, b: number): number {
   const ia = ulpI[0];
   ulpF[0] = b;
   return ia - ulpI[0];
+}
+
+/** Test activations (GPU tests): values in [-2, 2) with a few large ones (|x| 6..9) in columns 3, 17 (every token) and k-1 (token 1 only). */
+export function int8TestActivations(tokens: number, k: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const x = new Float32Array(tokens * k);
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = (s / 2 ** 31 - 1) * 2;
+  }
+  for (let t = 0; t < tokens; t++) {
+    if (k > 3) x[t * k + 3] = -6; // exactly the threshold counts as an outlier
+    if (k > 17) x[t * k + 17] = 9 - t * 0.25;
+  }
+  if (tokens > 1) x[1 * k + k - 1] = -8.25;
+  return x;
 }

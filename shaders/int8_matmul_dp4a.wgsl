@@ -1,0 +1,125 @@
+// LLM.int8 run-time step 3 with the WGSL language feature packed_4x8_integer_dot_product: dot4() is dot4I8Packed.
+// Everything else is int8_matmul.wgsl (the fallback without the feature, which documents the kernel); keep the two in
+// step (workers/kernels/int8-matmul.test.ts checks that they differ only in dot4()).
+
+override WG: u32 = 64u;
+const TT: u32 = 4u;
+
+struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+
+struct Params {
+  rows: u32,       // output rows in this part
+  row_words: u32,  // u32 words per int8 row of q and of xq (= ceil(k / 4))
+  y_offset: u32,   // first output row of this part in the whole weight (index into scales, bias and y's columns)
+  k: u32,          // in_features
+  n: u32,          // out_features (row stride of y)
+  has_bias: u32,
+  _a: u32,
+  _b: u32,
+}
+
+@group(0) @binding(0) var<storage, read> w: array<u32>;        // this part's int8 rows, four per u32
+@group(0) @binding(1) var<storage, read> scales: array<f32>;   // [n] row scales of the whole weight
+@group(0) @binding(2) var<storage, read> xq: array<u32>;       // [tokens, row_words] quantized x
+@group(0) @binding(3) var<storage, read> sx: array<f32>;       // [tokens] token scales
+@group(0) @binding(4) var<storage, read> x: array<f32>;        // [tokens, k] float x (outlier columns)
+@group(0) @binding(5) var<storage, read> list: array<u32>;     // [count, outlier columns...]
+@group(0) @binding(6) var<storage, read> bias: array<u32>;     // [n] fp16 packed two per u32 (unused without bias)
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;  // [tokens, n]
+@group(0) @binding(8) var<uniform> step: Step;
+@group(0) @binding(9) var<uniform> p: Params;
+
+var<workgroup> dec_i: array<i32, WG>;
+var<workgroup> dec_f: array<f32, WG>;
+var<workgroup> pre_i: array<vec4<i32>, WG>;
+var<workgroup> pre_f: array<vec4<f32>, WG>;
+
+fn dot4(a: u32, b: u32) -> i32 {
+  return dot4I8Packed(a, b);
+}
+
+// The int8 weight q[row, c] as a float (row starts at word wb of this part).
+fn weight_at(wb: u32, c: u32) -> f32 {
+  return f32(extractBits(bitcast<i32>(w[wb + c / 4u]), 8u * (c % 4u), 8u));
+}
+
+fn store(row: u32, t: u32, acc_i: i32, acc_f: f32) {
+  let r = p.y_offset + row;
+  let sw = scales[r];
+  var v = f32(acc_i) * sx[t] * sw + acc_f * sw;
+  if (p.has_bias != 0u) {
+    let b = unpack2x16float(bias[r / 2u]);
+    v += select(b.x, b.y, (r & 1u) == 1u);
+  }
+  y[t * p.n + r] = v;
+}
+
+@compute @workgroup_size(WG)
+fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let flat = wg.x + wg.y * nwg.x;
+  let row = flat % p.rows;
+  let t = flat / p.rows;
+  let valid = t < step.tokens;
+  var ai = 0i;
+  var af = 0.0;
+  if (valid) {
+    let wb = row * p.row_words;
+    let xb = t * p.row_words;
+    for (var j = lid; j < p.row_words; j += WG) { ai += dot4(w[wb + j], xq[xb + j]); }
+    let count = list[0];
+    for (var i = lid; i < count; i += WG) {
+      let c = list[1u + i];
+      af += x[t * p.k + c] * weight_at(wb, c);
+    }
+  }
+  dec_i[lid] = ai;
+  dec_f[lid] = af;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      dec_i[lid] += dec_i[lid + s];
+      dec_f[lid] += dec_f[lid + s];
+    }
+    workgroupBarrier();
+  }
+  if (valid && lid == 0u) { store(row, t, dec_i[0], dec_f[0]); }
+}
+
+@compute @workgroup_size(WG)
+fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let flat = wg.x + wg.y * nwg.x;
+  let row = flat % p.rows;
+  let t0 = (flat / p.rows) * TT;
+  let valid = t0 < step.tokens;
+  var ai = vec4<i32>(0i);
+  var af = vec4<f32>(0.0);
+  if (valid) {
+    // tokens past the last one repeat it; their sums are never stored
+    let t = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(step.tokens - 1u));
+    let xb = t * p.row_words;
+    let wb = row * p.row_words;
+    for (var j = lid; j < p.row_words; j += WG) {
+      let wv = w[wb + j];
+      ai += vec4<i32>(dot4(wv, xq[xb.x + j]), dot4(wv, xq[xb.y + j]), dot4(wv, xq[xb.z + j]), dot4(wv, xq[xb.w + j]));
+    }
+    let xr = t * p.k;
+    let count = list[0];
+    for (var i = lid; i < count; i += WG) {
+      let c = list[1u + i];
+      af += vec4<f32>(x[xr.x + c], x[xr.y + c], x[xr.z + c], x[xr.w + c]) * weight_at(wb, c);
+    }
+  }
+  pre_i[lid] = ai;
+  pre_f[lid] = af;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      pre_i[lid] += pre_i[lid + s];
+      pre_f[lid] += pre_f[lid + s];
+    }
+    workgroupBarrier();
+  }
+  if (valid && lid < TT && t0 + lid < step.tokens) { store(row, t0 + lid, pre_i[0][lid], pre_f[0][lid]); }
+}

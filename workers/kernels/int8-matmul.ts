@@ -1,0 +1,133 @@
+// Owner of shaders/int8_matmul.wgsl (fallback) and shaders/int8_matmul_dp4a.wgsl (dot4I8Packed): LLM.int8 run-time
+// step 3, the int8 × int8 product rescaled by row scale × token scale, plus the float product of the outlier columns
+// against the dequantized int8 weight columns, plus the bias. Entry point `decode` for one token, `prefill` for more.
+import fallbackSource from '../../shaders/int8_matmul.wgsl?raw';
+import dp4aSource from '../../shaders/int8_matmul_dp4a.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import type { GpuTensor } from '../model/tensor.ts';
+import { dispatch1d, uniformData } from './dispatch.ts';
+
+const WG = 64;
+/** Tokens per workgroup of the `prefill` entry point (TT in the WGSL). */
+export const PREFILL_TOKENS_PER_WORKGROUP = 4;
+
+/** What the product reads besides the weight: the outputs of Int8Outliers and Int8QuantizeX, and x itself. */
+export interface Int8MatMulInputs {
+  x: GPUBuffer;
+  xq: GPUBuffer;
+  sx: GPUBuffer;
+  outlierList: GPUBuffer;
+}
+
+export interface Int8MatMulBinding {
+  readonly parts: { bindGroup: GPUBindGroup; rows: number }[];
+}
+
+export class Int8MatMul {
+  readonly layout: GPUBindGroupLayout;
+  readonly decode: GPUComputePipeline;
+  readonly prefill: GPUComputePipeline;
+  /** True when the kernel uses dot4I8Packed (the device has the WGSL feature and it was not turned off). */
+  readonly dp4a: boolean;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    opts: { dp4a?: boolean } = {},
+  ) {
+    const { device } = ctx;
+    this.dp4a = (opts.dp4a ?? ctx.features.dot4I8Packed) && ctx.features.dot4I8Packed;
+    const name = this.dp4a ? 'int8_matmul_dp4a' : 'int8_matmul';
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    this.layout = device.createBindGroupLayout({
+      label: 'int8_matmul.layout',
+      entries: [
+        ...[0, 1, 2, 3, 4, 5, 6].map((b) => entry(b, 'read-only-storage')),
+        entry(7, 'storage'),
+        entry(8, 'uniform'),
+        entry(9, 'uniform'),
+      ],
+    });
+    const module = device.createShaderModule({ label: `${name}.module`, code: this.dp4a ? dp4aSource : fallbackSource });
+    const layout = device.createPipelineLayout({ label: 'int8_matmul.pipelineLayout', bindGroupLayouts: [this.layout] });
+    const pipeline = (entryPoint: string) =>
+      device.createComputePipeline({
+        label: `${name}.${entryPoint}.pipeline`,
+        layout,
+        compute: { module, entryPoint, constants: { WG } },
+      });
+    this.decode = pipeline('decode');
+    this.prefill = pipeline('prefill');
+  }
+
+  /**
+   * y[t, :] = x[t, :] Wᵀ (+ b) through the int8 decomposition, for every row part of `weight` (i8x4 [n, k]).
+   * scales: f32 [n]; bias: f16x2 [n] or null; y: f32 [maxTokens, n]; step: the Step uniform.
+   */
+  bind(
+    weight: GpuTensor,
+    scales: GPUBuffer,
+    bias: GpuTensor | null,
+    inputs: Int8MatMulInputs,
+    y: GPUBuffer,
+    step: GPUBuffer,
+    group: BufferGroup,
+  ): Int8MatMulBinding {
+    if (weight.format !== 'i8x4') throw new Error(`int8_matmul: '${weight.name}' is ${weight.format}, not i8x4`);
+    const [n, k] = weight.shape;
+    if (bias && (bias.format !== 'f16x2' || bias.parts.length !== 1 || bias.shape[bias.shape.length - 1] !== n)) {
+      throw new Error(`int8_matmul: bias '${bias.name}' must be one f16x2 buffer of ${n} values`);
+    }
+    // Without a bias the binding still needs a buffer; the shader never reads it (has_bias = 0).
+    const biasBuffer =
+      bias?.parts[0].buffer ??
+      group.createBuffer({ label: `${weight.name}.int8_matmul.noBias`, size: 4, usage: GPUBufferUsage.STORAGE, category: 'uniforms' });
+    const parts = weight.parts.map((part, i) => {
+      const uniform = group.createBuffer({
+        label: `${weight.name}.int8_matmul.params.${i}`,
+        size: 32,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        category: 'uniforms',
+      });
+      this.ctx.device.queue.writeBuffer(
+        uniform,
+        0,
+        uniformData([
+          ['u32', part.rows],
+          ['u32', weight.rowWords],
+          ['u32', part.rowStart],
+          ['u32', k],
+          ['u32', n],
+          ['u32', bias ? 1 : 0],
+          ['u32', 0],
+          ['u32', 0],
+        ]),
+      );
+      const buffers = [part.buffer, scales, inputs.xq, inputs.sx, inputs.x, inputs.outlierList, biasBuffer, y, step, uniform];
+      const bindGroup = this.ctx.device.createBindGroup({
+        label: `${weight.name}.int8_matmul.bindGroup.${i}`,
+        layout: this.layout,
+        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+      return { bindGroup, rows: part.rows };
+    });
+    return { parts };
+  }
+
+  /** Records the product for the first `tokens` rows of x (the Step uniform must say the same). */
+  encode(pass: GPUComputePassEncoder, binding: Int8MatMulBinding, tokens: number): void {
+    const perWorkgroup = tokens === 1 ? 1 : PREFILL_TOKENS_PER_WORKGROUP;
+    const blocks = Math.ceil(tokens / perWorkgroup);
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    pass.setPipeline(tokens === 1 ? this.decode : this.prefill);
+    for (const p of binding.parts) {
+      const [wx, wy] = dispatch1d(p.rows * blocks, maxDim);
+      pass.setBindGroup(0, p.bindGroup);
+      pass.dispatchWorkgroups(wx, wy);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// Owner of shaders/int8_outliers.wgsl: LLM.int8 run-time step 1, the outlier columns of the current activations
+// (a column mask, and the compact list the int8 matmul walks in float).
+import source from '../../shaders/int8_outliers.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { uniformData } from './dispatch.ts';
+
+export interface OutlierBuffers {
+  /** u32 [k]: 1 where the column is an outlier. */
+  mask: GPUBuffer;
+  /** u32 [1 + k]: the count, then the outlier columns in ascending order. */
+  list: GPUBuffer;
+}
+
+export interface OutliersBinding {
+  readonly bindGroup: GPUBindGroup;
+}
+
+/** Creates the mask and list buffers for k columns through `group` (ledger category 'outliers'). */
+export function createOutlierBuffers(group: BufferGroup, k: number, label: string): OutlierBuffers {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  return {
+    mask: group.createBuffer({ label: `${label}.outlierMask`, size: k * 4, usage, category: 'outliers' }),
+    list: group.createBuffer({ label: `${label}.outlierList`, size: (k + 1) * 4, usage, category: 'outliers' }),
+  };
+}
+
+export class Int8Outliers {
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+
+  constructor(private readonly ctx: GpuContext) {
+    const { device, limits } = ctx;
+    // One workgroup does the whole scan; 256 is the WebGPU minimum for both limits, so this is always allowed.
+    const WG = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    this.layout = device.createBindGroupLayout({
+      label: 'int8_outliers.layout',
+      entries: [entry(0, 'read-only-storage'), entry(1, 'storage'), entry(2, 'storage'), entry(3, 'uniform'), entry(4, 'uniform')],
+    });
+    this.pipeline = device.createComputePipeline({
+      label: 'int8_outliers.pipeline',
+      layout: device.createPipelineLayout({ label: 'int8_outliers.pipelineLayout', bindGroupLayouts: [this.layout] }),
+      compute: { module: device.createShaderModule({ label: 'int8_outliers.module', code: source }), entryPoint: 'main', constants: { WG } },
+    });
+  }
+
+  /** x: f32 [maxTokens, k]; step: the Step uniform (its `tokens` rows are scanned). threshold 0: no outliers. */
+  bind(x: GPUBuffer, k: number, threshold: number, step: GPUBuffer, out: OutlierBuffers, group: BufferGroup, label: string): OutliersBinding {
+    if (!(threshold >= 0)) throw new Error(`int8_outliers: threshold must be >= 0, got ${threshold}`);
+    const uniform = group.createBuffer({
+      label: `${label}.int8_outliers.params`,
+      size: 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      category: 'uniforms',
+    });
+    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['f32', threshold]]));
+    const bindGroup = this.ctx.device.createBindGroup({
+      label: `${label}.int8_outliers.bindGroup`,
+      layout: this.layout,
+      entries: [
+        { binding: 0, resource: { buffer: x } },
+        { binding: 1, resource: { buffer: out.mask } },
+        { binding: 2, resource: { buffer: out.list } },
+        { binding: 3, resource: { buffer: step } },
+        { binding: 4, resource: { buffer: uniform } },
+      ],
+    });
+    return { bindGroup };
+  }
+
+  encode(pass: GPUComputePassEncoder, binding: OutliersBinding): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, binding.bindGroup);
+    pass.dispatchWorkgroups(1);
+  }
+}

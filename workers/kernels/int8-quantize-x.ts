@@ -1,0 +1,90 @@
+// Owner of shaders/int8_quantize_x.wgsl: LLM.int8 run-time step 2, per-token int8 quantization of the activations'
+// non-outlier columns (four per u32) with one absmax/127 scale per token.
+import source from '../../shaders/int8_quantize_x.wgsl?raw';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { dispatch1d, uniformData } from './dispatch.ts';
+
+const WG = 64;
+
+export interface QuantizedActivations {
+  /** u32 [maxTokens, ceil(k / 4)]: int8 x, four per u32, 0 on outlier columns. */
+  xq: GPUBuffer;
+  /** f32 [maxTokens]: absmax / 127 of each token's non-outlier columns. */
+  sx: GPUBuffer;
+}
+
+export interface QuantizeXBinding {
+  readonly bindGroup: GPUBindGroup;
+}
+
+/** Creates xq and sx for up to maxTokens rows of k columns through `group` (ledger category 'activations'). */
+export function createQuantizedActivations(group: BufferGroup, k: number, maxTokens: number, label: string): QuantizedActivations {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  return {
+    xq: group.createBuffer({ label: `${label}.xq`, size: maxTokens * Math.ceil(k / 4) * 4, usage, category: 'activations' }),
+    sx: group.createBuffer({ label: `${label}.sx`, size: maxTokens * 4, usage, category: 'activations' }),
+  };
+}
+
+export class Int8QuantizeX {
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+
+  constructor(private readonly ctx: GpuContext) {
+    const { device } = ctx;
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    this.layout = device.createBindGroupLayout({
+      label: 'int8_quantize_x.layout',
+      entries: [
+        entry(0, 'read-only-storage'),
+        entry(1, 'read-only-storage'),
+        entry(2, 'storage'),
+        entry(3, 'storage'),
+        entry(4, 'uniform'),
+        entry(5, 'uniform'),
+      ],
+    });
+    this.pipeline = device.createComputePipeline({
+      label: 'int8_quantize_x.pipeline',
+      layout: device.createPipelineLayout({ label: 'int8_quantize_x.pipelineLayout', bindGroupLayouts: [this.layout] }),
+      compute: { module: device.createShaderModule({ label: 'int8_quantize_x.module', code: source }), entryPoint: 'main', constants: { WG } },
+    });
+  }
+
+  /** x: f32 [maxTokens, k]; mask: u32 [k] from Int8Outliers; step: the Step uniform. */
+  bind(x: GPUBuffer, k: number, mask: GPUBuffer, out: QuantizedActivations, step: GPUBuffer, group: BufferGroup, label: string): QuantizeXBinding {
+    const uniform = group.createBuffer({
+      label: `${label}.int8_quantize_x.params`,
+      size: 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      category: 'uniforms',
+    });
+    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['u32', Math.ceil(k / 4)]]));
+    const bindGroup = this.ctx.device.createBindGroup({
+      label: `${label}.int8_quantize_x.bindGroup`,
+      layout: this.layout,
+      entries: [
+        { binding: 0, resource: { buffer: x } },
+        { binding: 1, resource: { buffer: mask } },
+        { binding: 2, resource: { buffer: out.xq } },
+        { binding: 3, resource: { buffer: out.sx } },
+        { binding: 4, resource: { buffer: step } },
+        { binding: 5, resource: { buffer: uniform } },
+      ],
+    });
+    return { bindGroup };
+  }
+
+  /** Records the quantization of the first `tokens` rows (the Step uniform must say the same). */
+  encode(pass: GPUComputePassEncoder, binding: QuantizeXBinding, tokens: number): void {
+    const [wx, wy] = dispatch1d(tokens, this.ctx.limits.maxComputeWorkgroupsPerDimension);
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, binding.bindGroup);
+    pass.dispatchWorkgroups(wx, wy);
+  }
+}

@@ -1,0 +1,164 @@
+// The whole LLM.int8 linear layer (quantize at load, outliers + per-token quantization + int8 product at run time)
+// against the CPU reference, with dot4I8Packed and with the fallback kernel.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../gpu/device.ts';
+import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
+import { uniformData } from '../kernels/dispatch.ts';
+import { packF16, roundToF16 } from './half.ts';
+import {
+  int8LinearRef,
+  int8ProductRef,
+  int8TestActivations,
+  outlierColumnsRef,
+  quantizeRowsRef,
+  quantizeTokensRef,
+  unexplainedInt8Diffs,
+  unpackI8Rows,
+} from './int8-reference.ts';
+import { Int8Kernels, quantizeLinear } from './int8-linear.ts';
+import { allocateTensor, writeRows } from './tensor.ts';
+
+function randF16(n: number, seed: number, a: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = roundToF16((s / 2 ** 31 - 1) * a);
+  }
+  return out;
+}
+
+interface Case {
+  n: number;
+  k: number;
+  tokens: number;
+  maxTokens: number;
+  threshold: number;
+  bias?: boolean;
+  /** Bytes per int8 part (forces a split when small). */
+  maxBindingBytes?: number;
+}
+
+async function run(ctx: GpuContext, dp4a: boolean, c: Case) {
+  const group = ctx.ledger.group('test');
+  try {
+    const w = randF16(c.n * c.k, c.n * 17 + c.k, 0.5);
+    const src = allocateTensor(group, 'w', [c.n, c.k], 'f16x2', { maxBindingBytes: 1 << 30 });
+    const packed = new Uint32Array(c.n * src.rowWords);
+    for (let r = 0; r < c.n; r++) packed.set(packF16(w.subarray(r * c.k, (r + 1) * c.k)), r * src.rowWords);
+    writeRows(ctx.device.queue, src, 0, packed);
+    const biasValues = c.bias ? randF16(c.n, 99, 1) : null;
+    let bias = null;
+    if (biasValues) {
+      bias = allocateTensor(group, 'b', [c.n], 'f16x2', { maxBindingBytes: 1 << 30 });
+      writeRows(ctx.device.queue, bias, 0, packF16(biasValues));
+    }
+    const layer = await quantizeLinear(ctx, group, src, bias, { threshold: c.threshold, maxBindingBytes: c.maxBindingBytes, dp4a });
+    for (const p of src.parts) group.release(p.buffer);
+
+    const x = int8TestActivations(c.maxTokens, c.k, c.tokens * 5 + c.k);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const xb = group.createBuffer({ label: 'x', size: x.byteLength, usage, category: 'activations' });
+    const yb = group.createBuffer({ label: 'y', size: c.maxTokens * c.n * 4, usage, category: 'activations' });
+    const step = group.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, category: 'uniforms' });
+    ctx.device.queue.writeBuffer(xb, 0, x);
+    ctx.device.queue.writeBuffer(step, 0, uniformData([['u32', c.tokens], ['u32', 0], ['u32', c.tokens], ['u32', 0]]));
+    const binding = layer.bind(xb, yb, step, c.maxTokens, group);
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    layer.encode(pass, binding, c.tokens);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    const got = new Float32Array(await readBuffer(ctx, yb, 0, c.tokens * c.n * 4));
+    const want = int8LinearRef(x, c.tokens, c.k, quantizeRowsRef(w, c.n, c.k), c.n, biasValues, c.threshold);
+
+    // The intermediate int8 values, checked against the reference up to the adapter's f32 division (see
+    // unexplainedInt8Diffs); the product is then checked tightly against the reference product of exactly these.
+    const gpuW = { q: new Int8Array(c.n * c.k), scales: new Float32Array(await readBuffer(ctx, layer.scales)) };
+    for (const p of layer.weight.parts) {
+      const words = new Uint32Array(await readBuffer(ctx, p.buffer));
+      gpuW.q.set(unpackI8Rows(words, p.rows, c.k, layer.weight.rowWords), p.rowStart * c.k);
+    }
+    expect(unexplainedInt8Diffs(gpuW.q, quantizeRowsRef(w, c.n, c.k), w, c.k, gpuW.scales)).toEqual([]);
+    const cols = outlierColumnsRef(x, c.tokens, c.k, c.threshold);
+    const { xq, sx } = binding.scratch.inputs;
+    const words = new Uint32Array(await readBuffer(ctx, xq, 0, c.tokens * Math.ceil(c.k / 4) * 4));
+    const gpuX = { q: unpackI8Rows(words, c.tokens, c.k, Math.ceil(c.k / 4)), scales: new Float32Array(await readBuffer(ctx, sx, 0, c.tokens * 4)) };
+    const inliers = x.slice(0, c.tokens * c.k).map((v, i) => (cols.includes(i % c.k) ? 0 : v));
+    expect(unexplainedInt8Diffs(gpuX.q, quantizeTokensRef(x, c.tokens, c.k, cols), inliers, c.k, gpuX.scales)).toEqual([]);
+    const wantProduct = int8ProductRef(x, c.tokens, c.k, gpuX, cols, gpuW, c.n, biasValues);
+    return { got, want, wantProduct, layer, x, w };
+  } finally {
+    group.destroy();
+  }
+}
+
+/** y within `rel` (default 2e-5: f32 rescaling and float sums) of the largest |y|, element by element. */
+function expectClose(got: Float32Array, want: Float64Array, rel = 2e-5) {
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  expect(worst).toBeLessThanOrEqual(rel * scale);
+}
+
+const cases: [string, Case][] = [
+  ['decode, outliers', { n: 40, k: 64, tokens: 1, maxTokens: 4, threshold: 6 }],
+  ['decode, threshold 0', { n: 40, k: 64, tokens: 1, maxTokens: 1, threshold: 0 }],
+  ['prefill of 7 (a partial block of 4), outliers, bias, odd k', { n: 33, k: 75, tokens: 7, maxTokens: 8, threshold: 6, bias: true }],
+  ['prefill of 6, threshold 0', { n: 33, k: 300, tokens: 6, maxTokens: 6, threshold: 0 }],
+  ['prefill of 5, split weight (int8 parts of 10 rows)', { n: 45, k: 128, tokens: 5, maxTokens: 5, threshold: 6, maxBindingBytes: 1280 }],
+  ['decode, split weight, bias', { n: 45, k: 128, tokens: 1, maxTokens: 5, threshold: 6, bias: true, maxBindingBytes: 1280 }],
+];
+
+describe.each([
+  { name: 'dot4I8Packed', disable: false },
+  { name: 'fallback without packed_4x8 builtins', disable: true },
+])('Int8Linear ($name)', ({ disable }) => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await nodeGpuContext(disable ? { disableFeatures: ['dot4I8Packed'] } : {});
+  });
+  afterAll(() => {
+    ctx?.device.destroy();
+  });
+
+  it('uses the kernel variant it should', () => {
+    // every adapter here has the WGSL feature; the fallback context turned it off
+    expect(ctx.features.dot4I8Packed).toBe(!disable);
+    expect(Int8Kernels.for(ctx).matmul.dp4a).toBe(!disable);
+  });
+
+  it.each(cases)('%s matches the CPU reference', async (_name, c) => {
+    const { got, want, wantProduct, layer } = await run(ctx, !disable, c);
+    expectClose(got, wantProduct);
+    // against the reference end to end: exact-tie rounding of a division off by an ulp may move one int8 value by 1
+    expectClose(got, want, 2e-2);
+    if (c.maxBindingBytes) expect(layer.weight.parts.length).toBeGreaterThan(1);
+    expect(ctx.ledger.current).toBe(0);
+  });
+
+  it('the outlier columns change the result (the decomposition is really on)', async () => {
+    const c: Case = { n: 16, k: 64, tokens: 3, maxTokens: 3, threshold: 6 };
+    const on = await run(ctx, !disable, c);
+    const off = await run(ctx, !disable, { ...c, threshold: 0 });
+    expectClose(off.got, off.wantProduct);
+    let diff = 0;
+    for (let i = 0; i < on.got.length; i++) diff = Math.max(diff, Math.abs(on.got[i] - off.got[i]));
+    expect(diff).toBeGreaterThan(1e-3);
+    // and the decomposed result is closer to the float product with the dequantized weight
+    const q = quantizeRowsRef(on.w, c.n, c.k);
+    let errOn = 0;
+    let errOff = 0;
+    for (let t = 0; t < c.tokens; t++) {
+      for (let r = 0; r < c.n; r++) {
+        let f = 0;
+        for (let j = 0; j < c.k; j++) f += on.x[t * c.k + j] * on.w[r * c.k + j];
+        errOn += Math.abs(on.got[t * c.n + r] - f);
+        errOff += Math.abs(off.got[t * c.n + r] - f);
+      }
+    }
+    expect(errOn).toBeLessThan(errOff);
+    expect(q.q.length).toBe(c.n * c.k);
+  });
+});

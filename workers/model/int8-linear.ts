@@ -1,0 +1,192 @@
+// LLM.int8 linear layer (Dettmers et al. 2022): int8 weights with one absmax/127 scale per output row, quantized on
+// the GPU while the model loads; at run time, per forward and entirely on the GPU, the input columns where any
+// |x| >= threshold are multiplied in float against the dequantized int8 weight columns and the others are quantized
+// per token and multiplied in int8. Threshold 0 turns the decomposition off.
+// Semantics: ../shared/models/README.md (llama-outliers-fp16); CPU reference: int8-reference.ts.
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { Int8MatMul, type Int8MatMulBinding } from '../kernels/int8-matmul.ts';
+import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../kernels/int8-outliers.ts';
+import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
+import { QuantizeRows } from '../kernels/quantize-rows.ts';
+import type { LinearBinding, LinearLayer } from './linear.ts';
+import { allocateTensor, type GpuTensor } from './tensor.ts';
+
+/** The threshold of LLM.int8 (bitsandbytes' default) and of the reference emulation. */
+export const DEFAULT_OUTLIER_THRESHOLD = 6;
+
+/** The pipelines of the int8 path, created once per device (and per dp4a choice) and shared by every layer. */
+export class Int8Kernels {
+  readonly quantizeRows: QuantizeRows;
+  readonly outliers: Int8Outliers;
+  readonly quantizeX: Int8QuantizeX;
+  readonly matmul: Int8MatMul;
+
+  private static readonly cache = new WeakMap<GpuContext, Map<boolean, Int8Kernels>>();
+
+  /** dp4a: use dot4I8Packed (default: where the device has it); false forces the fallback kernel. */
+  static for(ctx: GpuContext, opts: { dp4a?: boolean } = {}): Int8Kernels {
+    const dp4a = (opts.dp4a ?? true) && ctx.features.dot4I8Packed;
+    let byVariant = Int8Kernels.cache.get(ctx);
+    if (!byVariant) Int8Kernels.cache.set(ctx, (byVariant = new Map()));
+    let k = byVariant.get(dp4a);
+    if (!k) byVariant.set(dp4a, (k = new Int8Kernels(ctx, dp4a)));
+    return k;
+  }
+
+  private constructor(ctx: GpuContext, dp4a: boolean) {
+    this.quantizeRows = new QuantizeRows(ctx);
+    this.outliers = new Int8Outliers(ctx);
+    this.quantizeX = new Int8QuantizeX(ctx);
+    this.matmul = new Int8MatMul(ctx, { dp4a });
+  }
+}
+
+export interface Int8LinearOptions {
+  /** |x| >= threshold marks an outlier column; 0 turns the decomposition off. Default 6. */
+  threshold?: number;
+  /** Largest bytes per storage binding for the int8 parts (default: the device's limit; tests pass less to split). */
+  maxBindingBytes?: number;
+  /** Use dot4I8Packed where the device has it (default true); false forces the fallback kernel. */
+  dp4a?: boolean;
+}
+
+/**
+ * The per-activation scratch of the decomposition (outlier mask and list, quantized x, token scales), shared by every
+ * int8 layer that reads the same x: layers run one after another, so each layer's three steps can reuse it.
+ */
+interface Scratch {
+  group: BufferGroup;
+  k: number;
+  maxTokens: number;
+  outliers: OutliersBinding;
+  quantizeX: QuantizeXBinding;
+  inputs: { x: GPUBuffer; xq: GPUBuffer; sx: GPUBuffer; outlierList: GPUBuffer };
+}
+const scratchByX = new WeakMap<GPUBuffer, Scratch[]>();
+
+interface Int8Binding extends LinearBinding {
+  readonly kind: 'int8';
+  readonly scratch: Scratch;
+  readonly matmul: Int8MatMulBinding;
+  readonly maxTokens: number;
+}
+
+export class Int8Linear implements LinearLayer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly kernels: Int8Kernels,
+    readonly name: string,
+    /** i8x4 [out, in]. */
+    readonly weight: GpuTensor,
+    /** f32 [out]: absmax / 127 per output row. */
+    readonly scales: GPUBuffer,
+    /** f16x2 [out] or null. */
+    readonly bias: GpuTensor | null,
+    readonly threshold: number,
+    private readonly group: BufferGroup,
+  ) {
+    if (weight.format !== 'i8x4' || weight.shape.length !== 2) throw new Error(`int8 linear '${name}': weight must be i8x4 [out, in]`);
+    [this.outFeatures, this.inFeatures] = weight.shape;
+  }
+
+  /** GPU bytes of the int8 weight and its scales (the linear-weight bytes the 0.53 × fp16 rule is about). */
+  get weightBytes(): number {
+    return this.weight.parts.reduce((n, p) => n + p.buffer.size, 0) + this.scales.size;
+  }
+
+  get bytes(): number {
+    return this.weightBytes + (this.bias?.parts.reduce((n, p) => n + p.buffer.size, 0) ?? 0);
+  }
+
+  bind(x: GPUBuffer, y: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): Int8Binding {
+    const k = this.inFeatures;
+    if (x.size < maxTokens * k * 4) throw new Error(`int8 linear '${this.name}': x holds fewer than ${maxTokens}×${k} floats`);
+    if (y.size < maxTokens * this.outFeatures * 4) {
+      throw new Error(`int8 linear '${this.name}': y holds fewer than ${maxTokens}×${this.outFeatures} floats`);
+    }
+    const scratch = this.scratchFor(x, step, maxTokens, group);
+    const matmul = this.kernels.matmul.bind(this.weight, this.scales, this.bias, scratch.inputs, y, step, group);
+    return { kind: 'int8', scratch, matmul, maxTokens };
+  }
+
+  encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+    const b = binding as Int8Binding;
+    if (b.kind !== 'int8') throw new Error(`int8 linear '${this.name}': binding of kind '${b.kind}'`);
+    if (!(tokens >= 1 && tokens <= b.maxTokens)) throw new Error(`int8 linear '${this.name}': ${tokens} tokens, bound for 1..${b.maxTokens}`);
+    this.kernels.outliers.encode(pass, b.scratch.outliers);
+    this.kernels.quantizeX.encode(pass, b.scratch.quantizeX, tokens);
+    this.kernels.matmul.encode(pass, b.matmul, tokens);
+  }
+
+  destroy(): void {
+    const release = (buffer: GPUBuffer) => {
+      if (this.ctx.ledger.ownerOf(buffer) === this.group) this.group.release(buffer);
+    };
+    for (const p of this.weight.parts) release(p.buffer);
+    release(this.scales);
+    for (const p of this.bias?.parts ?? []) release(p.buffer);
+  }
+
+  private scratchFor(x: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): Scratch {
+    const k = this.inFeatures;
+    const list = scratchByX.get(x) ?? [];
+    scratchByX.set(x, list);
+    const found = list.find((s) => s.group === group && !group.isDestroyed && s.k === k && s.maxTokens >= maxTokens);
+    if (found) return found;
+    const label = `${x.label || 'x'}.int8`;
+    const outlierBuffers = createOutlierBuffers(group, k, label);
+    const act = createQuantizedActivations(group, k, maxTokens, label);
+    const scratch: Scratch = {
+      group,
+      k,
+      maxTokens,
+      outliers: this.kernels.outliers.bind(x, k, this.threshold, step, outlierBuffers, group, label),
+      quantizeX: this.kernels.quantizeX.bind(x, k, outlierBuffers.mask, act, step, group, label),
+      inputs: { x, xq: act.xq, sx: act.sx, outlierList: outlierBuffers.list },
+    };
+    list.push(scratch);
+    return scratch;
+  }
+}
+
+/**
+ * Quantizes one fp16 linear weight (f16x2 [out, in], e.g. in the loader's scratch buffer) into a new Int8Linear whose
+ * int8 weight ('weights') and scales ('scales') are created through `group`. Resolves once the GPU has finished, so
+ * the caller may release or overwrite the fp16 source right away. The bias (f16x2 [out]) is kept as it is and owned by
+ * the layer from then on.
+ */
+export async function quantizeLinear(
+  ctx: GpuContext,
+  group: BufferGroup,
+  fp16: GpuTensor,
+  bias: GpuTensor | null,
+  opts: Int8LinearOptions = {},
+): Promise<Int8Linear> {
+  if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeLinear: '${fp16.name}' must be f16x2 [out, in]`);
+  const threshold = opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD;
+  const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a });
+  const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
+  const weight = allocateTensor(group, fp16.name, fp16.shape, 'i8x4', { maxBindingBytes, category: 'weights' });
+  const scales = group.createBuffer({
+    label: `${fp16.name}.scales`,
+    size: fp16.shape[0] * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    category: 'scales',
+  });
+  const binding = kernels.quantizeRows.bind(fp16, weight, scales, group);
+  try {
+    const enc = ctx.device.createCommandEncoder({ label: `quantize_rows.${fp16.name}` });
+    const pass = enc.beginComputePass({ label: `quantize_rows.${fp16.name}` });
+    kernels.quantizeRows.encode(pass, binding);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    await ctx.device.queue.onSubmittedWorkDone();
+  } finally {
+    for (const u of binding.uniforms) group.release(u);
+  }
+  return new Int8Linear(ctx, kernels, fp16.name, weight, scales, bias, threshold, group);
+}
