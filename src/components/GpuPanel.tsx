@@ -1,5 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
-import { useStore } from '../store.ts';
+import { useStore } from '../store/use-store.ts';
 
 function mib(n: number): string {
   return `${(n / 2 ** 20).toFixed(0)} MiB`;

@@ -1,0 +1,37 @@
+import { Bar } from 'react-chartjs-2';
+import type { ChartOptions } from 'chart.js';
+import { runLabel } from '../runs-export.ts';
+import { useStore } from '../store/use-store.ts';
+import { MiB } from './chart-setup.ts';
+
+const options: ChartOptions<'bar'> = {
+  scales: {
+    time: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'load time (s)' } },
+    mem: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'peak memory (MiB)' }, grid: { drawOnChartArea: false } },
+  },
+  plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+};
+
+/** Every load of this session side by side: load time, peak VRAM, peak host memory (the lit-llama table, live). */
+export function CompareChart() {
+  const runs = useStore((s) => s.runs);
+  const data = {
+    labels: runs.map(runLabel),
+    datasets: [
+      { label: 'load time (s)', data: runs.map((r) => r.report.timings.totalMs / 1000), backgroundColor: '#1d232a', yAxisID: 'time' },
+      { label: 'peak VRAM (MiB)', data: runs.map((r) => r.report.peakGpuBytes / MiB), backgroundColor: '#4b6bfb', yAxisID: 'mem' },
+      { label: 'peak host (MiB)', data: runs.map((r) => r.report.peakHostBytes / MiB), backgroundColor: '#e67e22', yAxisID: 'mem' },
+    ],
+  };
+  return (
+    <figure className="chart panel" data-testid="compare-chart" data-points={runs.length}>
+      <figcaption>
+        <h2>Loads compared</h2>
+        <span className="hint">{runs.length} run{runs.length === 1 ? '' : 's'} this session</span>
+      </figcaption>
+      <div className="chart-box" role="img" aria-label={`Comparison of ${runs.length} loads; the table below has the numbers`}>
+        {runs.length ? <Bar data={data} options={options} /> : <p className="empty">Each load you run is added here.</p>}
+      </div>
+    </figure>
+  );
+}

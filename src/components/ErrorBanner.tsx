@@ -1,0 +1,38 @@
+import { useShallow } from 'zustand/react/shallow';
+import { useStore } from '../store/use-store.ts';
+
+/** The current error in words, with what to do next; or a short notice. */
+export function ErrorBanner() {
+  const { error, notice, dismiss } = useStore(useShallow((s) => ({ error: s.error, notice: s.notice, dismiss: s.dismissError })));
+  if (error) {
+    return (
+      <section className="banner banner-error" data-testid="error" data-code={error.code} role="alert">
+        <div>
+          <strong>{error.title}</strong>
+          {error.nextSteps.length > 0 && (
+            <ul>
+              {error.nextSteps.map((s) => (
+                <li key={s}>{s}</li>
+              ))}
+            </ul>
+          )}
+          {error.detail && <p className="detail">Detail: {error.detail}</p>}
+        </div>
+        <button type="button" className="secondary small" onClick={dismiss} aria-label="Dismiss the error">
+          Dismiss
+        </button>
+      </section>
+    );
+  }
+  if (notice) {
+    return (
+      <section className="banner banner-notice" data-testid="notice" role="status">
+        <span>{notice}</span>
+        <button type="button" className="secondary small" onClick={dismiss} aria-label="Dismiss the notice">
+          Dismiss
+        </button>
+      </section>
+    );
+  }
+  return null;
+}

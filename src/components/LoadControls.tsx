@@ -1,0 +1,84 @@
+import { useShallow } from 'zustand/react/shallow';
+import { formatBytes, formatEta, formatMs, formatRate, fraction } from '../format.ts';
+import { useStore } from '../store/use-store.ts';
+
+const PHASE_LABEL = {
+  resolve: 'Resolving files',
+  plan: 'Planning',
+  download: 'Downloading and uploading',
+  quantize: 'Quantizing',
+  compile: 'Compiling kernels',
+  done: 'Done',
+} as const;
+
+/** Load / cancel / unload, and the progress of the load in flight. */
+export function LoadControls() {
+  const { status, progress, report, info, gpuReady, generating, load, cancel, unload } = useStore(
+    useShallow((s) => ({
+      status: s.modelStatus,
+      progress: s.progress,
+      report: s.lastReport,
+      info: s.modelInfo,
+      gpuReady: s.gpuStatus === 'ready',
+      generating: s.generating,
+      load: s.load,
+      cancel: s.cancelLoad,
+      unload: s.unload,
+    })),
+  );
+  const loading = status === 'loading' || status === 'cancelling';
+  const frac = progress ? fraction(progress.bytesDone, progress.bytesTotal) : 0;
+
+  return (
+    <section className="load" aria-label="Load">
+      <div className="button-row">
+        <button type="button" data-testid="load-button" onClick={() => void load()} disabled={loading || !gpuReady || generating}>
+          {status === 'loaded' ? 'Load again' : 'Load model'}
+        </button>
+        <button type="button" className="secondary" data-testid="cancel-button" onClick={cancel} disabled={status !== 'loading'}>
+          {status === 'cancelling' ? 'Cancelling…' : 'Cancel'}
+        </button>
+        <button type="button" className="secondary" data-testid="unload-button" onClick={() => void unload()} disabled={status !== 'loaded' || generating}>
+          Unload
+        </button>
+      </div>
+      {loading && (
+        <div className="progress" data-testid="load-progress" data-phase={progress?.phase ?? 'resolve'} aria-live="polite">
+          <div
+            className="progress-track"
+            role="progressbar"
+            aria-label="Load progress"
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(frac * 100)}
+            aria-valuetext={progress ? `${PHASE_LABEL[progress.phase]}, ${Math.round(frac * 100)}%` : 'Starting'}
+          >
+            <div className="progress-fill" style={{ width: `${frac * 100}%` }} />
+          </div>
+          <div className="progress-text">
+            <strong>{status === 'cancelling' ? 'Cancelling…' : progress ? PHASE_LABEL[progress.phase] : 'Starting…'}</strong>
+            {progress && (
+              <>
+                <span>
+                  {formatBytes(progress.bytesDone)} / {formatBytes(progress.bytesTotal)}
+                </span>
+                <span>
+                  {progress.tensorsDone} / {progress.tensorsTotal} tensors
+                </span>
+                <span>{formatRate(progress.mbPerS, 'MB/s')}</span>
+                <span>ETA {formatEta(progress.etaS)}</span>
+              </>
+            )}
+          </div>
+          {progress?.currentTensor && <div className="hint mono">{progress.currentTensor}</div>}
+        </div>
+      )}
+      {status === 'loaded' && info && (
+        <p className="loaded" data-testid="model-info" role="status">
+          Loaded <strong>{info.model}</strong> · {info.architecture} · {info.precision} · context {info.contextLength} · vocab {info.vocabSize}
+          {report && <> · {formatMs(report.timings.totalMs)} ({report.strategy})</>}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,74 @@
+import { useShallow } from 'zustand/react/shallow';
+import { formatBytes, formatMs, formatRate } from '../format.ts';
+import { runsExport, runsFileName } from '../runs-export.ts';
+import { appStore, useStore } from '../store/use-store.ts';
+
+function download(): void {
+  const { runs, gpuInfo } = appStore.getState();
+  const blob = new Blob([JSON.stringify(runsExport(runs, gpuInfo), null, 2)], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = runsFileName();
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** The session's loads as a table, with JSON export. */
+export function RunsTable() {
+  const { runs, clear } = useStore(useShallow((s) => ({ runs: s.runs, clear: s.clearRuns })));
+  return (
+    <section className="panel runs" aria-labelledby="runs-h">
+      <div className="panel-head">
+        <h2 id="runs-h">Load runs</h2>
+        <div className="button-row">
+          <button type="button" className="secondary" data-testid="export-runs" onClick={download} disabled={!runs.length}>
+            Export JSON
+          </button>
+          <button type="button" className="secondary" data-testid="clear-runs" onClick={clear} disabled={!runs.length}>
+            Clear
+          </button>
+        </div>
+      </div>
+      <div className="table-scroll">
+        <table data-testid="runs-table">
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Model</th>
+              <th scope="col">Strategy</th>
+              <th scope="col">Load time</th>
+              <th scope="col">Peak VRAM</th>
+              <th scope="col">Final VRAM</th>
+              <th scope="col">Peak host</th>
+              <th scope="col">Fetched</th>
+              <th scope="col">Throughput</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.length === 0 && (
+              <tr>
+                <td colSpan={9} className="empty">
+                  No loads yet.
+                </td>
+              </tr>
+            )}
+            {runs.map((r) => (
+              <tr key={r.id}>
+                <td>{r.id}</td>
+                <td className="mono">{r.report.model}</td>
+                <td>{r.report.strategy}</td>
+                <td>{formatMs(r.report.timings.totalMs)}</td>
+                <td>{formatBytes(r.report.peakGpuBytes)}</td>
+                <td>{formatBytes(r.report.finalGpuBytes)}</td>
+                <td title={r.report.hostMemorySource}>{formatBytes(r.report.peakHostBytes)}</td>
+                <td>{formatBytes(r.report.bytesFetched)}</td>
+                <td>{formatRate(r.report.mbPerS, 'MB/s')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,56 @@
+// What the model field accepts, checked before anything is sent to the engine: a same-origin folder path, an
+// http(s) URL (a model folder or a huggingface.co repo), or a Hugging Face repo id `org/name`.
+
+export type ModelSourceKind = 'path' | 'url' | 'hub';
+
+export type ModelSourceCheck = { ok: true; kind: ModelSourceKind; value: string } | { ok: false; reason: string };
+
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PATH = /^(\.{0,2}\/)?[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/;
+
+export function checkModelSource(input: string): ModelSourceCheck {
+  const value = input.trim();
+  if (!value) return { ok: false, reason: 'Enter a model URL, a Hugging Face repo id (org/name) or pick a preset.' };
+  if (/\s/.test(value)) return { ok: false, reason: 'A model URL or repo id cannot contain spaces.' };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return { ok: false, reason: `"${value}" is not a valid URL.` };
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      return { ok: false, reason: `Only http(s) URLs can be fetched, not ${url.protocol.replace(':', '')}.` };
+    }
+    if (!url.hostname) return { ok: false, reason: `"${value}" has no host name.` };
+    return { ok: true, kind: 'url', value };
+  }
+  // A folder path ends with "/" (or starts with "/" or "./"); "org/name" without a trailing slash is a hub id.
+  if (value.endsWith('/') || value.startsWith('/') || value.startsWith('./')) {
+    const folder = value.endsWith('/') ? value : `${value}/`;
+    if (PATH.test(folder)) return { ok: true, kind: 'path', value: folder };
+    return { ok: false, reason: `"${value}" is not a valid folder path (letters, digits, ".", "_" and "-" only).` };
+  }
+  if (HUB_ID.test(value)) return { ok: true, kind: 'hub', value };
+  return {
+    ok: false,
+    reason: `"${value}" is neither a URL, a folder path ending in "/", nor a Hugging Face repo id like "org/name".`,
+  };
+}
+
+export interface ModelPreset {
+  label: string;
+  value: string;
+  note: string;
+}
+
+export const MODEL_PRESETS: readonly ModelPreset[] = [
+  { label: 'kjv-llama (embedded, 3M)', value: 'models/kjv-llama/', note: 'Tiny Llama trained on the KJV Bible, served with this app' },
+  { label: 'SmolLM2 135M Instruct', value: 'HuggingFaceTB/SmolLM2-135M-Instruct', note: 'Llama architecture, 135M parameters' },
+  { label: 'SmolLM2 360M Instruct', value: 'HuggingFaceTB/SmolLM2-360M-Instruct', note: 'Llama architecture, 360M parameters' },
+  { label: 'Qwen2.5 0.5B Instruct', value: 'Qwen/Qwen2.5-0.5B-Instruct', note: 'Qwen2 architecture, 494M parameters' },
+  { label: 'TinyLlama 1.1B Chat', value: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0', note: 'Llama architecture, 1.1B parameters' },
+  { label: 'Llama 3.2 1B Instruct', value: 'meta-llama/Llama-3.2-1B-Instruct', note: 'Gated: needs an accepted license on Hugging Face' },
+];
+
+export const DEFAULT_MODEL = MODEL_PRESETS[0].value;

@@ -1,0 +1,9 @@
+// The whole store's type: one zustand store made of slices.
+import type { GenerationSlice } from './generation-slice.ts';
+import type { GpuSlice } from './gpu-slice.ts';
+import type { MemorySlice } from './memory-slice.ts';
+import type { ModelSlice } from './model-slice.ts';
+import type { RunsSlice } from './runs-slice.ts';
+import type { SettingsSlice } from './settings-slice.ts';
+
+export type AppState = GpuSlice & SettingsSlice & ModelSlice & GenerationSlice & RunsSlice & MemorySlice;

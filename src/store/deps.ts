@@ -1,0 +1,20 @@
+// What the store needs from outside: the engine (a Comlink remote in the app, a plain fake in unit tests) and a
+// scheduler for batched UI updates (requestAnimationFrame in the browser).
+import type { EngineApi } from '../../workers/api.ts';
+import type { Scheduler } from '../token-batcher.ts';
+
+/** EngineApi as either side sees it: the worker's object, or its Comlink remote (every method returns a promise). */
+export type EngineLike = {
+  [K in keyof EngineApi]: (
+    ...args: Parameters<EngineApi[K]>
+  ) => ReturnType<EngineApi[K]> | Promise<Awaited<ReturnType<EngineApi[K]>>>;
+};
+
+export interface StoreDeps {
+  /** The engine, started on first use. */
+  engine: () => EngineLike;
+  /** Marks a callback for the worker to call (Comlink.proxy); identity for an in-process fake. */
+  proxy: <T extends object>(fn: T) => T;
+  schedule: Scheduler;
+  now: () => number;
+}

@@ -1,0 +1,70 @@
+// Generation: the streamed output (appended in batches, once per frame), the stop button, and the final stats.
+import type { StateCreator } from 'zustand';
+import type { GenerateOptions, GenerateStats, TokenEvent } from '../../workers/api.ts';
+import { isCancel } from '../../workers/errors.ts';
+import { describeError } from '../error-messages.ts';
+import { createTokenBatcher } from '../token-batcher.ts';
+import type { StoreDeps } from './deps.ts';
+import type { AppState } from './app-state.ts';
+
+export interface GenerationSlice {
+  generating: boolean;
+  output: string;
+  /** The prompt the output continues (shown above it). */
+  outputPrompt: string;
+  tokensSoFar: number;
+  genStartedAt: number | null;
+  firstTokenAt: number | null;
+  stats: GenerateStats | null;
+  generate: () => Promise<void>;
+  stopGeneration: () => void;
+  clearOutput: () => void;
+}
+
+export const createGenerationSlice =
+  (deps: StoreDeps): StateCreator<AppState, [], [], GenerationSlice> =>
+  (set, get) => ({
+    generating: false,
+    output: '',
+    outputPrompt: '',
+    tokensSoFar: 0,
+    genStartedAt: null,
+    firstTokenAt: null,
+    stats: null,
+
+    generate: async () => {
+      const s = get();
+      if (s.generating || s.modelStatus !== 'loaded') return;
+      if (!s.prompt.trim()) {
+        set({ error: { code: 'bad-input', context: 'generate', title: 'The prompt is empty', detail: '', nextSteps: ['Type a prompt, then press Generate.'] } });
+        return;
+      }
+      const opts: GenerateOptions = {
+        ...s.sampling,
+        stop: [],
+        chat: s.chat && !!s.modelInfo?.hasChatTemplate,
+      };
+      set({ generating: true, output: '', outputPrompt: s.prompt, tokensSoFar: 0, stats: null, error: null, notice: null, genStartedAt: deps.now(), firstTokenAt: null });
+      const batcher = createTokenBatcher((text, n) => {
+        set((st) => ({ output: st.output + text, tokensSoFar: st.tokensSoFar + n, firstTokenAt: st.firstTokenAt ?? deps.now() }));
+      }, deps.schedule);
+      const onToken = deps.proxy((e: TokenEvent) => batcher.push(e.text));
+      try {
+        const stats = await deps.engine().generate(s.prompt, opts, onToken);
+        batcher.flush();
+        set({ stats });
+      } catch (e) {
+        batcher.flush();
+        if (!isCancel(e)) set({ error: describeError(e, 'generate') });
+      } finally {
+        set({ generating: false, genStartedAt: null });
+        void get().pollMemory();
+      }
+    },
+
+    stopGeneration: () => {
+      if (get().generating) void deps.engine().stopGeneration();
+    },
+
+    clearOutput: () => set({ output: '', outputPrompt: '', stats: null, tokensSoFar: 0 }),
+  });

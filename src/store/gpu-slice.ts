@@ -1,0 +1,49 @@
+// The GPU connection: the adapter the worker got, or why there is none; device loss becomes a state the UI shows.
+import type { StateCreator } from 'zustand';
+import type { GpuInfo } from '../../workers/api.ts';
+import { EngineError } from '../../workers/errors.ts';
+import type { StoreDeps } from './deps.ts';
+import type { AppState } from './app-state.ts';
+
+export type GpuStatus = 'idle' | 'acquiring' | 'ready' | 'unavailable' | 'lost';
+
+export interface GpuSlice {
+  gpuStatus: GpuStatus;
+  gpuInfo: GpuInfo | null;
+  gpuError: string | null;
+  connectGpu: () => Promise<void>;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export const createGpuSlice =
+  (deps: StoreDeps): StateCreator<AppState, [], [], GpuSlice> =>
+  (set) => ({
+    gpuStatus: 'idle',
+    gpuInfo: null,
+    gpuError: null,
+
+    connectGpu: async () => {
+      const engine = deps.engine();
+      set({ gpuStatus: 'acquiring', gpuError: null });
+      try {
+        const info = await engine.init();
+        // A new device holds nothing: any model the old one held is gone.
+        set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, samples: [], lastSampleT: -1 });
+        void Promise.resolve(engine.deviceLost()).then((reason) => {
+          set({
+            gpuStatus: 'lost',
+            gpuError: `The GPU device was lost (${reason}). Reconnect to continue.`,
+            modelStatus: 'empty',
+            modelInfo: null,
+            generating: false,
+          });
+        });
+      } catch (e) {
+        const unavailable = e instanceof EngineError ? e.code === 'no-webgpu' : /WebGPU/.test(message(e));
+        set({ gpuStatus: unavailable ? 'unavailable' : 'lost', gpuError: message(e) });
+      }
+    },
+  });

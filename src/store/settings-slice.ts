@@ -1,0 +1,67 @@
+// What the person chose: the model source and how to load it, the prompt and how to sample.
+import type { StateCreator } from 'zustand';
+import type { LoadRequest, LoadStrategy } from '../../workers/api.ts';
+import { checkModelSource, DEFAULT_MODEL } from '../model-source.ts';
+import type { AppState } from './app-state.ts';
+
+export interface Sampling {
+  /** 0 = greedy. */
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  maxTokens: number;
+}
+
+export interface SettingsSlice {
+  modelUrl: string;
+  strategy: LoadStrategy;
+  int8Threshold: number;
+  /** null: the engine's default (min(config max, 2048)). */
+  contextLength: number | null;
+  /** null: no budget. */
+  vramBudgetMiB: number | null;
+  prompt: string;
+  chat: boolean;
+  sampling: Sampling;
+  setModelUrl: (v: string) => void;
+  setStrategy: (v: LoadStrategy) => void;
+  setInt8Threshold: (v: number) => void;
+  setContextLength: (v: number | null) => void;
+  setVramBudgetMiB: (v: number | null) => void;
+  setPrompt: (v: string) => void;
+  setChat: (v: boolean) => void;
+  setSampling: (patch: Partial<Sampling>) => void;
+}
+
+export const DEFAULT_SAMPLING: Sampling = { temperature: 0.7, topK: 40, topP: 0.9, seed: 42, maxTokens: 128 };
+
+export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> = (set) => ({
+  modelUrl: DEFAULT_MODEL,
+  strategy: 'streamed',
+  int8Threshold: 6,
+  contextLength: null,
+  vramBudgetMiB: null,
+  prompt: 'In the beginning',
+  chat: false,
+  sampling: DEFAULT_SAMPLING,
+  setModelUrl: (modelUrl) => set({ modelUrl }),
+  setStrategy: (strategy) => set({ strategy }),
+  setInt8Threshold: (int8Threshold) => set({ int8Threshold }),
+  setContextLength: (contextLength) => set({ contextLength }),
+  setVramBudgetMiB: (vramBudgetMiB) => set({ vramBudgetMiB }),
+  setPrompt: (prompt) => set({ prompt }),
+  setChat: (chat) => set({ chat }),
+  setSampling: (patch) => set((s) => ({ sampling: { ...s.sampling, ...patch } })),
+});
+
+/** The load request the settings describe, or why there is none. */
+export function buildLoadRequest(s: SettingsSlice): { ok: true; req: LoadRequest } | { ok: false; reason: string } {
+  const src = checkModelSource(s.modelUrl);
+  if (!src.ok) return src;
+  const req: LoadRequest = { model: src.value, strategy: s.strategy };
+  if (s.contextLength != null) req.contextLength = s.contextLength;
+  if (s.vramBudgetMiB != null) req.vramBudgetBytes = Math.round(s.vramBudgetMiB * 2 ** 20);
+  if (s.strategy === 'streamed-int8') req.int8Threshold = s.int8Threshold;
+  return { ok: true, req };
+}
