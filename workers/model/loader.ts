@@ -84,7 +84,7 @@ export async function loadWeights<T = GpuTensor>(
     } else if (wholeFiles) {
       for (const f of files) {
         where = { file: f.url };
-        const bytes = await fetchWhole(f.url, meter, http);
+        const bytes = await fetchWhole(f.url, f.size, meter, http);
         for (const r of f.tensors) {
           where = { file: f.url, tensor: r.name };
           checkAbort(opts.signal, f.url);
@@ -158,11 +158,17 @@ function loadError(e: unknown, where: { file?: string; tensor?: string }, signal
   return new EngineError(e instanceof Error && /GPU|buffer/i.test(msg) ? 'internal' : 'bad-file', `${what}: ${msg}`, { ...where });
 }
 
-async function fetchWhole(url: string, meter: LoadMeter, http: HttpOptions): Promise<Uint8Array> {
+/** One plain GET of a whole file (no Range), checked against the size its header read gave. */
+async function fetchWhole(url: string, size: number, meter: LoadMeter, http: HttpOptions): Promise<Uint8Array> {
   const t = meter.now();
   const bytes = (await fetchBytes(url, http))!;
   meter.networkMs += meter.now() - t;
   meter.fetched(bytes.length);
+  if (bytes.length !== size) {
+    throw new EngineError('bad-file', `${fileName(url)}: the download is ${bytes.length} bytes, the file is ${size} (truncated)`, {
+      file: url,
+    });
+  }
   return bytes;
 }
 
@@ -189,7 +195,7 @@ function toF32(r: TensorRecord, bytes: Uint8Array): Float32Array {
 async function loadNaive<T>(
   ctx: GpuContext,
   group: BufferGroup,
-  files: { url: string; tensors: TensorRecord[] }[],
+  files: { url: string; size: number; tensors: TensorRecord[] }[],
   sink: (r: TensorRecord) => TensorSink<T>,
   meter: LoadMeter,
   http: HttpOptions,
@@ -198,7 +204,7 @@ async function loadNaive<T>(
   const held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[] = [];
   for (const f of files) {
     at({ file: f.url });
-    held.push({ url: f.url, bytes: await fetchWhole(f.url, meter, http), tensors: f.tensors });
+    held.push({ url: f.url, bytes: await fetchWhole(f.url, f.size, meter, http), tensors: f.tensors });
   }
   const f32 = new Map<string, GPUBuffer[]>();
   for (const f of held) {

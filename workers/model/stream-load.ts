@@ -135,6 +135,7 @@ export async function streamFile<T>(
       chunkAt += fill;
       fill = 0;
     };
+    onTensor(router.current?.record.name);
     await streamRange(file.url, req, { ...http, expectSize: file.size }, async (bytes, at) => {
       meter.networkMs += meter.now() - waitFrom;
       meter.fetched(bytes.length);
