@@ -1,21 +1,14 @@
-// Owner of shaders/sample.wgsl: greedy / temperature / top-k / top-p sampling of one logits row on the GPU.
+// Owner of shaders/sample.wgsl: greedy / temperature / top-k / top-p sampling of one logits row on the GPU, by the
+// rules of the CPU reference (workers/model/sampler-cpu.ts) with the caller's uniform draw u.
 import source from '../../shaders/sample.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, type KernelPipeline } from './pipeline.ts';
 
-export interface SamplingOptions {
-  /** 0 (or below) = greedy argmax. */
-  temperature: number;
-  /** 0 = no top-k cut. */
-  topK: number;
-  /** 1 = no nucleus cut. */
-  topP: number;
-  seed: number;
-}
+import type { SamplingParams } from '../model/sampler-cpu.ts';
 
-export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 
 export interface SampleBinding {
   readonly bindGroup: GPUBindGroup;
@@ -29,13 +22,13 @@ export class Sampler {
 
   constructor(private readonly ctx: GpuContext) {
     const lim = Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX, 256);
-    this.kp = createKernelPipeline(ctx, 'sample', source, ['read', 'storage', 'uniform', 'uniform'], {
+    this.kp = createKernelPipeline(ctx, 'sample', source, ['read', 'storage', 'uniform'], {
       WG: 1 << Math.floor(Math.log2(lim)),
     });
   }
 
   /** Samples logits[rowOffset .. rowOffset + vocab) into out[0] (u32). Options default to greedy (see setOptions). */
-  bind(label: string, logits: GPUBuffer, rowOffset: number, vocab: number, out: GPUBuffer, step: GPUBuffer, group: BufferGroup): SampleBinding {
+  bind(label: string, logits: GPUBuffer, rowOffset: number, vocab: number, out: GPUBuffer, group: BufferGroup): SampleBinding {
     const params = group.createBuffer({
       label: `sample.params.${label}`,
       size: 32,
@@ -43,7 +36,7 @@ export class Sampler {
       category: 'uniforms',
     });
     const binding = {
-      bindGroup: createBindGroup(this.ctx, `sample.bindGroup.${label}`, this.kp, [logits, out, params, step]),
+      bindGroup: createBindGroup(this.ctx, `sample.bindGroup.${label}`, this.kp, [logits, out, params]),
       params,
       vocab,
       rowOffset,
@@ -52,8 +45,8 @@ export class Sampler {
     return binding;
   }
 
-  /** Writes the sampling options (queue.writeBuffer: takes effect for the next submitted step). */
-  setOptions(b: SampleBinding, o: SamplingOptions): void {
+  /** Writes the sampling parameters, u included (queue.writeBuffer: takes effect for the next submitted step). */
+  setOptions(b: SampleBinding, o: SamplingParams): void {
     if (!(o.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${o.topP}`);
     this.ctx.device.queue.writeBuffer(
       b.params,
@@ -61,10 +54,11 @@ export class Sampler {
       uniformData([
         ['u32', b.vocab],
         ['u32', Math.max(0, Math.floor(o.topK))],
-        ['u32', o.seed >>> 0],
         ['u32', b.rowOffset],
+        ['u32', 0],
         ['f32', o.temperature],
         ['f32', Math.min(1, o.topP)],
+        ['f32', o.u],
       ]),
     );
   }
