@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { packF16, roundToF16 } from '../model/half.ts';
-import { quantizeLinear } from '../model/int8-linear.ts';
+import { int8WeightTransform, isInt8Weight, quantizeLinear } from '../model/int8-linear.ts';
 import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
 import { allocateTensor, writeRows, type GpuTensor } from '../model/tensor.ts';
 
@@ -17,8 +18,8 @@ function randF16(n: number, seed: number, a = 1): Float32Array {
   return out;
 }
 
-function upload(ctx: GpuContext, group: ReturnType<GpuContext['ledger']['group']>, w: Float32Array, rows: number, k: number, maxBindingBytes: number): GpuTensor {
-  const t = allocateTensor(group, 'w.fp16', [rows, k], 'f16x2', { maxBindingBytes });
+function upload(ctx: GpuContext, group: BufferGroup, w: Float32Array, rows: number, k: number, maxBindingBytes: number, name = 'w.fp16'): GpuTensor {
+  const t = allocateTensor(group, name, [rows, k], 'f16x2', { maxBindingBytes });
   const packed = new Uint32Array(rows * t.rowWords);
   for (let r = 0; r < rows; r++) packed.set(packF16(w.subarray(r * k, (r + 1) * k)), r * t.rowWords);
   writeRows(ctx.device.queue, t, 0, packed);
@@ -90,6 +91,46 @@ describe('quantize_rows (fp16 → int8 rows + absmax/127 scales)', () => {
       expect(ctx.ledger.byCategory().weights).toBe(rows * k);
       expect(ctx.ledger.byCategory().scales).toBe(rows * 4);
       expect(ctx.ledger.byCategory().uniforms).toBe(0);
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('as the loader transform: linears become int8 one at a time, the peak stays ≤ int8 + scales + largest fp16', async () => {
+    const group = ctx.ledger.group('weights');
+    try {
+      const transform = int8WeightTransform(ctx, { maxBindingBytes: 2048 });
+      const shapes: [string, number, number][] = [
+        ['model.layers.0.self_attn.q_proj.weight', 64, 64],
+        ['model.layers.0.mlp.up_proj.weight', 176, 64],
+        ['model.layers.0.mlp.down_proj.weight', 64, 176],
+        ['model.embed_tokens.weight', 100, 64],
+      ];
+      ctx.ledger.resetPeak();
+      const base = ctx.ledger.current;
+      let largestFp16 = 0;
+      const out = [];
+      for (const [name, rows, k] of shapes) {
+        const t = upload(ctx, group, randF16(rows * k, rows + k), rows, k, 2048, name);
+        const fp16Bytes = t.parts.reduce((n, p) => n + p.buffer.size, 0);
+        const r = await transform(t, { name, shape: [rows, k] }, group);
+        if (name.includes('_proj')) largestFp16 = Math.max(largestFp16, fp16Bytes);
+        out.push(r);
+      }
+      expect(out.map(isInt8Weight)).toEqual([true, true, true, false]);
+      const cats = ctx.ledger.byCategory();
+      const embedBytes = 100 * 32 * 4;
+      expect(cats.weights).toBe((64 * 64 + 176 * 64 + 64 * 176) + embedBytes);
+      expect(cats.scales).toBe((64 + 176 + 64) * 4);
+      // what stays (int8 + scales of the linears, the fp16 embedding) plus one fp16 linear in flight
+      const int8Bytes = cats.weights - embedBytes;
+      expect(ctx.ledger.peak - base).toBeLessThanOrEqual(int8Bytes + cats.scales + embedBytes + largestFp16);
+      const q = out[2];
+      if (!isInt8Weight(q)) throw new Error('down_proj was not quantized');
+      expect(q.weight.parts.length).toBeGreaterThan(1); // 176 B rows in 2 KiB parts
+      const words = await readTensor(ctx, q.weight);
+      const want = quantizeRowsRef(randF16(64 * 176, 64 + 176), 64, 176);
+      expect(unexplainedInt8Diffs(unpackI8Rows(words, 64, 176, q.weight.rowWords), want, randF16(64 * 176, 64 + 176), 176)).toEqual([]);
     } finally {
       group.destroy();
     }

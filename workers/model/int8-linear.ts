@@ -10,6 +10,7 @@ import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../ker
 import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
 import { QuantizeRows } from '../kernels/quantize-rows.ts';
 import type { LinearBinding, LinearLayer } from './linear.ts';
+import { isQuantizedLinear } from './plan.ts';
 import { allocateTensor, type GpuTensor } from './tensor.ts';
 
 /** The threshold of LLM.int8 (bitsandbytes' default) and of the reference emulation. */
@@ -153,22 +154,31 @@ export class Int8Linear implements LinearLayer {
   }
 }
 
+/** A quantized linear weight as the loader hands it over (what int8WeightTransform makes of an fp16 weight). */
+export interface Int8Weight {
+  readonly kind: 'int8-weight';
+  /** i8x4 [out, in], category 'weights'. */
+  readonly weight: GpuTensor;
+  /** f32 [out]: absmax / 127 per output row, category 'scales'. */
+  readonly scales: GPUBuffer;
+}
+
+export function isInt8Weight(t: unknown): t is Int8Weight {
+  return typeof t === 'object' && t !== null && (t as Int8Weight).kind === 'int8-weight';
+}
+
 /**
- * Quantizes one fp16 linear weight (f16x2 [out, in], e.g. in the loader's scratch buffer) into a new Int8Linear whose
- * int8 weight ('weights') and scales ('scales') are created through `group`. Resolves once the GPU has finished, so
- * the caller may release or overwrite the fp16 source right away. The bias (f16x2 [out]) is kept as it is and owned by
- * the layer from then on.
+ * Quantizes one fp16 linear weight (f16x2 [out, in]) on the GPU into int8 rows + scales created through `group`.
+ * Resolves once the GPU has finished, so the caller may release or overwrite the fp16 source right away.
  */
-export async function quantizeLinear(
+export async function quantizeWeight(
   ctx: GpuContext,
   group: BufferGroup,
   fp16: GpuTensor,
-  bias: GpuTensor | null,
-  opts: Int8LinearOptions = {},
-): Promise<Int8Linear> {
-  if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeLinear: '${fp16.name}' must be f16x2 [out, in]`);
-  const threshold = opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD;
-  const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a });
+  opts: { maxBindingBytes?: number } = {},
+): Promise<Int8Weight> {
+  if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeWeight: '${fp16.name}' must be f16x2 [out, in]`);
+  const kernels = Int8Kernels.for(ctx);
   const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
   const weight = allocateTensor(group, fp16.name, fp16.shape, 'i8x4', { maxBindingBytes, category: 'weights' });
   const scales = group.createBuffer({
@@ -188,5 +198,47 @@ export async function quantizeLinear(
   } finally {
     for (const u of binding.uniforms) group.release(u);
   }
-  return new Int8Linear(ctx, kernels, fp16.name, weight, scales, bias, threshold, group);
+  return { kind: 'int8-weight', weight, scales };
+}
+
+/**
+ * The loader's per-tensor transform for `streamed-int8`: each decoder linear weight (plan.ts isQuantizedLinear, or
+ * `quantize`) is quantized as soon as its fp16 bytes are in, and its fp16 buffers are released at once, so the peak
+ * is the int8 weights + scales + one fp16 tensor. Other tensors (embeddings, norms, biases, lm_head) pass unchanged.
+ */
+export function int8WeightTransform(
+  ctx: GpuContext,
+  opts: { maxBindingBytes?: number; quantize?: (name: string, shape: readonly number[]) => boolean } = {},
+): (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => Promise<GpuTensor | Int8Weight> {
+  const quantize = opts.quantize ?? isQuantizedLinear;
+  return async (tensor, record, group) => {
+    if (!quantize(record.name, tensor.shape)) return tensor;
+    const q = await quantizeWeight(ctx, group, tensor, opts);
+    for (const p of tensor.parts) group.release(p.buffer);
+    return q;
+  };
+}
+
+/** The int8 layer over a quantized weight (owned by `group`, like its bias, which stays fp16: f16x2 [out]). */
+export function createInt8Linear(
+  ctx: GpuContext,
+  group: BufferGroup,
+  w: Int8Weight,
+  bias: GpuTensor | null,
+  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a'> = {},
+): Int8Linear {
+  const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a });
+  return new Int8Linear(ctx, kernels, w.weight.name, w.weight, w.scales, bias, opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD, group);
+}
+
+/** quantizeWeight + createInt8Linear: one fp16 linear weight (+ bias) to an int8 layer. The source is not released. */
+export async function quantizeLinear(
+  ctx: GpuContext,
+  group: BufferGroup,
+  fp16: GpuTensor,
+  bias: GpuTensor | null,
+  opts: Int8LinearOptions = {},
+): Promise<Int8Linear> {
+  const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes: opts.maxBindingBytes });
+  return createInt8Linear(ctx, group, w, bias, opts);
 }
