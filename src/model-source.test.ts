@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { checkModelSource, MODEL_PRESETS } from './model-source.ts';
+
+describe('checkModelSource', () => {
+  it('accepts folder paths, URLs and hub ids', () => {
+    expect(checkModelSource('models/kjv-llama/')).toEqual({ ok: true, kind: 'path', value: 'models/kjv-llama/' });
+    expect(checkModelSource('/models/kjv-llama')).toEqual({ ok: true, kind: 'path', value: '/models/kjv-llama/' });
+    expect(checkModelSource('  HuggingFaceTB/SmolLM2-135M-Instruct ')).toEqual({ ok: true, kind: 'hub', value: 'HuggingFaceTB/SmolLM2-135M-Instruct' });
+    expect(checkModelSource('https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct')).toMatchObject({ ok: true, kind: 'url' });
+    expect(checkModelSource('http://127.0.0.1:8080/m/')).toMatchObject({ ok: true, kind: 'url' });
+  });
+  it('rejects what cannot be a model source, with a reason', () => {
+    for (const bad of ['', '   ', 'not a url', 'ftp://example.com/m/', 'https://', 'just-a-name', 'a/b/c', 'models/../../etc passwd/', 'org/name!']) {
+      const r = checkModelSource(bad);
+      expect(r.ok, bad).toBe(false);
+      if (!r.ok) expect(r.reason.length).toBeGreaterThan(10);
+    }
+  });
+  it('every preset is valid; the embedded model comes first', () => {
+    for (const p of MODEL_PRESETS) expect(checkModelSource(p.value).ok, p.value).toBe(true);
+    expect(MODEL_PRESETS[0].value).toBe('models/kjv-llama/');
+  });
+});

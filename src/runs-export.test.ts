@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { runLabel, runsExport, runsFileName, type RunRecord } from './runs-export.ts';
+
+const run: RunRecord = {
+  id: 2,
+  finishedAt: 1000,
+  request: { model: 'models/kjv-llama/', strategy: 'streamed-int8', int8Threshold: 6 },
+  report: {
+    model: 'models/kjv-llama/', strategy: 'streamed-int8',
+    timings: { totalMs: 900, networkMs: 400, convertMs: 100, uploadMs: 200, quantizeMs: 150, compileMs: 50 },
+    bytesFetched: 13_000_000, mbPerS: 30, tensors: 57, peakGpuBytes: 8e6, finalGpuBytes: 7e6, weightBytes: 6e6, peakHostBytes: 2e6, hostMemorySource: 'measured',
+  },
+};
+
+describe('runs export', () => {
+  it('is plain JSON that round-trips, with the adapter', () => {
+    const e = runsExport([run], { adapter: { vendor: 'google', architecture: 'swiftshader', description: '', device: '' } } as never, new Date('2025-01-02T03:04:05Z'));
+    expect(JSON.parse(JSON.stringify(e))).toEqual(e);
+    expect(e).toMatchObject({ app: 'webgpu-llm', version: 1, exportedAt: '2025-01-02T03:04:05.000Z', runs: [run] });
+    expect(e.adapter).toMatchObject({ vendor: 'google' });
+    expect(runsExport([], null).adapter).toBeNull();
+  });
+  it('names files and runs', () => {
+    expect(runsFileName(new Date('2025-01-02T03:04:05Z'))).toBe('webgpu-llm-runs-2025-01-02T03-04-05.json');
+    expect(runLabel(run)).toBe('#2 streamed-int8');
+  });
+});

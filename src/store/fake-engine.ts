@@ -1,0 +1,128 @@
+// An in-process EngineApi for the store's unit tests: scripted plan/load/generate, a ledger that follows them.
+import type {
+  CategoryBytes,
+  EngineApi,
+  GenerateOptions,
+  GenerateStats,
+  GpuInfo,
+  LedgerSample,
+  LoadProgress,
+  LoadReport,
+  LoadRequest,
+  ModelInfo,
+  PlanReport,
+  TokenEvent,
+} from '../../workers/api.ts';
+import { EngineError } from '../../workers/errors.ts';
+
+const zero = (): CategoryBytes => ({ weights: 0, scales: 0, outliers: 0, 'kv-cache': 0, activations: 0, staging: 0, uniforms: 0 });
+
+export class FakeEngine implements EngineApi {
+  calls: string[] = [];
+  loadError: EngineError | null = null;
+  /** When set, load() waits for cancelLoad() and throws 'cancelled'. */
+  holdLoad = false;
+  tokens = [' of', ' the', ' reign'];
+  lastGenerate: { prompt: string; opts: GenerateOptions } | null = null;
+  lastLoad: LoadRequest | null = null;
+  hasChatTemplate = false;
+  private t = 0;
+  private samples: LedgerSample[] = [];
+  private bytes = zero();
+  private peak = 0;
+  private loaded: ModelInfo | null = null;
+  private cancel: (() => void) | null = null;
+  private lost: (reason: string) => void = () => {};
+
+  private record(): void {
+    this.t += 10;
+    const total = Object.values(this.bytes).reduce((a, b) => a + b, 0);
+    this.peak = Math.max(this.peak, total);
+    this.samples.push({ t: this.t, total, bytes: { ...this.bytes } });
+  }
+
+  loseDevice(reason: string): void {
+    this.lost(reason);
+  }
+
+  async init(): Promise<GpuInfo> {
+    this.calls.push('init');
+    return { adapter: { vendor: 'fake', architecture: 'test', description: '', device: '' } } as unknown as GpuInfo;
+  }
+
+  async plan(req: LoadRequest): Promise<PlanReport> {
+    this.calls.push('plan');
+    const bytes = { ...zero(), weights: 6_000_000, 'kv-cache': 1_000_000 };
+    const budget = req.vramBudgetBytes ?? Infinity;
+    const fits = 7_000_000 <= budget;
+    return {
+      model: req.model, architecture: 'llama', parameters: 3_000_000, bytes, totalBytes: 7_000_000,
+      largestTensor: { name: 'lm_head.weight', bytes: 2_000_000 }, contextLength: req.contextLength ?? 1024, fits,
+      reasons: fits ? [] : ['it needs 6.7 MiB and the budget is smaller'],
+    };
+  }
+
+  async load(req: LoadRequest, onProgress: (p: LoadProgress) => void): Promise<LoadReport> {
+    this.calls.push('load');
+    this.lastLoad = req;
+    this.bytes.weights = 3_000_000;
+    this.record();
+    onProgress({ phase: 'download', bytesDone: 50, bytesTotal: 100, tensorsDone: 1, tensorsTotal: 2, mbPerS: 10, etaS: 1 });
+    if (this.holdLoad) {
+      await new Promise<void>((resolve) => (this.cancel = resolve));
+      this.bytes = zero();
+      this.record();
+      throw new EngineError('cancelled', 'cancelled');
+    }
+    if (this.loadError) {
+      this.bytes = zero();
+      this.record();
+      throw this.loadError;
+    }
+    this.bytes.weights = 6_000_000;
+    this.record();
+    onProgress({ phase: 'done', bytesDone: 100, bytesTotal: 100, tensorsDone: 2, tensorsTotal: 2, mbPerS: 10, etaS: 0 });
+    this.loaded = { model: req.model, architecture: 'llama', vocabSize: 4096, contextLength: 1024, hasChatTemplate: this.hasChatTemplate, precision: req.strategy === 'streamed-int8' ? 'int8' : 'fp16' };
+    return {
+      model: req.model, strategy: req.strategy,
+      timings: { totalMs: 100, networkMs: 50, convertMs: 10, uploadMs: 30, quantizeMs: 0, compileMs: 10 },
+      bytesFetched: 100, mbPerS: 10, tensors: 2, peakGpuBytes: 6_000_000, finalGpuBytes: 6_000_000, weightBytes: 6_000_000,
+      peakHostBytes: 1_000_000, hostMemorySource: 'fake',
+    };
+  }
+
+  cancelLoad(): void {
+    this.calls.push('cancelLoad');
+    this.cancel?.();
+  }
+
+  async unload(): Promise<void> {
+    this.calls.push('unload');
+    this.loaded = null;
+    this.bytes = zero();
+    this.record();
+  }
+
+  async modelInfo(): Promise<ModelInfo | null> {
+    return this.loaded;
+  }
+
+  async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+    this.calls.push('generate');
+    this.lastGenerate = { prompt, opts };
+    for (const [i, text] of this.tokens.entries()) onToken({ text, ids: [i] });
+    return { promptTokens: 4, generatedTokens: this.tokens.length, ttftMs: 5, prefillTokPerS: 800, decodeTokPerS: 120, stopReason: 'max-tokens' };
+  }
+
+  stopGeneration(): void {
+    this.calls.push('stopGeneration');
+  }
+
+  async memory(sinceT: number) {
+    return { samples: this.samples.filter((s) => s.t > sinceT), current: this.samples.at(-1)?.total ?? 0, peak: this.peak, bytes: { ...this.bytes } };
+  }
+
+  deviceLost(): Promise<string> {
+    return new Promise((resolve) => (this.lost = resolve));
+  }
+}
