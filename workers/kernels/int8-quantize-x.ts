@@ -1,5 +1,6 @@
 // Owner of shaders/int8_quantize_x.wgsl: LLM.int8 run-time step 2, per-token int8 quantization of the activations'
-// non-outlier columns (four per u32) with one absmax/127 scale per token.
+// non-outlier columns (four per u32) with one absmax/127 scale per token. For one token (decode) its `single` entry
+// point also finds the outlier columns, so Int8Outliers is needed only for several tokens.
 import source from '../../shaders/int8_quantize_x.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
@@ -30,6 +31,8 @@ export function createQuantizedActivations(group: BufferGroup, k: number, maxTok
 export class Int8QuantizeX {
   readonly layout: GPUBindGroupLayout;
   readonly pipeline: GPUComputePipeline;
+  /** tokens == 1: outlier mask + list and quantization in one workgroup. */
+  readonly single: GPUComputePipeline;
 
   constructor(private readonly ctx: GpuContext) {
     const { device } = ctx;
@@ -42,48 +45,67 @@ export class Int8QuantizeX {
       label: 'int8_quantize_x.layout',
       entries: [
         entry(0, 'read-only-storage'),
-        entry(1, 'read-only-storage'),
+        entry(1, 'storage'),
         entry(2, 'storage'),
         entry(3, 'storage'),
         entry(4, 'uniform'),
         entry(5, 'uniform'),
+        entry(6, 'storage'),
       ],
     });
-    this.pipeline = device.createComputePipeline({
-      label: 'int8_quantize_x.pipeline',
-      layout: device.createPipelineLayout({ label: 'int8_quantize_x.pipelineLayout', bindGroupLayouts: [this.layout] }),
-      compute: { module: device.createShaderModule({ label: 'int8_quantize_x.module', code: source }), entryPoint: 'main', constants: { WG } },
-    });
+    const module = device.createShaderModule({ label: 'int8_quantize_x.module', code: source });
+    const layout = device.createPipelineLayout({ label: 'int8_quantize_x.pipelineLayout', bindGroupLayouts: [this.layout] });
+    const pipeline = (entryPoint: string) =>
+      device.createComputePipeline({ label: `int8_quantize_x.${entryPoint}.pipeline`, layout, compute: { module, entryPoint, constants: { WG } } });
+    this.pipeline = pipeline('main');
+    this.single = pipeline('single');
   }
 
-  /** x: f32 [maxTokens, k]; mask: u32 [k] from Int8Outliers; step: the Step uniform. */
-  bind(x: GPUBuffer, k: number, mask: GPUBuffer, out: QuantizedActivations, step: GPUBuffer, group: BufferGroup, label: string): QuantizeXBinding {
+  /**
+   * x: f32 [maxTokens, k]; outliers: the mask and list of Int8Outliers (written by Int8Outliers for several tokens,
+   * here for one); threshold as given to Int8Outliers; step: the Step uniform.
+   */
+  bind(
+    x: GPUBuffer,
+    k: number,
+    threshold: number,
+    outliers: { mask: GPUBuffer; list: GPUBuffer },
+    out: QuantizedActivations,
+    step: GPUBuffer,
+    group: BufferGroup,
+    label: string,
+  ): QuantizeXBinding {
+    if (!(threshold >= 0)) throw new Error(`int8_quantize_x: threshold must be >= 0, got ${threshold}`);
     const uniform = group.createBuffer({
       label: `${label}.int8_quantize_x.params`,
       size: 16,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       category: 'uniforms',
     });
-    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['u32', Math.ceil(k / 4)]]));
+    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['u32', Math.ceil(k / 4)], ['f32', threshold]]));
     const bindGroup = this.ctx.device.createBindGroup({
       label: `${label}.int8_quantize_x.bindGroup`,
       layout: this.layout,
       entries: [
         { binding: 0, resource: { buffer: x } },
-        { binding: 1, resource: { buffer: mask } },
+        { binding: 1, resource: { buffer: outliers.mask } },
         { binding: 2, resource: { buffer: out.xq } },
         { binding: 3, resource: { buffer: out.sx } },
         { binding: 4, resource: { buffer: step } },
         { binding: 5, resource: { buffer: uniform } },
+        { binding: 6, resource: { buffer: outliers.list } },
       ],
     });
     return { bindGroup };
   }
 
-  /** Records the quantization of the first `tokens` rows (the Step uniform must say the same). */
+  /**
+   * Records the quantization of the first `tokens` rows (the Step uniform must say the same). For tokens > 1,
+   * Int8Outliers must have been recorded before; for tokens == 1 this also writes the outlier mask and list.
+   */
   encode(pass: GPUComputePassEncoder, binding: QuantizeXBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(tokens, this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    pass.setPipeline(this.pipeline);
+    pass.setPipeline(tokens === 1 ? this.single : this.pipeline);
     pass.setBindGroup(0, binding.bindGroup);
     pass.dispatchWorkgroups(wx, wy);
   }

@@ -37,6 +37,8 @@ interface Case {
   bias?: boolean;
   /** Bytes per int8 part (forces a split when small). */
   maxBindingBytes?: number;
+  /** Forwards with these token counts run first on the same binding (e.g. a prefill before a decode step). */
+  before?: number[];
 }
 
 async function run(ctx: GpuContext, dp4a: boolean, c: Case) {
@@ -62,13 +64,15 @@ async function run(ctx: GpuContext, dp4a: boolean, c: Case) {
     const yb = group.createBuffer({ label: 'y', size: c.maxTokens * c.n * 4, usage, category: 'activations' });
     const step = group.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, category: 'uniforms' });
     ctx.device.queue.writeBuffer(xb, 0, x);
-    ctx.device.queue.writeBuffer(step, 0, uniformData([['u32', c.tokens], ['u32', 0], ['u32', c.tokens], ['u32', 0]]));
     const binding = layer.bind(xb, yb, step, c.maxTokens, group);
-    const enc = ctx.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    layer.encode(pass, binding, c.tokens);
-    pass.end();
-    ctx.device.queue.submit([enc.finish()]);
+    for (const tokens of [...(c.before ?? []), c.tokens]) {
+      ctx.device.queue.writeBuffer(step, 0, uniformData([['u32', tokens], ['u32', 0], ['u32', tokens], ['u32', 0]]));
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      layer.encode(pass, binding, tokens);
+      pass.end();
+      ctx.device.queue.submit([enc.finish()]);
+    }
     const got = new Float32Array(await readBuffer(ctx, yb, 0, c.tokens * c.n * 4));
     const want = int8LinearRef(x, c.tokens, c.k, quantizeRowsRef(w, c.n, c.k), c.n, biasValues, c.threshold);
 
@@ -108,6 +112,8 @@ const cases: [string, Case][] = [
   ['prefill of 7 (a partial block of 4), outliers, bias, odd k', { n: 33, k: 75, tokens: 7, maxTokens: 8, threshold: 6, bias: true }],
   ['prefill of 6, threshold 0', { n: 33, k: 300, tokens: 6, maxTokens: 6, threshold: 0 }],
   ['prefill of 5, split weight (int8 parts of 10 rows)', { n: 45, k: 128, tokens: 5, maxTokens: 5, threshold: 6, maxBindingBytes: 1280 }],
+  // the prefill's outlier list holds column k-1 (token 1 only): the decode step must not reuse it
+  ['decode after a prefill of 5 on the same binding', { n: 24, k: 64, tokens: 1, maxTokens: 5, threshold: 6, before: [5] }],
   ['decode, split weight, bias', { n: 45, k: 128, tokens: 1, maxTokens: 5, threshold: 6, bias: true, maxBindingBytes: 1280 }],
 ];
 

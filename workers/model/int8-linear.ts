@@ -118,7 +118,7 @@ export class Int8Linear implements LinearLayer {
     const b = binding as Int8Binding;
     if (b.kind !== 'int8') throw new Error(`int8 linear '${this.name}': binding of kind '${b.kind}'`);
     if (!(tokens >= 1 && tokens <= b.maxTokens)) throw new Error(`int8 linear '${this.name}': ${tokens} tokens, bound for 1..${b.maxTokens}`);
-    this.kernels.outliers.encode(pass, b.scratch.outliers);
+    if (tokens > 1) this.kernels.outliers.encode(pass, b.scratch.outliers); // one token: quantizeX finds them itself
     this.kernels.quantizeX.encode(pass, b.scratch.quantizeX, tokens);
     this.kernels.matmul.encode(pass, b.matmul, tokens);
   }
@@ -146,7 +146,7 @@ export class Int8Linear implements LinearLayer {
       k,
       maxTokens,
       outliers: this.kernels.outliers.bind(x, k, this.threshold, step, outlierBuffers, group, label),
-      quantizeX: this.kernels.quantizeX.bind(x, k, outlierBuffers.mask, act, step, group, label),
+      quantizeX: this.kernels.quantizeX.bind(x, k, this.threshold, outlierBuffers, act, step, group, label),
       inputs: { x, xq: act.xq, sx: act.sx, outlierList: outlierBuffers.list },
     };
     list.push(scratch);
