@@ -122,7 +122,15 @@ export async function serveDir(
           res.socket?.destroy();
           return;
         }
-        if (!ok) await new Promise<void>((r) => res.once('drain', () => r()).once('close', () => r()));
+        if (!ok) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              res.off('drain', done).off('close', done);
+              r();
+            };
+            res.on('drain', done).on('close', done);
+          });
+        }
         if (m.bytesPerSecond) {
           const due = (entry.bytesSent / m.bytesPerSecond) * 1000 - (performance.now() - t0);
           if (due > 0) await new Promise((r) => setTimeout(r, due));

@@ -174,8 +174,20 @@ export class F16x2Converter {
       f32ToF16Run(new Uint32Array(aligned.buffer, aligned.byteOffset, count), dst, offset);
     } else if (this.dtype === 'BF16') {
       const t = bf16ToF16Table();
-      const s = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
-      for (let i = 0; i < count; i++) dst[offset + i] = t[s[i]];
+      let i = 0;
+      if (offset % 2 === 0 && aligned.byteOffset % 4 === 0 && (dst.byteOffset + offset * 2) % 4 === 0) {
+        // Two elements per step: one u32 load, two table loads, one u32 store.
+        const pairs = count >> 1;
+        const s32 = new Uint32Array(aligned.buffer, aligned.byteOffset, pairs);
+        const d32 = new Uint32Array(dst.buffer, dst.byteOffset + offset * 2, pairs);
+        for (let k = 0; k < pairs; k++) {
+          const x = s32[k];
+          d32[k] = t[x & 0xffff] | (t[x >>> 16] << 16);
+        }
+        i = pairs * 2;
+      }
+      const s16 = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+      for (; i < count; i++) dst[offset + i] = t[s16[i]];
     } else {
       dst.set(new Uint16Array(aligned.buffer, aligned.byteOffset, count), offset);
     }

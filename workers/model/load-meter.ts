@@ -18,6 +18,7 @@ export class LoadMeter {
   currentTensor: string | undefined;
   phase: LoadPhase = 'download';
   private pendingUpload = 0;
+  private sinceMark = 0;
   private lastProgress = -Infinity;
   private readonly ledgerStart: number;
   private ledgerPeak: number;
@@ -41,7 +42,11 @@ export class LoadMeter {
   /** Network bytes arrived (counted once, even when a retry re-reads). */
   fetched(n: number): void {
     this.bytesFetched += n;
-    this.host.mark();
+    this.sinceMark += n;
+    if (this.sinceMark >= 4 << 20) {
+      this.sinceMark = 0;
+      this.host.mark();
+    }
     this.progress(false);
   }
 

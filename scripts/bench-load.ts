@@ -1,0 +1,141 @@
+// `bench load`: loads a checkpoint with a strategy and measures it against the raw fetch of the same bytes (read and
+// discarded) in the same run. A local directory is served by scripts/serve-dir.ts in a child process, so serving
+// does not share the JavaScript thread with the load.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
+import type { GpuContext } from '../workers/gpu/device.ts';
+import { parseConfig } from '../workers/model/config.ts';
+import { streamRange, type ByteRange } from '../workers/model/http.ts';
+import { loadWeights } from '../workers/model/loader.ts';
+import { checkTensors, modelShape, planLoad } from '../workers/model/plan.ts';
+import { readTensorMap, type TensorMap } from '../workers/model/safetensors.ts';
+import { openModelSource } from '../workers/model/source.ts';
+import { DEFAULT_STREAM_OPTIONS, planRequests } from '../workers/model/stream-load.ts';
+
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+async function serveInChild(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [...process.execArgv, new URL('./serve-dir.ts', import.meta.url).pathname, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) {
+    const m = /^listening (\S+)/.exec(line);
+    if (m) return { url: m[1], child };
+  }
+  throw new Error('serve-dir exited before listening');
+}
+
+/** The bytes a strategy fetches: the coalesced ranges (streamed) or whole files (naive, fp16). */
+function fetchPlan(map: TensorMap, strategy: LoadStrategy): { url: string; range: ByteRange }[] {
+  return map.files.flatMap((f) =>
+    strategy === 'naive' || strategy === 'fp16'
+      ? [{ url: f.url, range: { start: 0, end: f.size } }]
+      : planRequests(f.tensors, DEFAULT_STREAM_OPTIONS).map((range) => ({ url: f.url, range })),
+  );
+}
+
+async function rawFetch(plan: { url: string; range: ByteRange }[], whole: boolean) {
+  const t0 = performance.now();
+  let bytes = 0;
+  for (const { url, range } of plan) {
+    if (whole) {
+      const res = await fetch(url);
+      const reader = res.body!.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
+    } else {
+      await streamRange(url, range, {}, (c) => void (bytes += c.length));
+    }
+  }
+  const ms = performance.now() - t0;
+  return { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000) };
+}
+
+/** Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes. */
+function hostSampler(ctx: GpuContext) {
+  const base = process.memoryUsage();
+  const baseRssMinusGpu = base.rss - ctx.ledger.current;
+  const peak = { rss: 0, rssMinusGpu: 0, jsHeapAndArrayBuffers: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss - base.rss);
+    peak.rssMinusGpu = Math.max(peak.rssMinusGpu, m.rss - ctx.ledger.current - baseRssMinusGpu);
+    peak.jsHeapAndArrayBuffers = Math.max(peak.jsHeapAndArrayBuffers, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
+  };
+  const unsubscribe = ctx.ledger.subscribe(sample);
+  const timer = setInterval(sample, 10);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      unsubscribe();
+      return peak;
+    },
+  };
+}
+
+export async function benchLoad(argv: string[]): Promise<void> {
+  const arg = (k: string, d?: string) => {
+    const i = argv.indexOf(k);
+    return i >= 0 ? argv[i + 1] : d;
+  };
+  const model = arg('--model');
+  if (!model) throw new Error('bench load: --model <url-or-dir> is required');
+  const strategies = arg('--strategy', 'streamed')!.split(',') as LoadStrategy[];
+  for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw new Error(`unknown strategy '${s}'`);
+  const repeat = Number(arg('--repeat', '1'));
+  const json = argv.includes('--json');
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+  const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
+
+  let server: { url: string; child: ChildProcess } | null = null;
+  let url = model;
+  if (existsSync(model) && statSync(model).isDirectory()) {
+    server = await serveInChild(model);
+    url = server.url;
+  }
+  try {
+    const ctx = await nodeGpuContext();
+    const source = await openModelSource(url);
+    const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
+    const config = parseConfig(source.config);
+    const shape = modelShape(config);
+    checkTensors(shape, map.tensors);
+    for (let i = 0; i < repeat; i++) {
+      for (const strategy of strategies) {
+        const plan = planLoad({
+          model, architecture: config.architecture, shape, tensors: [...map.tensors.values()], strategy,
+          limits: ctx.limits,
+        });
+        const raw = await rawFetch(fetchPlan(map, strategy), strategy === 'naive' || strategy === 'fp16');
+        const sampler = hostSampler(ctx);
+        const loaded = await loadWeights(ctx, map, { strategy, model });
+        const host = sampler.stop();
+        const r = loaded.report;
+        loaded.group.destroy();
+        await ctx.device.queue.onSubmittedWorkDone();
+        const largest = plan.largestTensor.bytes;
+        const out = {
+          ...r,
+          adapter: `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim(),
+          raw,
+          throughputRatio: r.mbPerS / raw.mbPerS,
+          hostGrowth: host,
+          plan: { totalBytes: plan.totalBytes, weights: plan.bytes.weights, largestTensor: plan.largestTensor, fits: plan.fits },
+          checks: {
+            peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= r.weightBytes + largest,
+            // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
+            hostGrowthMiB: host.rssMinusGpu / 2 ** 20,
+            throughputAtLeast80PctOfRaw: r.mbPerS >= 0.8 * raw.mbPerS,
+          },
+        };
+        console.log(json ? JSON.stringify(out) : JSON.stringify(out, null, 2));
+        if (globalThis.gc) globalThis.gc();
+      }
+    }
+  } finally {
+    server?.child.kill();
+  }
+}

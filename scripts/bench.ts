@@ -1,0 +1,28 @@
+// Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
+//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--json]
+// Each subcommand lives in its own file and prints one JSON object per run. Add `decode`, `quality`, ... to
+// SUBCOMMANDS below.
+import { benchLoad } from './bench-load.ts';
+
+const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--json]' },
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const sub = cmd ? SUBCOMMANDS[cmd] : undefined;
+  if (!sub) {
+    console.error('usage: npm run bench -- <subcommand> ...\n' + Object.values(SUBCOMMANDS).map((s) => '  ' + s.help).join('\n'));
+    process.exit(2);
+  }
+  await sub.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0), // Dawn keeps Node alive otherwise
+  (e) => {
+    console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
+    if (e && typeof e === 'object' && 'details' in e) console.error(JSON.stringify((e as { details: unknown }).details));
+    process.exit(1);
+  },
+);
