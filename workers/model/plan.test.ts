@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { checkTensors, expectedTensors, kvCacheBytes, planLoad, type ModelShape } from './plan.ts';
+import type { TensorRecord } from './safetensors.ts';
+
+const shape: ModelShape = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, intermediate: 128, maxContext: 512, tiedEmbeddings: false, qkvBias: false };
+const records: TensorRecord[] = [...expectedTensors(shape)].map(([name, s], i) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: i, end: i }));
+const limits = { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 1 << 27 };
+const weightsF16 = records.reduce((a, r) => a + r.shape.reduce((x, y) => x * y, 1) * 2, 0);
+
+describe('planLoad', () => {
+  it('counts fp16 weights, f32 KV cache and activations', () => {
+    const p = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'streamed', contextLength: 256, limits });
+    expect(p.bytes.weights).toBe(weightsF16);
+    expect(p.bytes['kv-cache']).toBe(2 * 2 * 256 * 2 * 16 * 4);
+    expect(kvCacheBytes(shape, 256)).toBe(p.bytes['kv-cache']);
+    expect(p.bytes.activations).toBeGreaterThan(0);
+    expect(p.fits).toBe(true);
+    expect(p.largestTensor).toEqual({ name: 'model.layers.0.mlp.gate_proj.weight', bytes: 128 * 64 * 2 });
+  });
+  it('naive counts the f32 copies; int8 quantizes linear layers only', () => {
+    const naive = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'naive', limits });
+    expect(naive.bytes.staging).toBe(weightsF16 * 2);
+    const int8 = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'streamed-int8', limits });
+    expect(int8.bytes.weights).toBeLessThan(weightsF16);
+    expect(int8.bytes.scales).toBeGreaterThan(0);
+  });
+  it('refuses with reasons: budget, context, a row larger than a binding', () => {
+    const p = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'fp16', contextLength: 1024, vramBudgetBytes: 1000, limits: { ...limits, maxStorageBufferBindingSize: 64 } });
+    expect(p.fits).toBe(false);
+    expect(p.reasons.join('\n')).toMatch(/budget/);
+    expect(p.reasons.join('\n')).toMatch(/model's maximum/);
+    expect(p.reasons.join('\n')).toMatch(/one row of/);
+  });
+  it('checkTensors names a missing tensor and a shape mismatch', () => {
+    const m = new Map(records.map((r) => [r.name, r]));
+    m.delete('model.norm.weight');
+    expect(() => checkTensors(shape, m)).toThrow(/no tensor 'model.norm.weight'/);
+    const m2 = new Map(records.map((r) => [r.name, r.name === 'lm_head.weight' ? { ...r, shape: [100, 32] } : r]));
+    expect(() => checkTensors(shape, m2)).toThrow(/'lm_head.weight' has shape \[100, 32\]/);
+  });
+});
