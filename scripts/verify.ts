@@ -1,0 +1,133 @@
+// npm run verify -- --model <dir-or-url> [--precision fp16|int8] [--json] [--dump-logits <file>] [--adapter swiftshader|lavapipe]
+// Runs the model on its folder's reference.json (../shared/models/README.md) and prints max |Δlogit|, top-1 agreement
+// (where the reference's top-1/top-2 gap > 0.05), greedy decoding with the KV cache against greedy_ids (with the
+// project's own top-1/top-2 gap at a divergence), and, where reference.json has `heldout`, the held-out perplexity.
+// Exit status 1 when the issue's acceptance thresholds are not met.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
+import { loadLocalWeights } from '../workers/model/testing/local-weights.ts';
+import { checkModel, type ModelCheck } from '../workers/model/testing/reference-check.ts';
+import { acceptance } from '../workers/model/testing/acceptance.ts';
+import { encodeHeldout } from '../workers/model/testing/heldout.ts';
+import { fp16LinearFactory } from '../workers/model/weights.ts';
+
+const ICDS: Record<string, string> = {
+  swiftshader: '/usr/lib/chromium/vk_swiftshader_icd.json',
+  lavapipe: '/usr/share/vulkan/icd.d/lvp_icd.json',
+};
+
+const FILES = ['config.json', 'reference.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'heldout.txt'];
+
+/** A URL's model folder, fetched into a temporary directory (the files reference.json checks need). */
+async function fetchFolder(url: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'verify-'));
+  const base = url.endsWith('/') ? url : `${url}/`;
+  for (const f of FILES) {
+    const r = await fetch(new URL(f, base));
+    if (r.ok) writeFileSync(join(dir, f), Buffer.from(await r.arrayBuffer()));
+    else if (['config.json', 'reference.json', 'model.safetensors'].includes(f)) throw new Error(`${base}${f}: HTTP ${r.status}`);
+  }
+  return dir;
+}
+
+function printHuman(check: ModelCheck, adapter: string, ok: boolean, reasons: string[]): void {
+  console.log(`model ${check.model} (${check.config.architecture}) on ${adapter}`);
+  for (const c of check.cases) {
+    console.log(`  ${JSON.stringify(c.name)}: ${c.positions} positions`);
+    console.log(`    max |Δlogit| ${c.maxAbsDiff.toFixed(5)}`);
+    console.log(`    top-1 agreement ${c.top1Agree}/${c.top1Considered} (positions where the reference gap > 0.05)`);
+    if (c.divergeAt < 0) console.log(`    greedy (KV cache): ${c.greedyGot.length}/${c.greedyWant.length} ids identical`);
+    else {
+      console.log(
+        `    greedy (KV cache): diverges at step ${c.divergeAt} (got ${c.greedyGot[c.divergeAt]}, want ${c.greedyWant[c.divergeAt]}); ` +
+          `our top-1/top-2 gap there ${c.gapAtDivergence.toFixed(5)}`,
+      );
+    }
+  }
+  if (check.heldout) {
+    const h = check.heldout;
+    console.log(
+      `  held-out perplexity ${h.perplexity.toFixed(4)} (reference ${h.referencePerplexity}, ${(h.relDiff * 100).toFixed(3)} % off; ` +
+        `${h.windows} windows, ${h.tokens} predictions)`,
+    );
+  }
+  console.log(ok ? 'PASS' : `FAIL: ${reasons.join('; ')}`);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      precision: { type: 'string', default: 'fp16' },
+      json: { type: 'boolean', default: false },
+      'dump-logits': { type: 'string' },
+      adapter: { type: 'string' },
+      'max-tokens': { type: 'string' },
+    },
+  });
+  if (!values.model) {
+    console.error('usage: npm run verify -- --model <dir-or-url> [--precision fp16|int8] [--json] [--dump-logits <file>]');
+    return 2;
+  }
+  if (values.adapter) {
+    const icd = ICDS[values.adapter];
+    if (!icd) throw new Error(`--adapter: one of ${Object.keys(ICDS).join(', ')}`);
+    process.env.VK_ICD_FILENAMES = icd;
+  }
+  if (values.precision !== 'fp16') {
+    const msg = `precision '${values.precision}' is not available in verify yet (fp16 only)`;
+    console.log(values.json ? JSON.stringify({ model: values.model, precision: values.precision, available: false, message: msg }) : msg);
+    return 2;
+  }
+  const dir = /^https?:\/\//.test(values.model) ? await fetchFolder(values.model) : values.model;
+  const ctx = await nodeGpuContext();
+  const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim();
+  const weights = loadLocalWeights(ctx, dir);
+  try {
+    const check = await checkModel(ctx, dir, {
+      tensors: weights.tensors,
+      linear: fp16LinearFactory(ctx),
+      encodeHeldout,
+      maxTokens: values['max-tokens'] ? Number(values['max-tokens']) : undefined,
+    });
+    const { ok, reasons } = acceptance(check);
+    if (values['dump-logits']) {
+      const dump = check.cases.map((c) => {
+        const V = check.config.vocabSize;
+        return {
+          logits: Array.from({ length: c.positions }, (_, p) => Array.from(c.logits.subarray(p * V, (p + 1) * V))),
+          greedy_ids: c.greedyGot,
+        };
+      });
+      writeFileSync(values['dump-logits'], JSON.stringify(dump.length === 1 && !JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')).prompts ? dump[0] : { prompts: dump }));
+    }
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          model: values.model,
+          precision: values.precision,
+          adapter,
+          pass: ok,
+          reasons,
+          cases: check.cases.map(({ logits: _l, ...c }) => ({ ...c, gapAtDivergence: Number.isNaN(c.gapAtDivergence) ? null : c.gapAtDivergence })),
+          heldout: check.heldout,
+        }),
+      );
+    } else printHuman(check, adapter, ok, reasons);
+    return ok ? 0 : 1;
+  } finally {
+    weights.group.destroy();
+    ctx.device.destroy();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,291 @@
+// The Llama-family transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint), the Weights
+// (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to bottom, one short
+// comment per step, allocating nothing. Every bind group is built once here; a forward records one command encoder,
+// submits once, and a decode step reads back only the sampled token id.
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { ResidualAdd } from '../kernels/add.ts';
+import { Attention, type AttentionBinding } from '../kernels/attention.ts';
+import type { ElementwiseBinding } from '../kernels/elementwise.ts';
+import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
+import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
+import { Rope, type RopeBinding } from '../kernels/rope.ts';
+import { Sampler, type SampleBinding } from '../kernels/sample.ts';
+import { SwiGlu } from '../kernels/swiglu.ts';
+import { EngineError } from '../errors.ts';
+import { maxContext, type Config } from './config.ts';
+import type { TokenModel } from './generate.ts';
+import type { LinearBinding } from './linear.ts';
+import { createRunState, type RunState } from './run-state.ts';
+import type { SamplingParams } from './sampler-cpu.ts';
+import type { Weights } from './weights.ts';
+
+export interface TransformerOptions {
+  /** Positions the KV cache holds (default: min(the config's maximum, 2048)). */
+  contextLength?: number;
+  /** Rows per forward: longer prompts are prefilled in chunks of this many tokens (default 128). */
+  maxTokens?: number;
+  /** Reserve a [maxTokens, vocab] logits buffer so that logits() can return every position (verification). */
+  allLogits?: boolean;
+}
+
+/** The kernel owners (pipelines), created once per device and shared by every Transformer on it. */
+class ModelKernels {
+  private static readonly cache = new WeakMap<GpuContext, ModelKernels>();
+  readonly embedding: Embedding;
+  readonly rmsnorm: RmsNorm;
+  readonly rope: Rope;
+  readonly attention: Attention;
+  readonly add: ResidualAdd;
+  readonly swiglu: SwiGlu;
+  readonly sampler: Sampler;
+
+  static for(ctx: GpuContext): ModelKernels {
+    let k = ModelKernels.cache.get(ctx);
+    if (!k) ModelKernels.cache.set(ctx, (k = new ModelKernels(ctx)));
+    return k;
+  }
+
+  private constructor(ctx: GpuContext) {
+    this.embedding = new Embedding(ctx);
+    this.rmsnorm = new RmsNorm(ctx);
+    this.rope = new Rope(ctx);
+    this.attention = new Attention(ctx);
+    this.add = new ResidualAdd(ctx);
+    this.swiglu = new SwiGlu(ctx);
+    this.sampler = new Sampler(ctx);
+  }
+}
+
+interface LayerBindings {
+  attnNorm: RmsNormBinding;
+  wq: LinearBinding;
+  wk: LinearBinding;
+  wv: LinearBinding;
+  rope: RopeBinding;
+  attention: AttentionBinding;
+  wo: LinearBinding;
+  residual: ElementwiseBinding;
+  ffnNorm: RmsNormBinding;
+  gate: LinearBinding;
+  up: LinearBinding;
+  swiglu: ElementwiseBinding;
+  down: LinearBinding;
+}
+
+interface Bindings {
+  embed: EmbeddingBinding;
+  layers: LayerBindings[];
+  finalNorm: RmsNormBinding;
+  lmHeadLast: LinearBinding;
+  lmHeadAll: LinearBinding | null;
+  sample: SampleBinding;
+}
+
+type Head = 'none' | 'sample' | 'all-logits';
+
+export class Transformer implements TokenModel {
+  readonly contextLength: number;
+  readonly maxTokens: number;
+  private readonly k: ModelKernels;
+  private readonly group: BufferGroup;
+  private readonly s: RunState;
+  private readonly b: Bindings;
+  private readonly stepData = new Uint32Array(4);
+  private readonly idsData: Uint32Array;
+  private readonly idsOne = [0];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly config: Config,
+    readonly weights: Weights,
+    opts: TransformerOptions = {},
+  ) {
+    const c = config;
+    this.contextLength = Math.min(opts.contextLength ?? Math.min(maxContext(c), 2048), maxContext(c));
+    this.k = ModelKernels.for(ctx);
+    this.group = ctx.ledger.group('run-state');
+    try {
+      this.s = createRunState(ctx, this.group, c, this.contextLength, opts.maxTokens ?? 128, opts.allLogits ?? false);
+      this.maxTokens = this.s.maxTokens;
+      this.idsData = new Uint32Array(this.maxTokens);
+      this.b = this.bind();
+    } catch (e) {
+      this.group.destroy();
+      throw e;
+    }
+  }
+
+  private bind(): Bindings {
+    const { k, s, group, config: c, weights: w, maxTokens: T } = this;
+    const attn = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
+    return {
+      embed: k.embedding.bind(w.embed, s.ids, s.x, s.step, group),
+      layers: w.layers.map((l, i) => ({
+        attnNorm: k.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+        wq: l.wq.bind(s.xb, s.q, s.step, T, group),
+        wk: l.wk.bind(s.xb, s.k, s.step, T, group),
+        wv: l.wv.bind(s.xb, s.v, s.step, T, group),
+        rope: k.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
+        attention: k.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
+        wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
+        residual: k.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
+        ffnNorm: k.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+        gate: l.gate.bind(s.xb, s.gate, s.step, T, group),
+        up: l.up.bind(s.xb, s.up, s.step, T, group),
+        swiglu: k.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
+        down: l.down.bind(s.gate, s.proj, s.step, T, group),
+      })),
+      finalNorm: k.rmsnorm.bind(w.finalNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+      lmHeadLast: w.lmHead.bind(s.xLast, s.logits, s.lastStep, 1, group),
+      lmHeadAll: s.logitsAll ? w.lmHead.bind(s.xb, s.logitsAll, s.step, T, group) : null,
+      sample: k.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
+    };
+  }
+
+  /** Records the forward pass of T tokens (already in s.ids, Step uniform written) up to the final norm in s.xb. */
+  private forward(pass: GPUComputePassEncoder, T: number): void {
+    const { k, b, weights: w } = this;
+    // token embeddings: x = embed[ids]
+    k.embedding.encode(pass, b.embed, T);
+    w.layers.forEach((l, i) => {
+      const lb = b.layers[i];
+      // attention rmsnorm
+      k.rmsnorm.encode(pass, lb.attnNorm, T);
+      // q, k, v projections (+ bias where the model has one)
+      l.wq.encode(pass, lb.wq, T);
+      l.wk.encode(pass, lb.wk, T);
+      l.wv.encode(pass, lb.wv, T);
+      // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
+      k.rope.encode(pass, lb.rope, T);
+      // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
+      k.attention.encode(pass, lb.attention, T);
+      // output projection, then the residual connection
+      l.wo.encode(pass, lb.wo, T);
+      k.add.encode(pass, lb.residual, T);
+      // ffn rmsnorm
+      k.rmsnorm.encode(pass, lb.ffnNorm, T);
+      // SwiGLU: down(silu(gate(x)) * up(x)), then the residual connection
+      l.gate.encode(pass, lb.gate, T);
+      l.up.encode(pass, lb.up, T);
+      k.swiglu.encode(pass, lb.swiglu, T);
+      l.down.encode(pass, lb.down, T);
+      k.add.encode(pass, lb.residual, T);
+    });
+    // final rmsnorm
+    k.rmsnorm.encode(pass, b.finalNorm, T);
+  }
+
+  /** Runs one chunk (at most maxTokens ids at positions pos ..) with one encoder and one submit. */
+  private runChunk(ids: ArrayLike<number>, pos: number, head: Head): void {
+    const T = ids.length;
+    const { device } = this.ctx;
+    const { s, b, weights: w } = this;
+    if (T < 1 || T > this.maxTokens) throw new Error(`forward: ${T} tokens (1..${this.maxTokens} per chunk)`);
+    if (pos + T > this.contextLength) {
+      throw new EngineError('bad-input', `positions up to ${pos + T} do not fit the context of ${this.contextLength}`, { setting: 'contextLength' });
+    }
+    for (let i = 0; i < T; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < this.config.vocabSize)) throw new EngineError('bad-input', `token id ${id} is outside the vocabulary`);
+      this.idsData[i] = id;
+    }
+    device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
+    this.writeStep(s.step, T, pos);
+    this.writeStep(s.lastStep, 1, pos + T - 1);
+
+    const enc = device.createCommandEncoder({ label: 'forward' });
+    let pass = enc.beginComputePass({ label: 'forward.layers' });
+    this.forward(pass, T);
+    if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
+    pass.end();
+    if (head === 'sample') {
+      // classifier on the last position only, then sampling on the GPU: one u32 comes back
+      enc.copyBufferToBuffer(s.xb, (T - 1) * this.config.dim * 4, s.xLast, 0, this.config.dim * 4);
+      pass = enc.beginComputePass({ label: 'forward.sample' });
+      w.lmHead.encode(pass, b.lmHeadLast, 1);
+      this.k.sampler.encode(pass, b.sample);
+      pass.end();
+      enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
+    }
+    device.queue.submit([enc.finish()]);
+  }
+
+  private writeStep(buffer: GPUBuffer, tokens: number, pos: number): void {
+    this.stepData[0] = tokens;
+    this.stepData[1] = pos;
+    this.stepData[2] = pos + tokens;
+    this.ctx.device.queue.writeBuffer(buffer, 0, this.stepData);
+  }
+
+  private async readSampled(): Promise<number> {
+    const r = this.s.sampledReadback;
+    await r.mapAsync(GPUMapMode.READ);
+    const id = new Uint32Array(r.getMappedRange(), 0, 1)[0];
+    r.unmap();
+    return id;
+  }
+
+  /** The KV cache needs no clearing: a position is always written before it is read. */
+  reset(): void {}
+
+  /** Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. */
+  async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+    this.k.sampler.setOptions(this.b.sample, sample);
+    for (let at = 0; at < ids.length; at += this.maxTokens) {
+      const chunk = ids.slice(at, at + this.maxTokens);
+      this.runChunk(chunk, pos + at, at + chunk.length === ids.length ? 'sample' : 'none');
+    }
+    return this.readSampled();
+  }
+
+  /** One decode step: token id at position pos; returns the sampled next id (the only readback). */
+  async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
+    this.k.sampler.setOptions(this.b.sample, sample);
+    this.idsOne[0] = id;
+    this.runChunk(this.idsOne, pos, 'sample');
+    return this.readSampled();
+  }
+
+  /**
+   * Verification only: the logits of every position of ids (run at positions pos ..), as [ids.length, vocab] f32.
+   * Fills the KV cache like prefill. Needs the allLogits option.
+   */
+  async logits(ids: readonly number[], pos: number): Promise<Float32Array> {
+    const { s } = this;
+    if (!s.logitsAll) throw new Error('logits(): construct the Transformer with allLogits: true');
+    const V = this.config.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    const staging = this.ctx.ledger.createBuffer({
+      label: 'logits.readback',
+      size: this.maxTokens * V * 4,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      category: 'staging',
+    });
+    try {
+      for (let at = 0; at < ids.length; at += this.maxTokens) {
+        const chunk = ids.slice(at, at + this.maxTokens);
+        this.runChunk(chunk, pos + at, 'all-logits');
+        const enc = this.ctx.device.createCommandEncoder({ label: 'logits.readback' });
+        enc.copyBufferToBuffer(s.logitsAll, 0, staging, 0, chunk.length * V * 4);
+        this.ctx.device.queue.submit([enc.finish()]);
+        await staging.mapAsync(GPUMapMode.READ, 0, chunk.length * V * 4);
+        out.set(new Float32Array(staging.getMappedRange(0, chunk.length * V * 4)), at * V);
+        staging.unmap();
+      }
+    } finally {
+      this.ctx.ledger.destroy(staging);
+    }
+    return out;
+  }
+
+  /** GPU bytes of the run state (activations + KV cache + uniforms + staging). */
+  get runStateBytes(): number {
+    return this.group.bytes;
+  }
+
+  /** Frees the run state; the weights belong to whoever loaded them. */
+  destroy(): void {
+    this.group.destroy();
+  }
+}
