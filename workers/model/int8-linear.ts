@@ -60,6 +60,7 @@ interface Scratch {
   group: BufferGroup;
   k: number;
   maxTokens: number;
+  threshold: number;
   outliers: OutliersBinding;
   quantizeX: QuantizeXBinding;
   inputs: { x: GPUBuffer; xq: GPUBuffer; sx: GPUBuffer; outlierList: GPUBuffer };
@@ -88,7 +89,6 @@ export class Int8Linear implements LinearLayer {
     /** f16x2 [out] or null. */
     readonly bias: GpuTensor | null,
     readonly threshold: number,
-    private readonly group: BufferGroup,
   ) {
     if (weight.format !== 'i8x4' || weight.shape.length !== 2) throw new Error(`int8 linear '${name}': weight must be i8x4 [out, in]`);
     [this.outFeatures, this.inFeatures] = weight.shape;
@@ -123,10 +123,9 @@ export class Int8Linear implements LinearLayer {
     this.kernels.matmul.encode(pass, b.matmul, tokens);
   }
 
+  /** Releases the int8 weight, its scales and the bias from the group that owns them (if still alive). */
   destroy(): void {
-    const release = (buffer: GPUBuffer) => {
-      if (this.ctx.ledger.ownerOf(buffer) === this.group) this.group.release(buffer);
-    };
+    const release = (buffer: GPUBuffer) => this.ctx.ledger.ownerOf(buffer)?.release(buffer);
     for (const p of this.weight.parts) release(p.buffer);
     release(this.scales);
     for (const p of this.bias?.parts ?? []) release(p.buffer);
@@ -136,7 +135,9 @@ export class Int8Linear implements LinearLayer {
     const k = this.inFeatures;
     const list = scratchByX.get(x) ?? [];
     scratchByX.set(x, list);
-    const found = list.find((s) => s.group === group && !group.isDestroyed && s.k === k && s.maxTokens >= maxTokens);
+    const found = list.find(
+      (s) => s.group === group && !group.isDestroyed && s.k === k && s.maxTokens >= maxTokens && s.threshold === this.threshold,
+    );
     if (found) return found;
     const label = `${x.label || 'x'}.int8`;
     const outlierBuffers = createOutlierBuffers(group, k, label);
@@ -145,6 +146,7 @@ export class Int8Linear implements LinearLayer {
       group,
       k,
       maxTokens,
+      threshold: this.threshold,
       outliers: this.kernels.outliers.bind(x, k, this.threshold, step, outlierBuffers, group, label),
       quantizeX: this.kernels.quantizeX.bind(x, k, this.threshold, outlierBuffers, act, step, group, label),
       inputs: { x, xq: act.xq, sx: act.sx, outlierList: outlierBuffers.list },
@@ -219,16 +221,34 @@ export function int8WeightTransform(
   };
 }
 
-/** The int8 layer over a quantized weight (owned by `group`, like its bias, which stays fp16: f16x2 [out]). */
+/** The int8 layer over a quantized weight; its bias stays fp16 (f16x2 [out]). */
 export function createInt8Linear(
   ctx: GpuContext,
-  group: BufferGroup,
   w: Int8Weight,
   bias: GpuTensor | null,
   opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a'> = {},
 ): Int8Linear {
   const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a });
-  return new Int8Linear(ctx, kernels, w.weight.name, w.weight, w.scales, bias, opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD, group);
+  return new Int8Linear(ctx, kernels, w.weight.name, w.weight, w.scales, bias, opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD);
+}
+
+/** What weights.ts's LinearFactory passes: the module name, the loaded weight (GpuTensor or Int8Weight), the bias. */
+export interface LinearSpecLike {
+  name: string;
+  weight: unknown;
+  bias: GpuTensor | null;
+}
+
+/**
+ * The LinearFactory of the int8 path: an Int8Weight (what int8WeightTransform made of a decoder linear) becomes an
+ * Int8Linear; anything else (lm_head, tied embeddings, layers kept in fp16) goes to `fp16`, e.g. fp16LinearFactory.
+ */
+export function int8LinearFactory(
+  ctx: GpuContext,
+  fp16: (spec: LinearSpecLike) => LinearLayer,
+  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a'> = {},
+): (spec: LinearSpecLike) => LinearLayer {
+  return (spec) => (isInt8Weight(spec.weight) ? createInt8Linear(ctx, spec.weight, spec.bias, opts) : fp16(spec));
 }
 
 /** quantizeWeight + createInt8Linear: one fp16 linear weight (+ bias) to an int8 layer. The source is not released. */
@@ -240,5 +260,5 @@ export async function quantizeLinear(
   opts: Int8LinearOptions = {},
 ): Promise<Int8Linear> {
   const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes: opts.maxBindingBytes });
-  return createInt8Linear(ctx, group, w, bias, opts);
+  return createInt8Linear(ctx, w, bias, opts);
 }
