@@ -55,7 +55,7 @@ export function VramChart() {
   }, [samples]);
 
   return (
-    <figure className="chart panel" data-testid="vram-chart" data-points={samples.length} data-peak-bytes={peakPoint?.total ?? 0}>
+    <figure className="chart panel" data-testid="vram-chart" data-points={samples.length} data-current-bytes={current} data-peak-bytes={peakPoint?.total ?? 0}>
       <figcaption>
         <h2>GPU memory over time</h2>
         <span className="hint">
