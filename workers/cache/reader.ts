@@ -1,0 +1,164 @@
+// The loader's view of the cache: stream bytes [start, end) of a file, from committed blocks where the cache has
+// them and from the network otherwise. Network reads are widened to whole blocks and written through to the cache
+// as they arrive, block by block, so a load cut short resumes at the first block not committed (at most one block
+// of the cut is fetched again), and the next load of the same file makes no requests for these bytes.
+import { EngineError } from '../errors.ts';
+import { fileName, streamRange, type ByteRange, type HttpOptions } from '../model/http.ts';
+import type { CacheEntry } from './entry.ts';
+import type { ByteCache } from './store.ts';
+import { probeValidator, type Validator } from './validator.ts';
+
+/** Receives bytes in order; `fromCache` tells where they came from (the load report counts network bytes only). */
+export type CachedChunk = (chunk: Uint8Array, offset: number, fromCache: boolean) => void | Promise<void>;
+
+export interface ReadCounters {
+  /** Bytes received from the network (including the widening to whole blocks). */
+  networkBytes: number;
+  /** Bytes read from the cache. */
+  cacheBytes: number;
+  /** Range requests made for data (the validator probes are not counted). */
+  networkRequests: number;
+}
+
+export function newCounters(): ReadCounters {
+  return { networkBytes: 0, cacheBytes: 0, networkRequests: 0 };
+}
+
+/** Streams `range` of the entry's file to `onChunk`, in order, each byte once. */
+export async function readThrough(
+  entry: CacheEntry,
+  range: ByteRange,
+  http: HttpOptions,
+  onChunk: CachedChunk,
+  counters: ReadCounters,
+): Promise<void> {
+  const B = entry.blockBytes;
+  const end = Math.min(range.end, entry.size);
+  if (range.end > entry.size) {
+    throw new EngineError('bad-file', `${fileName(entry.url)}: bytes up to ${range.end} asked of a ${entry.size}-byte file`, { file: entry.url });
+  }
+  let pos = range.start;
+  let i = Math.floor(pos / B);
+  while (pos < end) {
+    if (entry.has(i)) {
+      const data = await entry.readBlock(i);
+      if (data) {
+        const hi = Math.min(end, i * B + data.length);
+        counters.cacheBytes += hi - pos;
+        await onChunk(data.subarray(pos - i * B, hi - i * B), pos, true);
+        pos = hi;
+        i++;
+        continue;
+      }
+    }
+    let j = i + 1;
+    while (j * B < end && !entry.has(j)) j++;
+    await fetchBlocks(entry, i, j, { start: pos, end: Math.min(end, j * B) }, http, onChunk, counters);
+    pos = Math.min(end, j * B);
+    i = j;
+  }
+}
+
+/** Fetches blocks [i, j) whole, commits each as it completes, and hands `deliver`'s bytes to onChunk as they come. */
+async function fetchBlocks(
+  entry: CacheEntry,
+  i: number,
+  j: number,
+  deliver: ByteRange,
+  http: HttpOptions,
+  onChunk: CachedChunk,
+  counters: ReadCounters,
+): Promise<void> {
+  const B = entry.blockBytes;
+  const buf = new Uint8Array(Math.min(B, entry.size));
+  const fetchRange = { start: i * B, end: Math.min(entry.size, j * B) };
+  counters.networkRequests++;
+  await streamRange(entry.url, fetchRange, { ...http, expectSize: entry.size }, async (chunk, at) => {
+    counters.networkBytes += chunk.length;
+    const lo = Math.max(at, deliver.start);
+    const hi = Math.min(at + chunk.length, deliver.end);
+    if (lo < hi) await onChunk(chunk.subarray(lo - at, hi - at), lo, false);
+    // Write-through: gather into the block buffer; a full block is stored and committed before the buffer is reused.
+    let off = 0;
+    while (off < chunk.length) {
+      const b = Math.floor((at + off) / B);
+      const inBlock = at + off - b * B;
+      const len = entry.blockLen(b);
+      const n = Math.min(chunk.length - off, len - inBlock);
+      buf.set(chunk.subarray(off, off + n), inBlock);
+      off += n;
+      if (inBlock + n === len) await entry.writeBlock(b, buf.subarray(0, len));
+    }
+  });
+}
+
+/**
+ * A per-load reader over the cache for one model: finds each file's validator with a one-byte probe (or takes it
+ * from `validators`), opens its entry, and streams ranges through it. `streamRange` has http.streamRange's shape
+ * with a `fromCache` flag added to the callback. A file whose size the server does not tell is read uncached.
+ */
+export class CachedReader {
+  readonly counters = newCounters();
+  private readonly entries = new Map<string, Promise<CacheEntry | null>>();
+
+  constructor(
+    readonly cache: ByteCache,
+    readonly model: string,
+    private readonly validators: ReadonlyMap<string, Validator> = new Map(),
+  ) {}
+
+  /** The cache entry of `url` (null: not cacheable). */
+  entryFor(url: string, http: HttpOptions = {}): Promise<CacheEntry | null> {
+    let e = this.entries.get(url);
+    if (!e) {
+      e = (async () => {
+        const v = this.validators.get(url) ?? (await probeValidator(url, http));
+        return v ? this.cache.entry({ url, validator: v, model: this.model }) : null;
+      })();
+      e.catch(() => this.entries.delete(url));
+      this.entries.set(url, e);
+    }
+    return e;
+  }
+
+  readonly streamRange = async (
+    url: string,
+    range: ByteRange,
+    opts: HttpOptions & { expectSize?: number | null },
+    onChunk: CachedChunk,
+  ): Promise<void> => {
+    const entry = await this.entryFor(url, opts);
+    if (!entry) {
+      this.counters.networkRequests++;
+      return streamRange(url, range, opts, (c, at) => {
+        this.counters.networkBytes += c.length;
+        return onChunk(c, at, false);
+      });
+    }
+    if (opts.expectSize != null && opts.expectSize !== entry.size) {
+      throw new EngineError(
+        'bad-file',
+        `${fileName(url)} changed on the server during the load (${opts.expectSize} bytes when its header was read, now ${entry.size})`,
+        { file: url },
+      );
+    }
+    return readThrough(entry, range, opts, onChunk, this.counters);
+  };
+
+  /**
+   * Fetches the blocks of `url` not yet cached (the header and any gap the tensors left), so the file is complete
+   * and, where the server gave a SHA-256, checked whole. Returns whether it is complete.
+   */
+  async fill(url: string, http: HttpOptions = {}): Promise<boolean> {
+    const entry = await this.entryFor(url, http);
+    if (!entry) return false;
+    for (let i = 0; i < entry.blockCount; i++) {
+      if (entry.has(i)) continue;
+      let j = i + 1;
+      while (j < entry.blockCount && !entry.has(j)) j++;
+      await fetchBlocks(entry, i, j, { start: 0, end: 0 }, http, () => {}, this.counters);
+      i = j;
+    }
+    return entry.complete;
+  }
+}
