@@ -79,7 +79,9 @@ describe.each(MODELS)('loadWeights %s', (model) => {
       expect(rep.weightBytes).toBe(loaded.group.bytes);
       expect(rep.finalGpuBytes).toBe(loaded.group.bytes);
       if (strategy === 'naive') expect(rep.peakGpuBytes).toBeGreaterThan(rep.weightBytes * 1.9);
-      else expect(rep.peakGpuBytes).toBe(rep.weightBytes);
+      else if (strategy === 'fp16') expect(rep.peakGpuBytes).toBe(rep.weightBytes);
+      // streamed: the weights plus the staging ring (3 chunks) and the conversion parameters
+      else expect(rep.peakGpuBytes).toBeLessThanOrEqual(rep.weightBytes + 3 * (70_004 + 16) + 64 * 256);
       if (strategy === 'streamed') {
         expect(server.log.filter((l) => l.path.endsWith('model.safetensors')).every((l) => l.status === 206)).toBe(true);
         expect(rep.bytesFetched).toBeLessThan(file.length);
@@ -180,7 +182,10 @@ describe('loadWeights edge cases', () => {
     });
     expect(seen.length).toBe(map.tensors.size);
     expect(loaded.tensors.get('model.layers.0.mlp.up_proj.weight')).toMatchObject({ replaced: 'model.layers.0.mlp.up_proj.weight' });
-    expect(loaded.report.peakGpuBytes).toBeLessThan(loaded.report.finalGpuBytes + loaded.report.finalGpuBytes);
+    // the streamed staging ring (3 slots of at most the largest tensor, + conversion parameters) is on top
+    const largest = Math.max(...[...map.tensors.values()].map((r) => r.end - r.start));
+    const staging = 3 * (Math.ceil(largest / 4) * 4 + 16) + 64 * 256;
+    expect(loaded.report.peakGpuBytes).toBeLessThan(loaded.report.finalGpuBytes + loaded.report.finalGpuBytes + staging);
     loaded.group.destroy();
     expect(ctx.ledger.current).toBe(0);
   });

@@ -15,6 +15,7 @@ import { f16BitsToF32 } from './half.ts';
 import { cancelledError, fetchBytes, fileName, type HttpOptions } from './http.ts';
 import { LoadMeter } from './load-meter.ts';
 import { elementCount, type TensorMap, type TensorRecord } from './safetensors.ts';
+import { GpuUploader } from './gpu-upload.ts';
 import { DEFAULT_STREAM_OPTIONS, streamFile, type StreamOptions } from './stream-load.ts';
 import { TensorSink, type TensorTransform } from './tensor-sink.ts';
 import type { GpuTensor } from './tensor.ts';
@@ -70,12 +71,17 @@ export async function loadWeights<T = GpuTensor>(
   ctx.device.pushErrorScope('out-of-memory');
   ctx.device.pushErrorScope('validation');
   try {
+    const so = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream };
+    // Streamed strategies convert on the GPU from a small staging ring; naive and fp16 convert here (convert.ts).
+    const largest = records.reduce((a, r) => Math.max(a, r.end - r.start), 4);
+    const uploader = wholeFiles ? undefined : new GpuUploader(ctx, group, meter, { slotBytes: Math.min(so.chunkBytes, largest) });
     const sink = (r: TensorRecord) =>
       new TensorSink<T>(r, {
         queue: ctx.device.queue,
         group,
         maxBindingBytes: opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize,
         meter,
+        uploader,
         transform: opts.transform,
         done: (name, t) => tensors.set(name, t),
       });
@@ -96,11 +102,12 @@ export async function loadWeights<T = GpuTensor>(
         }
       }
     } else {
-      const so = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream };
       for (const f of files) {
         where = { file: f.url };
-        await streamFile(f, f.tensors.map(sink), meter, http, so, (t) => (where = { file: f.url, tensor: t }));
+        const onTensor = (t: string | undefined) => (where = { file: f.url, tensor: t });
+        await streamFile(f, f.tensors.map(sink), meter, http, so, onTensor, () => uploader!.throttle());
       }
+      await uploader!.finish();
     }
     await meter.drainIfNeeded(true);
     const validation = await ctx.device.popErrorScope();

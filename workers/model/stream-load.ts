@@ -1,7 +1,7 @@
 // The 'streamed' strategy: neighbouring tensors of a file are coalesced into range requests of bounded size, each
 // body is read as a stream, gathered into chunks of a fixed size, converted and written into each tensor's GPU
-// buffers. Host memory in flight is one chunk plus its converted words plus what the fetch implementation buffers,
-// whatever the model's size. A server that ignores Range gets one sequential read of each file.
+// buffers. Host memory in flight is one chunk, plus what the fetch implementation buffers, plus the writes the GPU
+// queue has not yet executed (bounded by `throttle`, see gpu-upload.ts), whatever the model's size. A server that ignores Range gets one sequential read of each file.
 import { streamRange, type ByteRange, type HttpOptions } from './http.ts';
 import type { LoadMeter } from './load-meter.ts';
 import type { SafetensorsFile, TensorRecord } from './safetensors.ts';
@@ -115,6 +115,8 @@ export async function streamFile<T>(
   http: HttpOptions,
   o: StreamOptions,
   onTensor: (name: string | undefined) => void,
+  /** Awaited after each chunk is handed to the sinks: bounds the writes in flight on the GPU queue. */
+  throttle: () => Promise<void> = async () => {},
 ): Promise<void> {
   const router = new FileRouter(sinks, meter);
   await router.finishEmptyLeading();
@@ -134,6 +136,7 @@ export async function streamFile<T>(
       await router.write(chunk.subarray(0, fill), chunkAt);
       chunkAt += fill;
       fill = 0;
+      await throttle();
     };
     onTensor(router.current?.record.name);
     await streamRange(file.url, req, { ...http, expectSize: file.size }, async (bytes, at) => {
@@ -147,6 +150,7 @@ export async function streamFile<T>(
           const n = bytes.length - off;
           onTensor(router.current?.record.name);
           await router.write(bytes.subarray(off), at + off);
+          await throttle();
           chunkAt = at + off + n;
           off += n;
           continue;

@@ -4,6 +4,7 @@
 // replace the tensor.
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { F16x2Converter } from './convert.ts';
+import { GpuTensorWriter, type GpuUploader } from './gpu-upload.ts';
 import type { LoadMeter } from './load-meter.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { allocateTensor, type GpuTensor } from './tensor.ts';
@@ -16,6 +17,8 @@ export interface SinkContext<T> {
   group: BufferGroup;
   maxBindingBytes: number;
   meter: LoadMeter;
+  /** Streamed loads: raw bytes to the GPU, converted there. Without it, conversion runs here (convert.ts). */
+  uploader?: GpuUploader;
   transform?: TensorTransform<T>;
   /** Receives the finished tensor (or what the transform made of it). */
   done: (name: string, t: GpuTensor | T) => void;
@@ -40,15 +43,23 @@ export function writeWords(queue: GPUQueue, t: GpuTensor, wordOffset: number, wo
 }
 
 export class TensorSink<T> {
-  private converter: F16x2Converter;
+  /** Created with the first byte and dropped after the last, so a file's waiting sinks hold no conversion buffers. */
+  private converter: F16x2Converter | GpuTensorWriter | null = null;
   private tensor: GpuTensor | null = null;
   bytesIn = 0;
 
   constructor(
     readonly record: TensorRecord,
     private readonly ctx: SinkContext<T>,
-  ) {
-    this.converter = new F16x2Converter(record.name, record.dtype, record.shape);
+  ) {}
+
+  private start(): { tensor: GpuTensor; converter: F16x2Converter | GpuTensorWriter } {
+    if (!this.tensor) this.tensor = this.allocate();
+    if (!this.converter) {
+      const r = this.record;
+      this.converter = this.ctx.uploader ? new GpuTensorWriter(r, this.ctx.uploader) : new F16x2Converter(r.name, r.dtype, r.shape);
+    }
+    return { tensor: this.tensor, converter: this.converter };
   }
 
   get bytesTotal(): number {
@@ -58,12 +69,18 @@ export class TensorSink<T> {
   /** Converts and uploads the next bytes of this tensor (in order). */
   push(bytes: Uint8Array): void {
     const { meter, queue } = this.ctx;
-    if (!this.tensor) this.tensor = this.allocate();
+    const { tensor, converter } = this.start();
     const t0 = meter.now();
-    const { wordOffset, words } = this.converter.push(bytes);
+    if (converter instanceof GpuTensorWriter) {
+      converter.push(tensor, bytes); // staging + dispatch recording; the conversion itself runs on the GPU
+      meter.convertMs += meter.now() - t0;
+      this.bytesIn += bytes.length;
+      return;
+    }
+    const { wordOffset, words } = converter.push(bytes);
     const t1 = meter.now();
     meter.convertMs += t1 - t0;
-    writeWords(queue, this.tensor, wordOffset, words);
+    writeWords(queue, tensor, wordOffset, words);
     meter.uploaded(words.byteLength);
     meter.uploadMs += meter.now() - t1;
     this.bytesIn += bytes.length;
@@ -72,13 +89,18 @@ export class TensorSink<T> {
   /** After the last byte: checks the count, writes the final word, runs the transform. */
   async finish(): Promise<void> {
     const { meter, queue, transform } = this.ctx;
-    if (!this.tensor) this.tensor = this.allocate(); // a tensor with no elements
-    const last = this.converter.finish();
-    if (last.words.length) writeWords(queue, this.tensor, last.wordOffset, last.words);
-    let result: GpuTensor | T = this.tensor;
+    const { tensor, converter } = this.start(); // start() also covers a tensor with no elements
+    this.converter = null;
+    this.tensor = null;
+    if (converter instanceof GpuTensorWriter) converter.finish();
+    else {
+      const last = converter.finish();
+      if (last.words.length) writeWords(queue, tensor, last.wordOffset, last.words);
+    }
+    let result: GpuTensor | T = tensor;
     if (transform) {
       const t0 = meter.now();
-      result = await transform(this.tensor, this.record, this.ctx.group);
+      result = await transform(tensor, this.record, this.ctx.group);
       meter.quantizeMs += meter.now() - t0;
     }
     this.ctx.done(this.record.name, result);
