@@ -61,7 +61,7 @@ test('every control is present and has an accessible name', async ({ page }) => 
   expect(errors).toEqual([]);
 });
 
-test('a bad model URL is flagged at the field and, on Load, in the error banner', async ({ page }) => {
+test('a bad model URL is flagged at the field and, on Load, in the error banner', async ({ page }, testInfo) => {
   await open(page);
   const url = page.getByTestId('model-url');
   await url.fill('not a model url');
@@ -73,6 +73,8 @@ test('a bad model URL is flagged at the field and, on Load, in the error banner'
   await expect(error).toBeVisible();
   await expect(error).toContainText('Check the model URL');
   await expect(error).toHaveAttribute('data-code', 'bad-input');
+  await expect(error).toBeInViewport();
+  await page.screenshot({ path: testInfo.outputPath('ui-bad-url.png') });
 
   await url.fill('ftp://example.com/model/');
   await expect(page.getByTestId('model-url-error')).toContainText('http');

@@ -63,7 +63,7 @@ export function VramChart() {
         </span>
       </figcaption>
       <div className="chart-box" role="img" aria-label={`GPU memory by category over time; currently ${formatBytes(current)}, peak ${formatBytes(peak)}`}>
-        {samples.length ? <Line data={data} options={options} /> : <p className="empty">No GPU allocations yet.</p>}
+        {samples.some((x) => x.total > 0) ? <Line data={data} options={options} /> : <p className="empty">No GPU allocations yet.</p>}
       </div>
     </figure>
   );

@@ -33,7 +33,7 @@ export function ModelPicker() {
 
   return (
     <fieldset className="model-picker" disabled={busy}>
-      <legend>Model</legend>
+      <legend>Source and strategy</legend>
       <div className="field wide">
         <label htmlFor={`${id}-preset`}>Preset</label>
         <select

@@ -1,3 +1,4 @@
+import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes, formatCount } from '../format.ts';
 import { CATEGORY_COLORS, MEMORY_CATEGORIES } from '../memory-series.ts';
@@ -21,6 +22,14 @@ export function PlanView() {
     return b.ok ? requestKey(b.req) : null;
   });
   const stale = plan !== null && planKey !== currentKey;
+  // Once estimated, a change of strategy, context or budget re-estimates by itself (headers are cached by the
+  // browser); a change of model waits for the button, so typing a URL does not fire requests.
+  const sameModel = !!planKey && !!currentKey && JSON.parse(planKey).model === JSON.parse(currentKey).model;
+  useEffect(() => {
+    if (!stale || !sameModel || planning || busy) return;
+    const t = setTimeout(() => void estimate(), 500);
+    return () => clearTimeout(t);
+  }, [stale, sameModel, planning, busy, estimate, currentKey]);
   const categories = plan ? MEMORY_CATEGORIES.filter((c) => plan.bytes[c] > 0) : [];
 
   return (
