@@ -1,0 +1,189 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
+import { EngineError } from '../errors.ts';
+import { NodeFsBackend } from './fs.node.ts';
+import { modelLockName, withLock } from './locks.ts';
+import { CachedReader } from './reader.ts';
+import { ByteCache } from './store.ts';
+import type { Validator } from './validator.ts';
+
+const SIZE = 300_000;
+const B = 64 * 1024;
+const data = new Uint8Array(SIZE).map((_, i) => (i * 131 + (i >> 9)) & 0xff);
+const fast = { retries: 2, backoffMs: 1 };
+let server: ServeDirHandle;
+let url: string;
+let model: string;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-serve-'));
+  writeFileSync(join(dir, 'model.safetensors'), data);
+  server = await serveDir(dir);
+  model = server.url;
+  url = server.url + 'model.safetensors';
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.misbehave = {};
+  server.log.length = 0;
+});
+
+const newDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
+const corrupt: { block: number; reason: string }[] = [];
+const openCache = (backend: NodeFsBackend) =>
+  ByteCache.open(backend, { blockBytes: B, onCorrupt: (c) => corrupt.push({ block: c.block, reason: c.reason }) });
+
+/** Reads [start, end) through a fresh reader (a new page load) and checks the bytes. */
+async function read(cache: ByteCache, start = 0, end = SIZE, http = fast, validators?: Map<string, Validator>) {
+  const reader = new CachedReader(cache, model, validators);
+  const out = new Uint8Array(end - start);
+  let next = start;
+  await reader.streamRange(url, { start, end }, { ...http, expectSize: SIZE }, (c, at) => {
+    expect(at).toBe(next);
+    out.set(c, at - start);
+    next = at + c.length;
+  });
+  expect(next).toBe(end);
+  expect(Buffer.compare(out, data.subarray(start, end))).toBe(0); // (toEqual on 300 kB is slow)
+  return reader;
+}
+
+/** The data requests (not the one-byte validator probes) the server saw. */
+const dataRanges = () => server.log.map((l) => l.range).filter((r) => r !== 'bytes=0-0');
+
+async function entryDir(root: string): Promise<string> {
+  const v1 = join(root, 'v1');
+  return join(v1, (await readdir(v1))[0]);
+}
+
+describe('CachedReader', () => {
+  it('reads cold from the network, then warm from the cache with no data requests', async () => {
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    const cold = await read(cache, 1000, 250_000);
+    expect(cold.counters.networkBytes).toBe(4 * B); // widened to whole blocks [0, 4B)
+    expect(dataRanges()).toEqual([`bytes=0-${4 * B - 1}`]);
+    server.log.length = 0;
+    const warm = await read(cache, 1000, 250_000);
+    expect(warm.counters).toMatchObject({ networkBytes: 0, networkRequests: 0, cacheBytes: 249_000 });
+    expect(dataRanges()).toEqual([]);
+    // The rest of the file: only the blocks not yet cached are fetched.
+    server.log.length = 0;
+    const rest = await read(cache, 0, SIZE);
+    expect(dataRanges()).toEqual([`bytes=${4 * B}-${SIZE - 1}`]);
+    expect(rest.counters.networkBytes).toBe(SIZE - 4 * B);
+    expect((await cache.list())[0]).toMatchObject({ model, bytes: SIZE, complete: true });
+  });
+
+  it('resumes a load cut by a dropped connection at the last committed block', async () => {
+    const root = newDir();
+    server.misbehave = { dropAfterBytes: 150_000, dropTimes: 2 }; // the first response is the validator probe
+    const e = await read(await openCache(new NodeFsBackend(root)), 0, SIZE, { retries: 0, backoffMs: 1 }).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e.code).toBe('network');
+    // A new page load (fresh cache object over the same storage) asks only for what was not committed.
+    server.misbehave = {};
+    server.log.length = 0;
+    const committed = Math.floor(150_000 / B) * B;
+    const again = await read(await openCache(new NodeFsBackend(root)));
+    expect(dataRanges()).toEqual([`bytes=${committed}-${SIZE - 1}`]);
+    expect(again.counters.networkBytes).toBe(SIZE - committed);
+    expect(again.counters.cacheBytes).toBe(committed);
+  });
+
+  it('resumes inside one load when http retries the dropped connection, and caches every block once', async () => {
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    server.misbehave = { dropAfterBytes: 100_000, dropTimes: 2 };
+    await read(cache);
+    server.log.length = 0;
+    server.misbehave = {};
+    expect((await read(cache)).counters.networkBytes).toBe(0);
+  });
+
+  it('detects a corrupted block (hash), a truncated block (size) and a torn manifest, and re-fetches', async () => {
+    const root = newDir();
+    await read(await openCache(new NodeFsBackend(root)));
+    const dir = await entryDir(root);
+    const b1 = join(dir, 'b000001');
+    const bytes = readFileSync(b1);
+    bytes[100] ^= 0xff;
+    writeFileSync(b1, bytes);
+    writeFileSync(join(dir, 'b000003'), readFileSync(join(dir, 'b000003')).subarray(0, 10));
+    corrupt.length = 0;
+    server.log.length = 0;
+    const r = await read(await openCache(new NodeFsBackend(root)));
+    expect(corrupt).toEqual(expect.arrayContaining([{ block: 1, reason: 'sha256' }, { block: 3, reason: 'size' }]));
+    expect(dataRanges()).toEqual([`bytes=${B}-${2 * B - 1}`, `bytes=${3 * B}-${4 * B - 1}`]);
+    expect(r.counters.networkBytes).toBe(2 * B);
+    // The newest manifest slot torn mid-write: the other slot (one commit older) is used.
+    const slots = ['manifest.0', 'manifest.1'].map((s) => join(dir, s));
+    const newest = slots.map((s) => readFileSync(s, 'utf8')).map((t) => JSON.parse(t.slice(0, t.lastIndexOf('\n'))).seq);
+    const torn = slots[newest[0] > newest[1] ? 0 : 1];
+    writeFileSync(torn, readFileSync(torn, 'utf8').slice(0, 50));
+    server.log.length = 0;
+    await read(await openCache(new NodeFsBackend(root)));
+    expect(dataRanges().length).toBeLessThanOrEqual(1); // at most the last block committed before the tear
+  });
+
+  it('starts afresh when the file changed on the server (another validator)', async () => {
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    const v1 = new Map([[url, { size: SIZE, etag: '"one"', lastModified: null, sha256: null }]]);
+    await read(cache, 0, SIZE, fast, v1);
+    server.log.length = 0;
+    const v2 = new Map([[url, { size: SIZE, etag: '"two"', lastModified: null, sha256: null }]]);
+    expect((await read(cache, 0, SIZE, fast, v2)).counters.networkBytes).toBe(SIZE);
+  });
+
+  it('checks the whole file against a published SHA-256, and drops it on a mismatch', async () => {
+    const sha = createHash('sha256').update(data).digest('hex');
+    const good = new Map([[url, { size: SIZE, etag: `"${sha}"`, lastModified: null, sha256: sha }]]);
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    const r = await read(cache, 70_000, SIZE, fast, good); // skips block 0, like the header of a checkpoint
+    expect((await cache.peek(url))!.verified).toBe(false);
+    expect(await r.fill(url, fast)).toBe(true);
+    expect((await cache.peek(url))!.verified).toBe(true);
+
+    const wrong = '0'.repeat(64);
+    const bad = new Map([[url, { size: SIZE, etag: `"${wrong}"`, lastModified: null, sha256: wrong }]]);
+    const e = await read(cache, 0, SIZE, fast, bad).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect([e.code, e.message]).toEqual(['bad-file', expect.stringMatching(/SHA-256/)]);
+    expect((await cache.peek(url))!.blocks).toEqual({});
+  });
+
+  it('gives a storage error with what to do when the quota is too small (estimate, and a failed write)', async () => {
+    const e = await read(await openCache(new NodeFsBackend(newDir(), 1_000_000))).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e.code).toBe('storage');
+    expect(e.message).toMatch(/Delete cached models/);
+    expect(e.details).toMatchObject({ needBytes: SIZE });
+    // No estimate (a platform that cannot tell), and the write itself fails.
+    const blind = new NodeFsBackend(newDir(), 3 * B);
+    blind.estimate = async () => null;
+    const w = await read(await openCache(blind)).catch((x) => x);
+    expect([w.code, w.message]).toEqual(['storage', expect.stringMatching(/quota ran out/)]);
+  });
+
+  it('two loads of the same model under the model lock fetch the file once', async () => {
+    const root = newDir();
+    const load = async () =>
+      withLock(modelLockName(model), async () => (await read(await openCache(new NodeFsBackend(root)))).counters);
+    const [a, b] = await Promise.all([load(), load()]);
+    expect(a.networkBytes + b.networkBytes).toBe(SIZE);
+    expect(dataRanges()).toEqual([`bytes=0-${SIZE - 1}`]);
+  });
+
+  it('lists and deletes cached models', async () => {
+    const root = newDir();
+    const cache = await openCache(new NodeFsBackend(root));
+    await read(cache, 0, 1000);
+    expect(await cache.list()).toEqual([expect.objectContaining({ model, bytes: B, complete: false })]);
+    expect(await cache.deleteModel('http://elsewhere/')).toBe(0);
+    expect(await cache.deleteModel(model)).toBe(B);
+    expect(await cache.list()).toEqual([]);
+  });
+});
