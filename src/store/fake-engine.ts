@@ -32,7 +32,8 @@ export class FakeEngine implements EngineApi {
   private peak = 0;
   private loaded: ModelInfo | null = null;
   private cancel: (() => void) | null = null;
-  private lost: (reason: string) => void = () => {};
+  /** One resolver per deviceLost() call, oldest first. */
+  private lost: ((reason: string) => void)[] = [];
 
   private record(): void {
     this.t += 10;
@@ -41,8 +42,9 @@ export class FakeEngine implements EngineApi {
     this.samples.push({ t: this.t, total, bytes: { ...this.bytes } });
   }
 
-  loseDevice(reason: string): void {
-    this.lost(reason);
+  /** Loses the device of the newest connection, or of the `which`-th deviceLost() call. */
+  loseDevice(reason: string, which = this.lost.length - 1): void {
+    this.lost[which]?.(reason);
   }
 
   async init(): Promise<GpuInfo> {
@@ -123,6 +125,6 @@ export class FakeEngine implements EngineApi {
   }
 
   deviceLost(): Promise<string> {
-    return new Promise((resolve) => (this.lost = resolve));
+    return new Promise((resolve) => this.lost.push(resolve));
   }
 }

@@ -20,30 +20,37 @@ function message(e: unknown): string {
 
 export const createGpuSlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], GpuSlice> =>
-  (set) => ({
-    gpuStatus: 'idle',
-    gpuInfo: null,
-    gpuError: null,
+  (set) => {
+    // init() again replaces the device and destroys the old one: only the newest connection's loss counts
+    let connection = 0;
+    return {
+      gpuStatus: 'idle',
+      gpuInfo: null,
+      gpuError: null,
 
-    connectGpu: async () => {
-      const engine = deps.engine();
-      set({ gpuStatus: 'acquiring', gpuError: null });
-      try {
-        const info = await engine.init();
-        // A new device holds nothing: any model the old one held is gone.
-        set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, samples: [], lastSampleT: -1 });
-        void Promise.resolve(engine.deviceLost()).then((reason) => {
-          set({
-            gpuStatus: 'lost',
-            gpuError: `The GPU device was lost (${reason}). Reconnect to continue.`,
-            modelStatus: 'empty',
-            modelInfo: null,
-            generating: false,
+      connectGpu: async () => {
+        const engine = deps.engine();
+        const mine = ++connection;
+        set({ gpuStatus: 'acquiring', gpuError: null });
+        try {
+          const info = await engine.init();
+          // A new device holds nothing: any model the old one held is gone.
+          if (mine !== connection) return;
+          set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, samples: [], lastSampleT: -1 });
+          void Promise.resolve(engine.deviceLost()).then((reason) => {
+            if (mine !== connection) return;
+            set({
+              gpuStatus: 'lost',
+              gpuError: `The GPU device was lost (${reason}). Reconnect to continue.`,
+              modelStatus: 'empty',
+              modelInfo: null,
+              generating: false,
+            });
           });
-        });
-      } catch (e) {
-        const unavailable = e instanceof EngineError ? e.code === 'no-webgpu' : /WebGPU/.test(message(e));
-        set({ gpuStatus: unavailable ? 'unavailable' : 'lost', gpuError: message(e) });
-      }
-    },
-  });
+        } catch (e) {
+          const unavailable = e instanceof EngineError ? e.code === 'no-webgpu' : /WebGPU/.test(message(e));
+          if (mine === connection) set({ gpuStatus: unavailable ? 'unavailable' : 'lost', gpuError: message(e) });
+        }
+      },
+    };
+  };

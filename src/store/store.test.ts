@@ -144,3 +144,17 @@ describe('store with a fake engine', () => {
     expect(store.getState().error?.title).toBe('The prompt is empty');
   });
 });
+
+describe('GPU reconnection', () => {
+  it('ignores the loss of a device that a newer connection replaced', async () => {
+    const { store, engine } = setup();
+    await store.getState().connectGpu();
+    await store.getState().connectGpu();
+    engine.loseDevice('destroyed: replaced', 0);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(store.getState().gpuStatus).toBe('ready');
+    engine.loseDevice('unknown: driver reset', 1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(store.getState()).toMatchObject({ gpuStatus: 'lost', gpuError: expect.stringMatching(/driver reset/) });
+  });
+});
