@@ -1,0 +1,52 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { withLock } from './locks.ts';
+import { digestHex, Sha256, sha256Hex } from './sha256.ts';
+import { validatorFromHeaders, validatorKey } from './validator.ts';
+
+const ref = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('Sha256', () => {
+  it('matches node:crypto for every length around the padding edges, fed in odd pieces', () => {
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_003]) {
+      const b = new Uint8Array(randomBytes(n));
+      expect(sha256Hex(b)).toBe(ref(b));
+      const h = new Sha256();
+      for (let o = 0; o < n; o += 37) h.update(b.subarray(o, o + 37));
+      expect(h.hex()).toBe(ref(b));
+    }
+  });
+
+  it('saves and restores its state at 64-byte boundaries', async () => {
+    const b = new Uint8Array(randomBytes(64 * 100 + 5));
+    const s = new Sha256().update(b.subarray(0, 640)).save();
+    expect(Sha256.restore(s).update(b.subarray(640)).hex()).toBe(ref(b));
+    expect(() => new Sha256().update(b.subarray(0, 3)).save()).toThrow(/boundary/);
+    expect(await digestHex(b)).toBe(ref(b));
+  });
+});
+
+describe('validatorFromHeaders', () => {
+  it('takes the hub’s linked ETag as the SHA-256 and the size from Content-Range', () => {
+    const sha = 'ab'.repeat(32);
+    const v = validatorFromHeaders(new Headers({ 'content-range': 'bytes 0-0/12345', 'x-linked-etag': `"${sha}"`, etag: 'W/"x"' }), 206);
+    expect(v).toEqual({ size: 12345, etag: `"${sha}"`, lastModified: null, sha256: sha });
+    const plain = validatorFromHeaders(new Headers({ 'content-length': '10', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }), 200)!;
+    expect(validatorKey(plain)).toBe('size:10;lm:Mon, 01 Jan 2024 00:00:00 GMT');
+    expect(validatorFromHeaders(new Headers({}), 206)).toBeNull();
+  });
+});
+
+describe('withLock', () => {
+  it('runs holders of one name one at a time, in order', async () => {
+    const log: string[] = [];
+    const job = (id: string) =>
+      withLock('x', async () => {
+        log.push(`${id}+`);
+        await new Promise((r) => setTimeout(r, 5));
+        log.push(`${id}-`);
+      });
+    await Promise.all([job('a'), job('b'), withLock('y', async () => void log.push('y'))]);
+    expect(log.filter((s) => s !== 'y')).toEqual(['a+', 'a-', 'b+', 'b-']);
+  });
+});
