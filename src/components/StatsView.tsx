@@ -31,9 +31,9 @@ export function StatsView() {
             <dd data-testid="stat-decode">{formatRate(stats.decodeTokPerS, 'tok/s')}</dd>
           </div>
           <div>
-            <dt>Tokens</dt>
+            <dt>Tokens in / out</dt>
             <dd>
-              {stats.promptTokens} in · {stats.generatedTokens} out
+              {stats.promptTokens} / {stats.generatedTokens}
             </dd>
           </div>
           <div>
