@@ -50,7 +50,7 @@ describe('GpuTensorWriter', () => {
     const bytes = randomBytes(elements * eb, elements * 31 + eb);
     // Special values so every class goes through the split paths too.
     if (dtype === 'BF16') new Uint16Array(bytes.buffer).set([0x7f80, 0xff81, 0x0001, 0x8040, 0x477f, 0x3380].slice(0, elements));
-    const record: TensorRecord = { name: `t.${dtype}.${shape.join('x')}`, dtype, shape, start: 0, end: bytes.length };
+    const record: TensorRecord = { name: `t.${dtype}.${shape.join('x')}`, file: '', dtype, shape, start: 0, end: bytes.length };
     const meter = new LoadMeter(ctx.ledger, ctx.device.queue, 0, 0);
     const group = ctx.ledger.group('test.writer');
     try {

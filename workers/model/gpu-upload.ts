@@ -35,8 +35,9 @@ export class GpuUploader {
   readonly slotBytes: number;
   private readonly slotStride: number;
   private readonly slots: number;
-  private readonly staging: GPUBuffer;
-  private readonly params: GPUBuffer;
+  /** Created with the first staged bytes (a load that converts on the CPU needs none). */
+  private staging: GPUBuffer | null = null;
+  private params: GPUBuffer | null = null;
   private readonly paramWords = new Uint32Array(CONVERT_PARAMS_BYTES / 4);
   private readonly tail = new Uint8Array(4);
   private readonly head = new Uint8Array(HEAD);
@@ -46,7 +47,7 @@ export class GpuUploader {
   private sinceFence = 0;
   private readonly fenceBytes: number;
   private readonly maxFences: number;
-  private readonly kernel: ConvertToF16;
+  private kernelInstance: ConvertToF16 | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -59,19 +60,26 @@ export class GpuUploader {
     this.slots = o.slots ?? 3;
     this.fenceBytes = o.fenceBytes ?? this.slotBytes;
     this.maxFences = o.maxFences ?? 2;
-    this.kernel = new ConvertToF16(ctx);
-    this.staging = group.createBuffer({
+  }
+
+  private get kernel(): ConvertToF16 {
+    return (this.kernelInstance ??= new ConvertToF16(this.ctx));
+  }
+
+  private buffers(): { staging: GPUBuffer; params: GPUBuffer } {
+    this.staging ??= this.group.createBuffer({
       label: 'load.staging',
       size: this.slotStride * this.slots,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       category: 'staging',
     });
-    this.params = group.createBuffer({
+    this.params ??= this.group.createBuffer({
       label: 'load.convertParams',
       size: PARAM_SLOT * PARAM_SLOTS,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       category: 'staging',
     });
+    return { staging: this.staging, params: this.params };
   }
 
   get queue(): GPUQueue {
@@ -84,20 +92,22 @@ export class GpuUploader {
    */
   stage(carry: Uint8Array, body: Uint8Array): number {
     if (body.length > this.slotBytes) throw new Error(`staging: ${body.length} bytes exceed a slot`);
+    const { staging } = this.buffers();
     const base = this.slot * this.slotStride;
     this.slot = (this.slot + 1) % this.slots;
     if (carry.length > 0) {
       this.head.fill(0);
       this.head.set(carry, HEAD - carry.length);
-      this.queue.writeBuffer(this.staging, base, this.head.buffer, 0, HEAD);
+      this.queue.writeBuffer(staging, base, this.head.buffer, 0, HEAD);
     }
-    writeUnaligned(this.queue, this.staging, base + HEAD, body, this.tail);
-    this.countBytes(body.length);
+    writeUnaligned(this.queue, staging, base + HEAD, body, this.tail);
+    this.written(body.length);
     return base + HEAD - carry.length;
   }
 
   /** Converts tensor words [w0, w1), whose first element e0 begins at staging byte `srcByte`, into `t`'s parts. */
   convert(dtype: TensorDtype, t: GpuTensor, rowLen: number, srcByte: number, e0: number, w0: number, w1: number): void {
+    const { staging, params } = this.buffers();
     const enc = this.ctx.device.createCommandEncoder({ label: 'load.convert' });
     const pass = enc.beginComputePass({ label: 'load.convert' });
     for (const part of t.parts) {
@@ -109,8 +119,8 @@ export class GpuUploader {
       const offset = this.paramSlot * PARAM_SLOT;
       this.paramSlot = (this.paramSlot + 1) % PARAM_SLOTS;
       convertParams({ srcByte, e0, w0: lo, nWords: hi - lo, rowLen, rowWords: t.rowWords, dstBase: pStart }, this.paramWords);
-      this.queue.writeBuffer(this.params, offset, this.paramWords);
-      this.kernel.encode(pass, dtype, this.kernel.bind(this.staging, part.buffer, this.params, offset), hi - lo);
+      this.queue.writeBuffer(params, offset, this.paramWords);
+      this.kernel.encode(pass, dtype, this.kernel.bind(staging, part.buffer, params, offset), hi - lo);
     }
     pass.end();
     this.queue.submit([enc.finish()]);
@@ -131,10 +141,11 @@ export class GpuUploader {
       off += n;
     }
     if (off < bytes.length) throw new Error(`tensor '${t.name}': ${bytes.length - off} bytes past its end`);
-    this.countBytes(bytes.length);
+    this.written(bytes.length);
   }
 
-  private countBytes(n: number): void {
+  /** Counts bytes given to queue.writeBuffer (here or by a CPU converter) toward the next fence. */
+  written(n: number): void {
     this.sinceFence += n;
     if (this.sinceFence >= this.fenceBytes) {
       this.sinceFence = 0;
@@ -156,8 +167,9 @@ export class GpuUploader {
     await Promise.all(this.fences.splice(0));
     await this.queue.onSubmittedWorkDone();
     this.meter.uploadMs += this.meter.now() - t;
-    this.group.release(this.staging);
-    this.group.release(this.params);
+    if (this.staging) this.group.release(this.staging);
+    if (this.params) this.group.release(this.params);
+    this.staging = this.params = null;
   }
 }
 

@@ -66,9 +66,10 @@ beforeEach(() => {
 
 describe.each(MODELS)('loadWeights %s', (model) => {
   const file = new Uint8Array(readFileSync(`${ROOT}${model}/model.safetensors`));
-  it.each(['naive', 'fp16', 'streamed'] as const)('%s uploads exactly the CPU-converted words', async (strategy) => {
+  it.each(['naive', 'fp16', 'streamed', 'streamed:gpu'] as const)('%s uploads exactly the CPU-converted words', async (variant) => {
+    const [strategy, convertOn] = variant.split(':') as ['naive' | 'fp16' | 'streamed', 'gpu' | 'cpu' | undefined];
     const map = await tensorMap(model);
-    const loaded = await loadWeights(ctx, map, { strategy, model, http: fast, stream: { chunkBytes: 70_001, maxRequestBytes: 300_000 } });
+    const loaded = await loadWeights(ctx, map, { strategy, model, convertOn, http: fast, stream: { chunkBytes: 70_001, maxRequestBytes: 300_000 } });
     try {
       expect(loaded.tensors.size).toBe(map.tensors.size);
       for (const r of map.tensors.values()) {
@@ -99,8 +100,8 @@ describe('loadWeights edge cases', () => {
   it('splits tensors larger than a (forced small) binding and still writes every word', async () => {
     const map = await tensorMap('llama-gqa-bf16');
     const file = new Uint8Array(readFileSync(`${ROOT}llama-gqa-bf16/model.safetensors`));
-    for (const strategy of ['streamed', 'fp16'] as const) {
-      const loaded = await loadWeights(ctx, map, { strategy, http: fast, maxBindingBytes: 4096, stream: { chunkBytes: 10_007 } });
+    for (const [strategy, convertOn] of [['streamed', 'gpu'], ['streamed', 'cpu'], ['fp16', undefined]] as const) {
+      const loaded = await loadWeights(ctx, map, { strategy, convertOn, http: fast, maxBindingBytes: 4096, stream: { chunkBytes: 10_007 } });
       const embed = loaded.tensors.get('model.embed_tokens.weight') as GpuTensor;
       expect(embed.parts.length).toBeGreaterThan(1);
       for (const r of map.tensors.values()) {
@@ -115,7 +116,7 @@ describe('loadWeights edge cases', () => {
     const map = await tensorMap('qwen2-bias-fp32');
     server.log.length = 0;
     server.misbehave = { ignoreRange: true, dropAfterBytes: 700_000, dropTimes: 2 };
-    const loaded = await loadWeights(ctx, { ...map, files: map.files.map((f) => ({ ...f, rangeSupported: false })) }, { strategy: 'streamed', http: fast });
+    const loaded = await loadWeights(ctx, { ...map, files: map.files.map((f) => ({ ...f, rangeSupported: false })) }, { strategy: 'streamed', convertOn: 'gpu', http: fast });
     expect(loaded.tensors.size).toBe(map.tensors.size);
     expect(server.log.length).toBe(3); // one read, two resumes
     loaded.group.destroy();

@@ -35,6 +35,12 @@ export interface LoadWeightsOptions<T = GpuTensor> {
   /** Retries, backoff (the signal above is added). */
   http?: Omit<HttpOptions, 'signal'>;
   stream?: Partial<StreamOptions>;
+  /**
+   * Where streamed strategies convert bf16/f32 to fp16: 'gpu' (convert_to_f16, the JS thread only moves bytes) or
+   * 'cpu' (convert.ts). Default: 'gpu', except on software adapters (SwiftShader, llvmpipe), where a shader runs on
+   * the same CPU cores far slower than convert.ts's table lookup.
+   */
+  convertOn?: 'gpu' | 'cpu';
   /** Only these tensors (default: all). */
   only?: (name: string) => boolean;
 }
@@ -82,6 +88,7 @@ export async function loadWeights<T = GpuTensor>(
         maxBindingBytes: opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize,
         meter,
         uploader,
+        convertOnGpu: (opts.convertOn ?? defaultConvertOn(ctx)) === 'gpu',
         transform: opts.transform,
         done: (name, t) => tensors.set(name, t),
       });
@@ -145,6 +152,12 @@ export async function loadWeights<T = GpuTensor>(
     await ctx.device.popErrorScope().catch(() => null);
     throw loadError(e, where, opts.signal);
   }
+}
+
+/** 'cpu' on software adapters, whose "GPU" is these same CPU cores. */
+export function defaultConvertOn(ctx: Pick<GpuContext, 'adapter'>): 'gpu' | 'cpu' {
+  const a = ctx.adapter;
+  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`) ? 'cpu' : 'gpu';
 }
 
 function checkAbort(signal: AbortSignal | undefined, url: string): void {

@@ -17,8 +17,10 @@ export interface SinkContext<T> {
   group: BufferGroup;
   maxBindingBytes: number;
   meter: LoadMeter;
-  /** Streamed loads: raw bytes to the GPU, converted there. Without it, conversion runs here (convert.ts). */
+  /** Streamed loads: fences the queue's writes in flight; with `convertOnGpu`, raw bytes go to the GPU for conversion. */
   uploader?: GpuUploader;
+  /** Convert on the GPU (convert_to_f16) rather than here (convert.ts); needs `uploader`. */
+  convertOnGpu?: boolean;
   transform?: TensorTransform<T>;
   /** Receives the finished tensor (or what the transform made of it). */
   done: (name: string, t: GpuTensor | T) => void;
@@ -57,7 +59,7 @@ export class TensorSink<T> {
     if (!this.tensor) this.tensor = this.allocate();
     if (!this.converter) {
       const r = this.record;
-      this.converter = this.ctx.uploader ? new GpuTensorWriter(r, this.ctx.uploader) : new F16x2Converter(r.name, r.dtype, r.shape);
+      this.converter = this.ctx.uploader && this.ctx.convertOnGpu ? new GpuTensorWriter(r, this.ctx.uploader) : new F16x2Converter(r.name, r.dtype, r.shape);
     }
     return { tensor: this.tensor, converter: this.converter };
   }
@@ -81,7 +83,8 @@ export class TensorSink<T> {
     const t1 = meter.now();
     meter.convertMs += t1 - t0;
     writeWords(queue, tensor, wordOffset, words);
-    meter.uploaded(words.byteLength);
+    if (this.ctx.uploader) this.ctx.uploader.written(words.byteLength);
+    else meter.uploaded(words.byteLength);
     meter.uploadMs += meter.now() - t1;
     this.bytesIn += bytes.length;
   }
