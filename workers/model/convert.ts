@@ -61,10 +61,16 @@ function f32ToF16Run(src: Uint32Array, dst: Uint16Array, dstOffset: number): voi
   }
 }
 
+/**
+ * Working memory shared by every converter of this thread (one tensor converts at a time): a load allocates it once,
+ * not once per tensor, and it grows to the largest push.
+ */
+const shared = { scratch: new Uint16Array(0), out: new Uint16Array(0) };
+
 /** Words completed by one push: `words` go at word `wordOffset` of the tensor. */
 export interface ConvertedWords {
   wordOffset: number;
-  /** A view of a buffer the next push reuses: write or copy it first. */
+  /** A view of a buffer the next push (of any converter) reuses: write or copy it first. */
   words: Uint32Array;
 }
 
@@ -83,8 +89,6 @@ export class F16x2Converter {
   private elements = 0;
   private readonly pending = new Uint8Array(4);
   private pendingLen = 0;
-  /** Output as halves: padded-half index p holds element (row r, col c) at r * 2 * rowWords + c. */
-  private out = new Uint16Array(0);
   /** 1 when a low half (carryHalf) waits for its pair. */
   private carry = 0;
   private carryHalf = 0;
@@ -130,9 +134,18 @@ export class F16x2Converter {
     if (this.elements + n > this.totalElements) {
       throw new Error(`tensor '${this.name}': more bytes than its shape holds`);
     }
-    // Source halves (fp16 bits) of the n new elements, contiguous.
     const body = c.subarray(0, whole * eb);
-    const halves = this.toHalves(head, body, n);
+    if (this.rowLen % 2 === 0) {
+      // Even rows have no padding: convert straight into the output, after the carried half.
+      const out = outHalves(this.carry + n + 1);
+      if (this.carry) out[0] = this.carryHalf;
+      this.toHalves(head, body, out, this.carry);
+      return this.complete(out, this.carry + n, n);
+    }
+    // Source halves (fp16 bits) of the n new elements, contiguous.
+    if (shared.scratch.length < n) shared.scratch = new Uint16Array(Math.max(n, 1024));
+    const halves = shared.scratch.subarray(0, n);
+    this.toHalves(head, body, halves, 0);
     return this.emit(halves);
   }
 
@@ -151,18 +164,14 @@ export class F16x2Converter {
     return { wordOffset, words: new Uint32Array([this.carryHalf]) };
   }
 
-  private scratch = new Uint16Array(0);
-
-  private toHalves(head: Uint8Array | null, body: Uint8Array, n: number): Uint16Array {
-    if (this.scratch.length < n) this.scratch = new Uint16Array(Math.max(n, 1024));
-    const dst = this.scratch;
-    let o = 0;
+  /** fp16 bits of the head element (if any) and the body's elements into dst[at...]. */
+  private toHalves(head: Uint8Array | null, body: Uint8Array, dst: Uint16Array, at: number): void {
+    let o = at;
     if (head) {
-      this.convert(head, dst, 0);
-      o = 1;
+      this.convert(head, dst, o);
+      o++;
     }
     if (body.length > 0) this.convert(body, dst, o);
-    return dst.subarray(0, n);
   }
 
   /** Converts whole elements of `src` into fp16 bits at dst[offset...]. */
@@ -199,9 +208,7 @@ export class F16x2Converter {
     const rowLen = this.rowLen;
     const padded = (rowLen & 1) === 1;
     // Upper bound on halves written: carry + n + one pad per row boundary crossed.
-    const maxHalves = this.carry + n + (padded ? Math.ceil(n / rowLen) + 1 : 0) + 1;
-    if (this.out.length < maxHalves) this.out = new Uint16Array(Math.max(maxHalves, this.out.length * 2) + 2);
-    const out = this.out;
+    const out = outHalves(this.carry + n + (padded ? Math.ceil(n / rowLen) + 1 : 0) + 1);
     if (this.carry) out[0] = this.carryHalf;
     let p = this.carry;
     if (!padded) {
@@ -222,6 +229,11 @@ export class F16x2Converter {
         }
       }
     }
+    return this.complete(out, p, n);
+  }
+
+  /** `p` halves of `out` hold the carried half and the `n` new elements (padded): returns the whole words. */
+  private complete(out: Uint16Array, p: number, n: number): ConvertedWords {
     this.elements += n;
     const words = p >> 1;
     this.carry = p & 1;
@@ -230,4 +242,10 @@ export class F16x2Converter {
     this.wordOffset += words;
     return { wordOffset, words: new Uint32Array(out.buffer, 0, words) };
   }
+}
+
+/** The shared output, at least `n` halves (and a whole number of words). */
+function outHalves(n: number): Uint16Array {
+  if (shared.out.length < n) shared.out = new Uint16Array(Math.max(n, shared.out.length * 2) + 2);
+  return shared.out;
 }
