@@ -8,7 +8,7 @@ import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/model/http.ts';
-import { loadWeights } from '../workers/model/loader.ts';
+import { defaultConvertOn, loadWeights } from '../workers/model/loader.ts';
 import { checkTensors, modelShape, planLoad } from '../workers/model/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/model/safetensors.ts';
 import { openModelSource } from '../workers/model/source.ts';
@@ -87,6 +87,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
   for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw new Error(`unknown strategy '${s}'`);
   const repeat = Number(arg('--repeat', '1'));
   const json = argv.includes('--json');
+  const convertOnArg = arg('--convert-on') as 'gpu' | 'cpu' | undefined;
+  if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw new Error(`--convert-on gpu|cpu, not '${convertOnArg}'`);
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
 
@@ -111,7 +113,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
         });
         const raw = await rawFetch(fetchPlan(map, strategy), strategy === 'naive' || strategy === 'fp16');
         const sampler = hostSampler(ctx);
-        const loaded = await loadWeights(ctx, map, { strategy, model });
+        const convertOn = convertOnArg ?? defaultConvertOn(ctx);
+        const loaded = await loadWeights(ctx, map, { strategy, model, convertOn });
         const host = sampler.stop();
         const r = loaded.report;
         loaded.group.destroy();
@@ -120,6 +123,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
         const out = {
           ...r,
           adapter: `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim(),
+          // where streamed strategies converted to fp16 (naive and fp16 always convert on the CPU)
+          convertOn: strategy === 'naive' || strategy === 'fp16' ? 'cpu' : convertOn,
           raw,
           throughputRatio: r.mbPerS / raw.mbPerS,
           hostGrowth: host,

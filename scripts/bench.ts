@@ -1,11 +1,11 @@
 // Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
-//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--json]
+//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--json]
 // Each subcommand lives in its own file and prints one JSON object per run. Add `decode`, `quality`, ... to
 // SUBCOMMANDS below.
 import { benchLoad } from './bench-load.ts';
 
 const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
-  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--json]' },
+  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--json]' },
 };
 
 async function main(argv: string[]): Promise<void> {
