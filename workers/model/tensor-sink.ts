@@ -4,7 +4,7 @@
 // replace the tensor.
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { F16x2Converter } from './convert.ts';
-import { GpuTensorWriter, type GpuUploader } from './gpu-upload.ts';
+import { GpuTensorWriter, writeInPieces, type GpuUploader } from './gpu-upload.ts';
 import type { LoadMeter } from './load-meter.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { allocateTensor, type GpuTensor } from './tensor.ts';
@@ -37,7 +37,7 @@ export function writeWords(queue: GPUQueue, t: GpuTensor, wordOffset: number, wo
     if (w >= partEnd) continue;
     const n = Math.min(partEnd - w, words.length - i);
     const src = words.subarray(i, i + n);
-    queue.writeBuffer(part.buffer, (w - partStart) * 4, src.buffer, src.byteOffset, src.byteLength);
+    writeInPieces(queue, part.buffer, (w - partStart) * 4, src.buffer, src.byteOffset, src.byteLength);
     w += n;
     i += n;
   }
