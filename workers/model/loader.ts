@@ -2,7 +2,9 @@
 //   naive:    every file fetched whole into an ArrayBuffer (all held), a full-precision (f32) GPU buffer per tensor,
 //             then converted to fp16 (on the CPU, from the host copy) after: the baseline, with its real peaks.
 //   fp16:     one file at a time fetched whole, each tensor converted and allocated directly in fp16.
-//   streamed: range requests streamed through the converter into fp16 buffers (stream-load.ts), bounded host memory.
+//   streamed: range requests streamed into fp16 buffers (stream-load.ts), bounded host memory: raw bytes through a
+//             staging ring and converted on the GPU (gpu-upload.ts), or converted here on software adapters, where
+//             the "GPU" is these same CPU cores; either way the queue's writes in flight are fenced (a few chunks).
 //   streamed-int8: streamed, with a per-tensor `transform` (int8 quantization) once each tensor is in; until the
 //             quantize kernels are wired in, a load without a transform is refused as unsupported.
 // All buffers are created in one BufferGroup. Any failure or abort destroys the group (the ledger returns to where
