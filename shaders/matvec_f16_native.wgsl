@@ -5,6 +5,7 @@
 enable f16;
 
 override WG: u32 = 64u;
+override TPR: u32 = 64u;  // threads per row, as in matvec_f16.wgsl
 
 struct Params {
   rows: u32,
@@ -23,23 +24,28 @@ var<workgroup> partial: array<f32, WG>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x + wg.y * nwg.x;
+  let lane = lid % TPR;
+  let row = (wg.x + wg.y * nwg.x) * (WG / TPR) + lid / TPR;
   let valid = row < p.rows;
   var acc = 0.0;
   if (valid) {
     let base = row * p.row_words;
-    for (var j = lid; j < p.row_words; j += WG) {
-      let k0 = 2u * j;
-      let x1 = select(0.0, x[min(k0 + 1u, p.k - 1u)], k0 + 1u < p.k);
+    for (var j = lane; j < p.row_words; j += TPR) {
       let wv = vec2<f32>(w[base + j]);
+      let k0 = 2u * j;
+      // an odd K pads the last word with 0, and x has only K entries
+      let x1 = select(0.0, x[min(k0 + 1u, p.k - 1u)], k0 + 1u < p.k);
       acc += wv.x * x[k0] + wv.y * x1;
     }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
+  if (TPR > 1u) {
+    partial[lid] = acc;
     workgroupBarrier();
+    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+      if (lane < s) { partial[lid] += partial[lid + s]; }
+      workgroupBarrier();
+    }
+    acc = partial[lid];
   }
-  if (valid && lid == 0u) { y[p.y_offset + row] = partial[0]; }
+  if (valid && lane == 0u) { y[p.y_offset + row] = acc; }
 }

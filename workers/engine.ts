@@ -1,7 +1,6 @@
 // The engine behind the worker API. Runs in the browser worker and in Node (tests, CLIs) unchanged: it is given a
 // function returning the GPU object (navigator.gpu, or Dawn's) and the base href that same-origin model paths resolve
 // against.
-import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
 import type {
   EngineApi,
   GenerateOptions,
@@ -13,8 +12,11 @@ import type {
   PlanReport,
   TokenEvent,
 } from './api.ts';
-import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 import { EngineError } from './errors.ts';
+import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
+import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
+import { generate } from './model/generate.ts';
+import { disposeModel, loadModel, prepareModel, type LoadedModel } from './model/load-model.ts';
 
 export interface EngineHost {
   gpu: () => GPU | undefined | null;
@@ -24,11 +26,15 @@ export interface EngineHost {
 export class Engine implements EngineApi {
   private ctx: GpuContext | null = null;
   private lostReason: Promise<string> | null = null;
+  private model: LoadedModel | null = null;
+  private loading: AbortController | null = null;
+  private generating: AbortController | null = null;
 
   constructor(private readonly host: EngineHost) {}
 
   async init(): Promise<GpuInfo> {
     if (this.ctx) {
+      this.dropModel();
       this.ctx.ledger.destroyAll();
       this.ctx.device.destroy();
       this.ctx = null;
@@ -36,7 +42,11 @@ export class Engine implements EngineApi {
     const ctx = await acquireGpu(this.host.gpu());
     this.ctx = ctx;
     this.lostReason = ctx.lost.then((info) => {
-      if (this.ctx === ctx) this.ctx = null;
+      if (this.ctx === ctx) {
+        // Everything on a lost device is gone: forget the model so that nothing uses dead buffers.
+        this.model = null;
+        this.ctx = null;
+      }
       return `${info.reason}: ${info.message}`;
     });
     return gpuInfo(ctx);
@@ -47,27 +57,73 @@ export class Engine implements EngineApi {
     return this.ctx;
   }
 
-  async plan(_req: LoadRequest): Promise<PlanReport> {
-    throw new EngineError('unsupported', 'planning is not wired into the engine yet');
+  async plan(req: LoadRequest): Promise<PlanReport> {
+    const prepared = await prepareModel(this.gpu(), req, { baseHref: this.host.baseHref });
+    return prepared.plan;
   }
 
-  async load(_req: LoadRequest, _onProgress: (p: LoadProgress) => void): Promise<LoadReport> {
-    throw new EngineError('unsupported', 'loading is not wired into the engine yet');
+  async load(req: LoadRequest, onProgress: (p: LoadProgress) => void): Promise<LoadReport> {
+    const ctx = this.gpu();
+    this.loading?.abort();
+    this.stopGeneration();
+    this.dropModel();
+    const abort = new AbortController();
+    this.loading = abort;
+    try {
+      this.model = await loadModel(ctx, req, { baseHref: this.host.baseHref, signal: abort.signal, onProgress });
+      return this.model.report;
+    } catch (e) {
+      if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+      throw e;
+    } finally {
+      if (this.loading === abort) this.loading = null;
+    }
   }
 
-  cancelLoad(): void {}
+  cancelLoad(): void {
+    this.loading?.abort();
+  }
 
-  async unload(): Promise<void> {}
+  async unload(): Promise<void> {
+    this.loading?.abort();
+    this.stopGeneration();
+    this.dropModel();
+  }
+
+  private dropModel(): void {
+    if (this.model) disposeModel(this.model);
+    this.model = null;
+  }
 
   async modelInfo(): Promise<ModelInfo | null> {
-    return null;
+    const m = this.model;
+    if (!m) return null;
+    return {
+      model: m.source.input,
+      architecture: m.config.architecture,
+      vocabSize: m.config.vocabSize,
+      contextLength: m.transformer.contextLength,
+      hasChatTemplate: m.tokenizer.hasChatTemplate,
+      precision: m.precision,
+    };
   }
 
-  async generate(_prompt: string, _opts: GenerateOptions, _onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
-    throw new EngineError('unsupported', 'generation is not wired into the engine yet');
+  async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+    const m = this.model;
+    if (!m) throw new EngineError('bad-input', 'No model is loaded: load one first.', { setting: 'model' });
+    if (this.generating) throw new EngineError('bad-input', 'A generation is already running: stop it first.');
+    const abort = new AbortController();
+    this.generating = abort;
+    try {
+      return await generate(m.transformer, m.tokenizer, prompt, opts, onToken, { signal: abort.signal });
+    } finally {
+      this.generating = null;
+    }
   }
 
-  stopGeneration(): void {}
+  stopGeneration(): void {
+    this.generating?.abort();
+  }
 
   async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }> {
     const { ledger } = this.gpu();

@@ -34,6 +34,11 @@ export interface GpuLimits {
 
 export interface GpuInfo {
   adapter: AdapterSummary;
+  /**
+   * A CPU implementation (SwiftShader, lavapipe/llvmpipe, or an adapter that says it is a fallback). Kernels pick
+   * barrier-free variants there: a workgroup barrier costs far more on a CPU than the arithmetic around it.
+   */
+  software: boolean;
   features: GpuFeatures;
   limits: GpuLimits;
 }
@@ -97,8 +102,12 @@ export async function acquireGpu(gpu: GPU | undefined | null, opts: AcquireOptio
   for (const k of LIMIT_KEYS) limits[k] = (device.limits as unknown as Record<string, number>)[k];
   const info = adapter.info;
   const wgsl = gpu.wgslLanguageFeatures;
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const software =
+    fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${info?.vendor} ${info?.architecture} ${info?.device} ${info?.description}`);
   return {
     device,
+    software,
     ledger: new MemoryLedger(device),
     lost: device.lost,
     adapter: {
@@ -119,5 +128,5 @@ export async function acquireGpu(gpu: GPU | undefined | null, opts: AcquireOptio
 
 /** Plain data of a context, safe to send across the worker boundary. */
 export function gpuInfo(ctx: GpuContext): GpuInfo {
-  return { adapter: { ...ctx.adapter }, features: { ...ctx.features }, limits: { ...ctx.limits } };
+  return { adapter: { ...ctx.adapter }, software: ctx.software, features: { ...ctx.features }, limits: { ...ctx.limits } };
 }

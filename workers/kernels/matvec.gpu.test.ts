@@ -53,9 +53,12 @@ async function run(ctx: GpuContext, kernel: MatVecF16, rows: number, k: number, 
 }
 
 describe.each([
-  { name: 'packed u32 + unpack2x16float', native: false },
-  { name: 'native f16', native: true },
-])('matvec_f16 ($name)', ({ native }) => {
+  { name: 'packed u32 + unpack2x16float', native: false, threadsPerRow: 64 as const },
+  { name: 'packed u32, one thread per row', native: false, threadsPerRow: 1 as const },
+  { name: 'packed u32, 8 threads per row', native: false, threadsPerRow: 8 as const },
+  { name: 'native f16', native: true, threadsPerRow: 64 as const },
+  { name: 'native f16, one thread per row', native: true, threadsPerRow: 1 as const },
+])('matvec_f16 ($name)', ({ native, threadsPerRow }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
@@ -75,7 +78,7 @@ describe.each([
       expect(process.env.EXPECT_ADAPTER).not.toBe('llvmpipe');
       return;
     }
-    const kernel = new MatVecF16(ctx, { native });
+    const kernel = new MatVecF16(ctx, { native, threadsPerRow });
     expect(kernel.native).toBe(native);
     const { got, want } = await run(ctx, kernel, rows, k, ctx.limits.maxStorageBufferBindingSize);
     for (let i = 0; i < rows; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
@@ -84,7 +87,7 @@ describe.each([
 
   it('splits a weight larger than one binding across buffers and still matches', async () => {
     if (native && !ctx.features.shaderF16) return;
-    const kernel = new MatVecF16(ctx, { native });
+    const kernel = new MatVecF16(ctx, { native, threadsPerRow });
     // 300 rows × 64 halves = 128 bytes per row; a 4 KiB binding holds 32 rows → 10 parts.
     const { got, want, parts } = await run(ctx, kernel, 300, 64, 4096);
     expect(parts).toBe(10);

@@ -17,13 +17,16 @@ export class MatVecF16 {
   readonly layout: GPUBindGroupLayout;
   readonly pipeline: GPUComputePipeline;
   readonly native: boolean;
+  /** Threads per output row: 1 on CPU adapters (no barriers), 64 on GPUs (coalesced reads + a reduction). */
+  readonly threadsPerRow: number;
 
   constructor(
     private readonly ctx: GpuContext,
-    opts: { native?: boolean } = {},
+    opts: { native?: boolean; threadsPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 } = {},
   ) {
     const { device } = ctx;
     this.native = (opts.native ?? ctx.features.shaderF16) && ctx.features.shaderF16;
+    this.threadsPerRow = opts.threadsPerRow ?? (ctx.software ? 1 : WG);
     this.layout = device.createBindGroupLayout({
       label: 'matvec_f16.layout',
       entries: [
@@ -40,7 +43,7 @@ export class MatVecF16 {
     this.pipeline = device.createComputePipeline({
       label: this.native ? 'matvec_f16_native.pipeline' : 'matvec_f16.pipeline',
       layout: device.createPipelineLayout({ label: 'matvec_f16.pipelineLayout', bindGroupLayouts: [this.layout] }),
-      compute: { module, entryPoint: 'main', constants: { WG } },
+      compute: { module, entryPoint: 'main', constants: { WG, TPR: this.threadsPerRow } },
     });
   }
 
@@ -76,7 +79,7 @@ export class MatVecF16 {
           { binding: 3, resource: { buffer: uniform } },
         ],
       });
-      return { bindGroup, workgroups: dispatch1d(part.rows, maxDim) };
+      return { bindGroup, workgroups: dispatch1d(Math.ceil(part.rows / (WG / this.threadsPerRow)), maxDim) };
     });
     return { parts };
   }

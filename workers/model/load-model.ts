@@ -1,0 +1,143 @@
+// From a model input to a runnable model, in the seed's three separable steps: read the small files and the
+// safetensors headers and plan (nothing allocated yet), then load the weights by the chosen strategy (on the device,
+// in the target precision, one tensor at a time when streamed, quantized while loading for int8), then build the
+// transformer and its run state. Any failure frees every GPU buffer made so far; nothing half-loaded is returned.
+import type { LoadProgress, LoadReport, LoadRequest, PlanReport } from '../api.ts';
+import { EngineError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { parseConfig, type Config } from './config.ts';
+import { fetchBytes, type HttpOptions } from './http.ts';
+import { int8LinearFactory, int8WeightTransform, DEFAULT_OUTLIER_THRESHOLD } from './int8-linear.ts';
+import { loadWeights } from './loader.ts';
+import { checkTensors, modelShape, planLoad } from './plan.ts';
+import { readTensorMap, type TensorMap } from './safetensors.ts';
+import { openModelSource, type ModelSource } from './source.ts';
+import { Tokenizer } from './tokenizer.ts';
+import { Transformer } from './transformer.ts';
+import { buildWeights, fp16LinearFactory } from './weights.ts';
+
+/** Rows per forward: prompt chunks of this many tokens (the plan reserves activations for it). */
+export const MAX_TOKENS_PER_FORWARD = 64;
+
+export interface PreparedModel {
+  source: ModelSource;
+  config: Config;
+  map: TensorMap;
+  plan: PlanReport;
+}
+
+export interface LoadedModel extends PreparedModel {
+  tokenizer: Tokenizer;
+  weights: BufferGroup;
+  transformer: Transformer;
+  report: LoadReport;
+  precision: 'fp16' | 'int8';
+}
+
+export interface ModelLoadOptions {
+  baseHref?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+  http?: Omit<HttpOptions, 'signal'>;
+}
+
+function progress(phase: LoadProgress['phase']): LoadProgress {
+  return { phase, bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0, mbPerS: 0, etaS: NaN };
+}
+
+/** Small files, headers and the memory plan: no weight byte is downloaded and nothing is allocated. */
+export async function prepareModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadOptions = {}): Promise<PreparedModel> {
+  const http: HttpOptions = { ...o.http, signal: o.signal };
+  o.onProgress?.(progress('resolve'));
+  const source = await openModelSource(req.model, { ...http, baseHref: o.baseHref });
+  const config = parseConfig(source.config);
+  o.onProgress?.(progress('plan'));
+  const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined);
+  const shape = modelShape(config);
+  checkTensors(shape, map.tensors);
+  const plan = planLoad({
+    model: req.model,
+    architecture: config.architecture,
+    shape,
+    tensors: [...map.tensors.values()],
+    strategy: req.strategy,
+    contextLength: req.contextLength,
+    maxTokens: MAX_TOKENS_PER_FORWARD,
+    limits: ctx.limits,
+    vramBudgetBytes: req.vramBudgetBytes,
+  });
+  return { source, config, map, plan };
+}
+
+async function loadTokenizer(source: ModelSource, http: HttpOptions): Promise<Tokenizer> {
+  if (!source.tokenizer) {
+    throw new EngineError('bad-file', `${source.baseUrl}tokenizer.json is missing: the model cannot be used without it`, {
+      file: `${source.baseUrl}tokenizer.json`,
+    });
+  }
+  // transformers ≥ 4.47 may keep the chat template in its own file instead of tokenizer_config.json.
+  const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true);
+  return Tokenizer.fromJson(source.tokenizer, source.tokenizerConfig, source.generationConfig, {
+    chatTemplate: jinja ? new TextDecoder().decode(jinja) : undefined,
+  });
+}
+
+export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadOptions = {}): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const http: HttpOptions = { ...o.http, signal: o.signal };
+  // The report's GPU peak covers the whole load: weights, quantization scratch and the run state.
+  const base = ctx.ledger.current;
+  ctx.ledger.resetPeak();
+  const prepared = await prepareModel(ctx, req, o);
+  const { plan, config, source, map } = prepared;
+  if (!plan.fits) {
+    throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
+      setting: req.vramBudgetBytes !== undefined ? 'vramBudget' : 'model',
+      reasons: plan.reasons,
+    });
+  }
+  const tokenizer = await loadTokenizer(source, http);
+  const int8 = req.strategy === 'streamed-int8';
+  const loaded = await loadWeights(ctx, map, {
+    strategy: req.strategy,
+    model: req.model,
+    signal: o.signal,
+    onProgress: o.onProgress,
+    http: o.http,
+    transform: int8 ? int8WeightTransform(ctx) : undefined,
+  });
+  let transformer: Transformer | null = null;
+  try {
+    o.onProgress?.(progress('compile'));
+    const tc = performance.now();
+    const fp16 = fp16LinearFactory(ctx);
+    const factory = int8 ? int8LinearFactory(ctx, fp16, { threshold: req.int8Threshold ?? DEFAULT_OUTLIER_THRESHOLD }) : fp16;
+    const weights = buildWeights(config, loaded.tensors, factory);
+    transformer = new Transformer(ctx, config, weights, {
+      contextLength: plan.contextLength,
+      maxTokens: MAX_TOKENS_PER_FORWARD,
+    });
+    await ctx.device.queue.onSubmittedWorkDone();
+    if (o.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+    const compileMs = performance.now() - tc;
+    const report: LoadReport = {
+      ...loaded.report,
+      timings: { ...loaded.report.timings, compileMs, totalMs: performance.now() - t0 },
+      peakGpuBytes: ctx.ledger.peak - base,
+      finalGpuBytes: ctx.ledger.current - base,
+    };
+    o.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched, bytesTotal: report.bytesFetched });
+    return { ...prepared, tokenizer, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };
+  } catch (e) {
+    transformer?.destroy();
+    loaded.group.destroy();
+    throw e;
+  }
+}
+
+/** Frees every GPU buffer of a loaded model. */
+export function disposeModel(m: LoadedModel): void {
+  m.transformer.destroy();
+  m.weights.destroy();
+}
