@@ -172,7 +172,7 @@ describe('loadWeights edge cases', () => {
     expect(e.code).toBe('unsupported');
     const seen: string[] = [];
     const loaded = await loadWeights(ctx, map, {
-      strategy: 'streamed-int8', http: fast,
+      strategy: 'streamed-int8', convertOn: 'gpu', http: fast, // the transform runs after GPU conversion (queue order)
       transform: async (t, r, group) => {
         seen.push(r.name);
         if (!r.name.endsWith('_proj.weight')) return t;
