@@ -66,6 +66,8 @@ async function main(): Promise<number> {
       'dump-logits': { type: 'string' },
       adapter: { type: 'string' },
       'max-tokens': { type: 'string' },
+      'no-heldout': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
     },
   });
   if (!values.model) {
@@ -90,7 +92,8 @@ async function main(): Promise<number> {
     const check = await checkModel(ctx, dir, {
       tensors: weights.tensors,
       linear: fp16LinearFactory(ctx),
-      encodeHeldout,
+      encodeHeldout: values['no-heldout'] ? null : encodeHeldout,
+      onProgress: values.verbose ? (line) => console.error(line) : undefined,
       maxTokens: values['max-tokens'] ? Number(values['max-tokens']) : undefined,
     });
     const { ok, reasons } = acceptance(check);

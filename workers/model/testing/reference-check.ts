@@ -127,6 +127,7 @@ export async function heldoutPerplexity(
   t: Transformer,
   stream: number[],
   spec: { window: number; windows: number; perplexity: number },
+  onProgress?: (line: string) => void,
 ): Promise<HeldoutReport> {
   const V = t.config.vocabSize;
   let nll = 0;
@@ -144,6 +145,7 @@ export async function heldoutPerplexity(
       nll += m + Math.log(z) - row[targets[p]];
       n++;
     }
+    onProgress?.(`held-out window ${w + 1}/${spec.windows}: mean NLL so far ${(nll / n).toFixed(4)}`);
   }
   const meanNll = nll / n;
   const perplexity = Math.exp(meanNll);
@@ -181,8 +183,9 @@ export async function checkModel(ctx: GpuContext, dir: string, opts: CheckOption
   try {
     const reports: CaseReport[] = [];
     for (const c of cases) {
+      const t0 = performance.now();
       reports.push(await checkCase(t, c));
-      opts.onProgress?.(`checked ${c.name}`);
+      opts.onProgress?.(`checked ${c.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
     let heldout: HeldoutReport | null = null;
     if (heldoutSpec && opts.encodeHeldout && existsSync(join(dir, 'heldout.txt'))) {
@@ -190,7 +193,7 @@ export async function checkModel(ctx: GpuContext, dir: string, opts: CheckOption
       if (docs) {
         // "documents encoded as [0] + ids + [1], concatenated in file order"
         const stream = docs.flatMap((d) => d);
-        heldout = await heldoutPerplexity(t, stream, heldoutSpec);
+        heldout = await heldoutPerplexity(t, stream, heldoutSpec, opts.onProgress);
       }
     }
     return { model: dir, config, cases: reports, heldout };

@@ -1,0 +1,84 @@
+// Whole models against the Hugging Face references in ../shared/models, through the same code as `npm run verify`
+// (reference-check.ts + acceptance.ts), on each Dawn adapter the runner selects.
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../gpu/device.ts';
+import { nodeGpuContext } from '../gpu/node-gpu.ts';
+import { GREEDY } from '../kernels/sample.ts';
+import { parseConfig } from './config.ts';
+import { acceptance } from './testing/acceptance.ts';
+import { loadLocalWeights } from './testing/local-weights.ts';
+import { checkModel, readReference } from './testing/reference-check.ts';
+import { Transformer } from './transformer.ts';
+import { buildWeights, fp16LinearFactory } from './weights.ts';
+
+const MODELS = '../shared/models';
+const RANDOM = readdirSync(`${MODELS}/random`).sort();
+
+describe('transformer vs Hugging Face references (fp16)', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await nodeGpuContext();
+  });
+  afterAll(() => ctx?.device.destroy());
+
+  it.each(RANDOM)('random/%s: max |Δlogit| <= 0.03, top-1, greedy ids', async (name) => {
+    const dir = `${MODELS}/random/${name}`;
+    const w = loadLocalWeights(ctx, dir);
+    try {
+      const check = await checkModel(ctx, dir, { tensors: w.tensors, linear: fp16LinearFactory(ctx) });
+      const c = check.cases[0];
+      expect(c.maxAbsDiff).toBeLessThanOrEqual(0.03);
+      expect(c.top1Agree).toBe(c.top1Considered);
+      expect(c.top1Considered).toBeGreaterThan(0);
+      expect(c.greedyGot).toEqual(c.greedyWant);
+      expect(acceptance(check)).toEqual({ ok: true, reasons: [] });
+    } finally {
+      w.group.destroy();
+    }
+  });
+
+  it('kjv-llama: max |Δlogit| <= 0.15 and the first 16 greedy ids of every prompt', async () => {
+    const dir = `${MODELS}/kjv-llama`;
+    const w = loadLocalWeights(ctx, dir);
+    try {
+      const check = await checkModel(ctx, dir, { tensors: w.tensors, linear: fp16LinearFactory(ctx) });
+      expect(check.cases.length).toBe(5);
+      for (const c of check.cases) {
+        expect(c.maxAbsDiff, c.name).toBeLessThanOrEqual(0.15);
+        expect(c.greedyGot.slice(0, 16), c.name).toEqual(c.greedyWant.slice(0, 16));
+      }
+      expect(acceptance(check).ok).toBe(true);
+    } finally {
+      w.group.destroy();
+    }
+  });
+
+  it('prefill in chunks, weights split across bindings: same logits and greedy ids; a step allocates nothing', async () => {
+    const dir = `${MODELS}/random/llama-tied-mqa-fp16`;
+    const config = parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
+    const ref = readReference(dir).cases[0];
+    // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 48 parts; 5-token chunks for 12 ids.
+    const w = loadLocalWeights(ctx, dir, { maxBindingBytes: 4096 });
+    expect(w.tensors.get('model.embed_tokens.weight')!.parts.length).toBe(48);
+    const t = new Transformer(ctx, config, buildWeights(config, w.tensors, fp16LinearFactory(ctx)), {
+      contextLength: 32,
+      maxTokens: 5,
+      allLogits: true,
+    });
+    try {
+      const logits = await t.logits(ref.ids, 0);
+      let maxAbs = 0;
+      ref.logits.forEach((row, p) => row.forEach((v, j) => (maxAbs = Math.max(maxAbs, Math.abs(logits[p * config.vocabSize + j] - v)))));
+      expect(maxAbs).toBeLessThanOrEqual(0.03);
+      const got = [await t.prefill(ref.ids, 0, GREEDY)];
+      const before = ctx.ledger.current;
+      for (let i = 1; i < ref.greedy_ids.length; i++) got.push(await t.step(got[i - 1], ref.ids.length + i - 1, GREEDY));
+      expect(ctx.ledger.current).toBe(before);
+      expect(got).toEqual(ref.greedy_ids);
+    } finally {
+      t.destroy();
+      w.group.destroy();
+    }
+  });
+});
