@@ -4,4 +4,7 @@ import { installErrorTransfer } from './comlink-errors.ts';
 import { Engine } from './engine.ts';
 
 installErrorTransfer();
-Comlink.expose(new Engine({ gpu: () => navigator.gpu, baseHref: self.location.href }));
+// Same-origin model paths (`models/kjv-llama/`) resolve against the app's base URL, not the worker script's own URL
+// (which lives under assets/ in a build).
+const appBase = new URL(import.meta.env.BASE_URL, self.location.origin).href;
+Comlink.expose(new Engine({ gpu: () => navigator.gpu, baseHref: appBase }));

@@ -34,6 +34,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'http-test-'));
   writeFileSync(join(dir, 'blob.bin'), data);
   writeFileSync(join(dir, 'config.json'), '{"a": 1}');
+  writeFileSync(join(dir, 'spa.json'), '<!doctype html><html><body>app</body></html>');
   writeFileSync(join(dir, 'big.bin'), new Uint8Array(32 << 20));
   server = await serveDir(dir);
   url = server.url + 'blob.bin';
@@ -145,5 +146,12 @@ describe('readPrefix and fetchJson', () => {
     expect(await fetchJson(server.url + 'config.json', fast)).toEqual({ a: 1 });
     expect(await fetchJson(server.url + 'nope.json', fast, true)).toBeNull();
     expect((await failure(fetchJson(server.url + 'nope.json', fast))).details.status).toBe(404);
+  });
+  it("treats a single-page app's index.html (200) in place of a JSON file as missing", async () => {
+    expect(await fetchJson(server.url + 'spa.json', fast, true)).toBeNull();
+    const e = await failure(fetchJson(server.url + 'spa.json', fast));
+    expect(e.code).toBe('http');
+    expect(e.message).toContain('spa.json');
+    expect(e.details.status).toBe(404);
   });
 });

@@ -148,6 +148,14 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
 export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false): Promise<T | null> {
   const bytes = await fetchBytes(url, opts, optional);
   if (bytes === null) return null;
+  // Single-page-app servers (vite, many static hosts) answer a missing file with their index.html and status 200.
+  if (/^\s*</.test(new TextDecoder().decode(bytes.subarray(0, 64)))) {
+    if (optional) return null;
+    throw new EngineError('http', `${url} is an HTML page, not ${fileName(url)}: the model folder is probably not there`, {
+      file: url,
+      status: 404,
+    });
+  }
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as T;
   } catch (e) {
