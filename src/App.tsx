@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import './charts/chart-setup.ts';
 import { CompareChart } from './charts/CompareChart.tsx';
+import { CachePanel } from './components/CachePanel.tsx';
 import { LoadChart } from './charts/LoadChart.tsx';
 import { VramChart } from './charts/VramChart.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
@@ -46,6 +47,7 @@ export function App() {
         <CompareChart />
       </div>
       <RunsTable />
+      <CachePanel />
     </main>
   );
 }

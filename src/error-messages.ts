@@ -2,7 +2,7 @@
 // UI maps the code (and, for HTTP, the status) to a title, the engine's own message, and next steps.
 import { EngineError, type EngineErrorCode } from '../workers/errors.ts';
 
-export type ErrorContext = 'gpu' | 'plan' | 'load' | 'generate' | 'input';
+export type ErrorContext = 'gpu' | 'plan' | 'load' | 'generate' | 'input' | 'cache';
 
 export interface UiError {
   code: EngineErrorCode;
@@ -19,6 +19,7 @@ const ACTION: Record<ErrorContext, string> = {
   load: 'Loading the model',
   generate: 'Generating',
   input: 'The settings',
+  cache: 'Managing the model cache',
 };
 
 function httpSteps(status: number | undefined, file: string | undefined): { title: string; steps: string[] } {
@@ -116,7 +117,11 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
     case 'storage':
       return {
         title: 'Browser storage is full or unavailable',
-        nextSteps: ['Free some disk space or clear this site’s storage, then try again.'],
+        nextSteps: [
+          'Delete cached models you no longer need in the Cached models panel, then load again.',
+          'Or untick “Keep downloaded weights” to load this model without the cache.',
+          'Or free disk space (the browser gives each site a share of the free space).',
+        ],
       };
     case 'internal':
     default:

@@ -7,8 +7,8 @@ const run: RunRecord = {
   request: { model: 'models/kjv-llama/', strategy: 'streamed-int8', int8Threshold: 6 },
   report: {
     model: 'models/kjv-llama/', strategy: 'streamed-int8',
-    timings: { totalMs: 900, networkMs: 400, convertMs: 100, uploadMs: 200, quantizeMs: 150, compileMs: 50 },
-    bytesFetched: 13_000_000, mbPerS: 30, tensors: 57, peakGpuBytes: 8e6, finalGpuBytes: 7e6, weightBytes: 6e6, peakHostBytes: 2e6, hostMemorySource: 'measured',
+    timings: { totalMs: 900, networkMs: 400, convertMs: 100, uploadMs: 200, quantizeMs: 150, compileMs: 50, cacheMs: 0 },
+    bytesFetched: 13_000_000, bytesFromCache: 0, cache: 'off', mbPerS: 30, tensors: 57, peakGpuBytes: 8e6, finalGpuBytes: 7e6, weightBytes: 6e6, peakHostBytes: 2e6, hostMemorySource: 'measured',
   },
 };
 

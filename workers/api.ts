@@ -23,6 +23,11 @@ export interface LoadRequest {
   vramBudgetBytes?: number;
   /** LLM.int8 outlier threshold (default 6.0; 0 turns the decomposition off). */
   int8Threshold?: number;
+  /**
+   * 'use' (default): the streamed strategies read and keep weight bytes (and, for streamed-int8, the quantized
+   * weights) in the browser's storage; 'off': straight from the network, nothing kept. naive and fp16 never use it.
+   */
+  cache?: 'use' | 'off';
 }
 
 export type LoadPhase = 'resolve' | 'plan' | 'download' | 'quantize' | 'compile' | 'done';
@@ -61,14 +66,21 @@ export interface LoadTimings {
   uploadMs: number;
   quantizeMs: number;
   compileMs: number;
+  /** Reading weight bytes (and kept int8 weights) from the cache. */
+  cacheMs: number;
 }
 
 export interface LoadReport {
   model: string;
   strategy: LoadStrategy;
   timings: LoadTimings;
-  /** Bytes fetched over the network. */
+  /** Weight bytes fetched over the network (with the cache: whole cache blocks, as received). */
   bytesFetched: number;
+  /** Weight bytes read from the cache (file blocks and kept int8 weights). */
+  bytesFromCache: number;
+  /** cold: nothing was cached; warm: every weight byte came from the cache; partial: some; off: cache not used. */
+  cache: 'cold' | 'warm' | 'partial' | 'off';
+  /** (network + cache bytes) / total time, MB/s. */
   mbPerS: number;
   tensors: number;
   peakGpuBytes: number;
@@ -76,6 +88,32 @@ export interface LoadReport {
   weightBytes: number;
   peakHostBytes: number;
   hostMemorySource: string;
+}
+
+/** One model in the cache (its files' blocks and its kept int8 weights). */
+export interface CachedModelInfo {
+  /** The model's base URL: what deleteCache() takes. */
+  model: string;
+  /** Bytes stored: file blocks + kept int8 weights. */
+  bytes: number;
+  /** Of `bytes`, the kept int8 weights. */
+  int8Bytes: number;
+  /** Bytes of the model's files (what a complete copy holds). */
+  fileSize: number;
+  /** Every file entry is complete. */
+  complete: boolean;
+  files: number;
+  /** ms since the epoch. */
+  updatedAt: number;
+}
+
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  /** Whether the browser promised to keep the data under storage pressure (null: not asked yet). */
+  persisted: boolean | null;
+  /** Where the cache lives, in words. */
+  where: string;
 }
 
 export interface ModelInfo {
@@ -128,4 +166,9 @@ export interface EngineApi {
   memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }>;
   /** Resolves when the device is lost (the UI shows it and may call init() again). */
   deviceLost(): Promise<string>;
+  /** The cached models, the origin's storage use (null when unknown); available: false when there is no storage. */
+  listCache(): Promise<{ models: CachedModelInfo[]; storage: StorageInfo | null; available: boolean }>;
+  /** Deletes a model's cached bytes (waits for a load of it to finish); returns the bytes freed. */
+  deleteCache(model: string): Promise<number>;
+  clearCache(): Promise<void>;
 }

@@ -1,7 +1,9 @@
 // The engine behind the worker API. Runs in the browser worker and in Node (tests, CLIs) unchanged: it is given a
 // function returning the GPU object (navigator.gpu, or Dawn's) and the base href that same-origin model paths resolve
-// against.
+// against, and optionally the storage for the byte cache (OPFS in the browser, a directory in Node: the host picks it,
+// so nothing here imports node: modules).
 import type {
+  CachedModelInfo,
   EngineApi,
   GenerateOptions,
   GenerateStats,
@@ -10,8 +12,11 @@ import type {
   LoadRequest,
   ModelInfo,
   PlanReport,
+  StorageInfo,
   TokenEvent,
 } from './api.ts';
+import type { StorageBackend } from './cache/backend.ts';
+import { ByteCache, type ByteCacheOptions, type CachedModel } from './cache/store.ts';
 import { EngineError } from './errors.ts';
 import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
@@ -21,6 +26,23 @@ import { disposeModel, loadModel, prepareModel, type LoadedModel } from './model
 export interface EngineHost {
   gpu: () => GPU | undefined | null;
   baseHref: string;
+  /** Where the byte cache keeps its files; null or absent: every load comes from the network. */
+  cacheBackend?: StorageBackend | null;
+  cacheOptions?: ByteCacheOptions;
+}
+
+function cachedModelInfo(m: CachedModel): CachedModelInfo {
+  const files = m.files.filter((f) => f.kind === 'file');
+  const int8Bytes = m.files.filter((f) => f.kind === 'int8').reduce((a, f) => a + f.bytes, 0);
+  return {
+    model: m.model,
+    bytes: m.bytes,
+    int8Bytes,
+    fileSize: files.reduce((a, f) => a + f.size, 0),
+    complete: m.complete,
+    files: files.length,
+    updatedAt: m.updatedAt,
+  };
 }
 
 export class Engine implements EngineApi {
@@ -29,8 +51,21 @@ export class Engine implements EngineApi {
   private model: LoadedModel | null = null;
   private loading: AbortController | null = null;
   private generating: AbortController | null = null;
+  private cacheOpened: Promise<ByteCache | null> | null = null;
 
   constructor(private readonly host: EngineHost) {}
+
+  /** The byte cache, opened once; null when the host gives no storage or it cannot be opened (loads go uncached). */
+  private cache(): Promise<ByteCache | null> {
+    const backend = this.host.cacheBackend;
+    this.cacheOpened ??= backend
+      ? ByteCache.open(backend, this.host.cacheOptions).catch((e: unknown) => {
+          console.warn(`cache: ${backend.where} cannot be opened; loading without a cache`, e);
+          return null;
+        })
+      : Promise.resolve(null);
+    return this.cacheOpened;
+  }
 
   async init(): Promise<GpuInfo> {
     if (this.ctx) {
@@ -70,7 +105,8 @@ export class Engine implements EngineApi {
     const abort = new AbortController();
     this.loading = abort;
     try {
-      this.model = await loadModel(ctx, req, { baseHref: this.host.baseHref, signal: abort.signal, onProgress });
+      const cache = req.cache === 'off' ? null : await this.cache();
+      this.model = await loadModel(ctx, req, { baseHref: this.host.baseHref, signal: abort.signal, onProgress, cache });
       return this.model.report;
     } catch (e) {
       if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
@@ -128,6 +164,27 @@ export class Engine implements EngineApi {
   async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }> {
     const { ledger } = this.gpu();
     return { samples: ledger.samples(sinceT), current: ledger.current, peak: ledger.peak, bytes: ledger.byCategory() };
+  }
+
+  async listCache(): Promise<{ models: CachedModelInfo[]; storage: StorageInfo | null; available: boolean }> {
+    const cache = await this.cache();
+    if (!cache) return { models: [], storage: null, available: false };
+    const [models, est] = await Promise.all([cache.list(), cache.backend.estimate()]);
+    const storage = est ? { ...est, persisted: cache.persisted, where: cache.backend.where } : null;
+    return { models: models.map(cachedModelInfo), storage, available: true };
+  }
+
+  async deleteCache(model: string): Promise<number> {
+    const cache = await this.cache();
+    return cache ? cache.deleteModel(model) : 0;
+  }
+
+  async clearCache(): Promise<void> {
+    const cache = await this.cache();
+    if (!cache) return;
+    // Model by model, each under its lock (a load in flight finishes first), then whatever is left.
+    for (const m of await cache.list()) await cache.deleteModel(m.model);
+    await cache.clear();
   }
 
   deviceLost(): Promise<string> {

@@ -6,6 +6,7 @@ import { useStore } from '../store/use-store.ts';
 
 export const PHASES: { key: keyof LoadTimings; label: string; color: string }[] = [
   { key: 'networkMs', label: 'network', color: '#4b6bfb' },
+  { key: 'cacheMs', label: 'cache', color: '#2e86c1' },
   { key: 'convertMs', label: 'convert', color: '#9b59b6' },
   { key: 'uploadMs', label: 'upload', color: '#16a085' },
   { key: 'quantizeMs', label: 'quantize', color: '#e67e22' },

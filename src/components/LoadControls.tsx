@@ -77,6 +77,12 @@ export function LoadControls() {
         <p className="loaded" data-testid="model-info" role="status">
           Loaded <strong>{info.model}</strong> · {info.architecture} · {info.precision} · context {info.contextLength} · vocab {info.vocabSize}
           {report && <> · {formatMs(report.timings.totalMs)} ({report.strategy})</>}
+          {report && (
+            <span data-testid="load-bytes" data-network={report.bytesFetched} data-cache={report.bytesFromCache} data-state={report.cache}>
+              {' '}· network {formatBytes(report.bytesFetched)}
+              {report.cache !== 'off' && <> · from cache {formatBytes(report.bytesFromCache)} ({report.cache})</>}
+            </span>
+          )}
         </p>
       )}
     </section>

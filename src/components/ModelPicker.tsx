@@ -24,6 +24,8 @@ export function ModelPicker() {
   const setContextLength = useStore((s) => s.setContextLength);
   const vramBudgetMiB = useStore((s) => s.vramBudgetMiB);
   const setVramBudgetMiB = useStore((s) => s.setVramBudgetMiB);
+  const useCache = useStore((s) => s.useCache);
+  const setUseCache = useStore((s) => s.setUseCache);
   const busy = useStore((s) => s.modelStatus === 'loading' || s.modelStatus === 'cancelling');
   const [touched, setTouched] = useState(false);
 
@@ -93,6 +95,11 @@ export function ModelPicker() {
           {STRATEGY_NOTES[strategy]}
         </small>
       </div>
+      <label className="toggle" title="streamed and streamed-int8 only; naive and fp16 always download whole files">
+        <input type="checkbox" data-testid="use-cache" checked={useCache} onChange={(e) => setUseCache(e.target.checked)} />
+        Keep downloaded weights in this browser (use the cache)
+        {(strategy === 'naive' || strategy === 'fp16') && <span className="hint">(not for {strategy})</span>}
+      </label>
       <div className="field-row">
         <NumberField label="Context length" value={contextLength} onChange={setContextLength} min={16} max={131072} step={256} integer emptyPlaceholder="model default" testId="context-length" />
         <NumberField label="VRAM budget (MiB)" value={vramBudgetMiB} onChange={setVramBudgetMiB} min={1} step={256} emptyPlaceholder="no limit" testId="vram-budget" />

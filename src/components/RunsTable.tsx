@@ -41,14 +41,15 @@ export function RunsTable() {
               <th scope="col">Peak VRAM</th>
               <th scope="col">Final VRAM</th>
               <th scope="col">Peak host</th>
-              <th scope="col">Fetched</th>
+              <th scope="col">Network</th>
+              <th scope="col">From cache</th>
               <th scope="col">Throughput</th>
             </tr>
           </thead>
           <tbody>
             {runs.length === 0 && (
               <tr>
-                <td colSpan={9} className="empty">
+                <td colSpan={10} className="empty">
                   No loads yet.
                 </td>
               </tr>
@@ -62,7 +63,12 @@ export function RunsTable() {
                 <td>{formatBytes(r.report.peakGpuBytes)}</td>
                 <td>{formatBytes(r.report.finalGpuBytes)}</td>
                 <td title={r.report.hostMemorySource}>{formatBytes(r.report.peakHostBytes)}</td>
-                <td>{formatBytes(r.report.bytesFetched)}</td>
+                <td data-testid="run-network-bytes" data-bytes={r.report.bytesFetched}>
+                  {formatBytes(r.report.bytesFetched)}
+                </td>
+                <td data-testid="run-cache-bytes" data-bytes={r.report.bytesFromCache} data-cache={r.report.cache}>
+                  {r.report.cache === 'off' ? 'off' : `${formatBytes(r.report.bytesFromCache)} (${r.report.cache})`}
+                </td>
                 <td>{formatRate(r.report.mbPerS, 'MB/s')}</td>
               </tr>
             ))}

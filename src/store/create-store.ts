@@ -1,6 +1,7 @@
 // Builds the store from its slices around given dependencies (the app's worker, or a fake engine in unit tests).
 import { createStore } from 'zustand/vanilla';
 import type { AppState } from './app-state.ts';
+import { createCacheSlice } from './cache-slice.ts';
 import type { StoreDeps } from './deps.ts';
 import { createGenerationSlice } from './generation-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
@@ -17,6 +18,7 @@ export function createAppStore(deps: StoreDeps) {
     ...createGenerationSlice(deps)(...a),
     ...createRunsSlice(deps)(...a),
     ...createMemorySlice(deps)(...a),
+    ...createCacheSlice(deps)(...a),
   }));
 }
 

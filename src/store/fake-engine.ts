@@ -1,5 +1,6 @@
 // An in-process EngineApi for the store's unit tests: scripted plan/load/generate, a ledger that follows them.
 import type {
+  CachedModelInfo,
   CategoryBytes,
   EngineApi,
   GenerateOptions,
@@ -26,6 +27,9 @@ export class FakeEngine implements EngineApi {
   lastGenerate: { prompt: string; opts: GenerateOptions } | null = null;
   lastLoad: LoadRequest | null = null;
   hasChatTemplate = false;
+  /** Models "in the cache" (a load adds its model; with cache 'off' it does not). */
+  cached = new Map<string, CachedModelInfo>();
+  cacheAvailable = true;
   private t = 0;
   private samples: LedgerSample[] = [];
   private bytes = zero();
@@ -84,11 +88,16 @@ export class FakeEngine implements EngineApi {
     this.bytes.weights = 6_000_000;
     this.record();
     onProgress({ phase: 'done', bytesDone: 100, bytesTotal: 100, tensorsDone: 2, tensorsTotal: 2, mbPerS: 10, etaS: 0 });
+    const warm = req.cache !== 'off' && this.cached.has(req.model);
+    if (req.cache !== 'off' && this.cacheAvailable) {
+      this.cached.set(req.model, { model: req.model, bytes: 100, int8Bytes: 0, fileSize: 100, complete: true, files: 1, updatedAt: this.t });
+    }
     this.loaded = { model: req.model, architecture: 'llama', vocabSize: 4096, contextLength: 1024, hasChatTemplate: this.hasChatTemplate, precision: req.strategy === 'streamed-int8' ? 'int8' : 'fp16' };
     return {
       model: req.model, strategy: req.strategy,
-      timings: { totalMs: 100, networkMs: 50, convertMs: 10, uploadMs: 30, quantizeMs: 0, compileMs: 10 },
-      bytesFetched: 100, mbPerS: 10, tensors: 2, peakGpuBytes: 6_000_000, finalGpuBytes: 6_000_000, weightBytes: 6_000_000,
+      timings: { totalMs: 100, networkMs: 50, convertMs: 10, uploadMs: 30, quantizeMs: 0, compileMs: 10, cacheMs: 0 },
+      bytesFetched: warm ? 0 : 100, bytesFromCache: warm ? 100 : 0,
+      cache: req.cache === 'off' || !this.cacheAvailable ? 'off' : warm ? 'warm' : 'cold', mbPerS: 10, tensors: 2, peakGpuBytes: 6_000_000, finalGpuBytes: 6_000_000, weightBytes: 6_000_000,
       peakHostBytes: 1_000_000, hostMemorySource: 'fake',
     };
   }
@@ -122,6 +131,24 @@ export class FakeEngine implements EngineApi {
 
   async memory(sinceT: number) {
     return { samples: this.samples.filter((s) => s.t > sinceT), current: this.samples.at(-1)?.total ?? 0, peak: this.peak, bytes: { ...this.bytes } };
+  }
+
+  async listCache() {
+    this.calls.push('listCache');
+    const storage = this.cacheAvailable ? { usage: 1000, quota: 1_000_000, persisted: true, where: 'fake' } : null;
+    return { models: [...this.cached.values()], storage, available: this.cacheAvailable };
+  }
+
+  async deleteCache(model: string): Promise<number> {
+    this.calls.push('deleteCache');
+    const bytes = this.cached.get(model)?.bytes ?? 0;
+    this.cached.delete(model);
+    return bytes;
+  }
+
+  async clearCache(): Promise<void> {
+    this.calls.push('clearCache');
+    this.cached.clear();
   }
 
   deviceLost(): Promise<string> {

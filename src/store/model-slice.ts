@@ -112,6 +112,7 @@ export const createModelSlice =
       } finally {
         set({ loadStartedAt: null });
         void get().pollMemory();
+        void get().refreshCache();
       }
     },
 

@@ -21,6 +21,8 @@ export interface SettingsSlice {
   contextLength: number | null;
   /** null: no budget. */
   vramBudgetMiB: number | null;
+  /** Streamed strategies read and keep weights in the browser's storage (LoadRequest.cache). */
+  useCache: boolean;
   prompt: string;
   chat: boolean;
   sampling: Sampling;
@@ -29,6 +31,7 @@ export interface SettingsSlice {
   setInt8Threshold: (v: number) => void;
   setContextLength: (v: number | null) => void;
   setVramBudgetMiB: (v: number | null) => void;
+  setUseCache: (v: boolean) => void;
   setPrompt: (v: string) => void;
   setChat: (v: boolean) => void;
   setSampling: (patch: Partial<Sampling>) => void;
@@ -42,6 +45,7 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   int8Threshold: 6,
   contextLength: null,
   vramBudgetMiB: null,
+  useCache: true,
   prompt: 'In the beginning',
   chat: false,
   sampling: DEFAULT_SAMPLING,
@@ -50,6 +54,7 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   setInt8Threshold: (int8Threshold) => set({ int8Threshold }),
   setContextLength: (contextLength) => set({ contextLength }),
   setVramBudgetMiB: (vramBudgetMiB) => set({ vramBudgetMiB }),
+  setUseCache: (useCache) => set({ useCache }),
   setPrompt: (prompt) => set({ prompt }),
   setChat: (chat) => set({ chat }),
   setSampling: (patch) => set((s) => ({ sampling: { ...s.sampling, ...patch } })),
@@ -63,5 +68,6 @@ export function buildLoadRequest(s: SettingsSlice): { ok: true; req: LoadRequest
   if (s.contextLength != null) req.contextLength = s.contextLength;
   if (s.vramBudgetMiB != null) req.vramBudgetBytes = Math.round(s.vramBudgetMiB * 2 ** 20);
   if (s.strategy === 'streamed-int8') req.int8Threshold = s.int8Threshold;
+  if (!s.useCache) req.cache = 'off';
   return { ok: true, req };
 }

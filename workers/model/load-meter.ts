@@ -13,7 +13,10 @@ export class LoadMeter {
   convertMs = 0;
   uploadMs = 0;
   quantizeMs = 0;
+  cacheMs = 0;
   bytesFetched = 0;
+  /** Weight bytes read from the cache (count toward progress like network bytes). */
+  bytesFromCache = 0;
   tensorsDone = 0;
   currentTensor: string | undefined;
   phase: LoadPhase = 'download';
@@ -28,7 +31,8 @@ export class LoadMeter {
   constructor(
     private readonly ledger: MemoryLedger,
     private readonly queue: GPUQueue,
-    readonly bytesTotal: number,
+    /** Bytes the load reads; a tensor taken whole from the cache (kept int8) swaps its fp16 bytes for its own. */
+    public bytesTotal: number,
     readonly tensorsTotal: number,
     private readonly onProgress?: (p: LoadProgress) => void,
   ) {
@@ -42,6 +46,20 @@ export class LoadMeter {
   /** Network bytes arrived (counted once, even when a retry re-reads). */
   fetched(n: number): void {
     this.bytesFetched += n;
+    this.arrived(n);
+  }
+
+  /** Bytes read from the cache. */
+  fromCache(n: number): void {
+    this.bytesFromCache += n;
+    this.arrived(n);
+  }
+
+  get bytesDone(): number {
+    return this.bytesFetched + this.bytesFromCache;
+  }
+
+  private arrived(n: number): void {
     this.sinceMark += n;
     if (this.sinceMark >= 4 << 20) {
       this.sinceMark = 0;
@@ -76,15 +94,15 @@ export class LoadMeter {
     if (!force && t - this.lastProgress < 100) return;
     this.lastProgress = t;
     const s = (t - this.t0) / 1000;
-    const rate = s > 0 ? this.bytesFetched / 1e6 / s : 0;
+    const rate = s > 0 ? this.bytesDone / 1e6 / s : 0;
     this.onProgress({
       phase: this.phase,
-      bytesDone: this.bytesFetched,
+      bytesDone: this.bytesDone,
       bytesTotal: this.bytesTotal,
       tensorsDone: this.tensorsDone,
       tensorsTotal: this.tensorsTotal,
       mbPerS: rate,
-      etaS: rate > 0 ? (this.bytesTotal - this.bytesFetched) / 1e6 / rate : NaN,
+      etaS: rate > 0 ? (this.bytesTotal - this.bytesDone) / 1e6 / rate : NaN,
       currentTensor: this.currentTensor,
     });
   }
@@ -102,6 +120,7 @@ export class LoadMeter {
       uploadMs: this.uploadMs,
       quantizeMs: this.quantizeMs,
       compileMs: 0,
+      cacheMs: this.cacheMs,
     };
   }
 

@@ -2,13 +2,19 @@
 // safetensors headers and plan (nothing allocated yet), then load the weights by the chosen strategy (on the device,
 // in the target precision, one tensor at a time when streamed, quantized while loading for int8), then build the
 // transformer and its run state. Any failure frees every GPU buffer made so far; nothing half-loaded is returned.
+// The streamed strategies read weights through the byte cache when one is given (and the request does not turn it
+// off), holding the model's lock (Web Locks) so that two tabs loading one model download it once.
 import type { LoadProgress, LoadReport, LoadRequest, PlanReport } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
+import { modelLockName, withLock } from '../cache/locks.ts';
+import { CachedReader } from '../cache/reader.ts';
+import type { ByteCache } from '../cache/store.ts';
 import { parseConfig, type Config } from './config.ts';
 import { fetchBytes, type HttpOptions } from './http.ts';
 import { int8LinearFactory, int8WeightTransform, DEFAULT_OUTLIER_THRESHOLD } from './int8-linear.ts';
+import { keptInt8Weights } from './kept-int8.ts';
 import { loadWeights } from './loader.ts';
 import { checkTensors, modelShape, planLoad } from './plan.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
@@ -40,6 +46,13 @@ export interface ModelLoadOptions {
   signal?: AbortSignal;
   onProgress?: (p: LoadProgress) => void;
   http?: Omit<HttpOptions, 'signal'>;
+  /** The byte cache (null or absent: load from the network only). */
+  cache?: ByteCache | null;
+}
+
+/** Whether a load of `req` reads through the cache: the streamed strategies, unless the request turns it off. */
+export function usesCache(req: LoadRequest, cache: ByteCache | null | undefined): cache is ByteCache {
+  return !!cache && req.cache !== 'off' && (req.strategy === 'streamed' || req.strategy === 'streamed-int8');
 }
 
 function progress(phase: LoadProgress['phase']): LoadProgress {
@@ -99,14 +112,21 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   }
   const tokenizer = await loadTokenizer(source, http);
   const int8 = req.strategy === 'streamed-int8';
-  const loaded = await loadWeights(ctx, map, {
-    strategy: req.strategy,
-    model: req.model,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    http: o.http,
-    transform: int8 ? int8WeightTransform(ctx) : undefined,
-  });
+  const reader = usesCache(req, o.cache) ? new CachedReader(o.cache, source.baseUrl) : null;
+  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http }) : null;
+  const quantize = int8 ? int8WeightTransform(ctx) : undefined;
+  const load = () =>
+    loadWeights(ctx, map, {
+      strategy: req.strategy,
+      model: req.model,
+      signal: o.signal,
+      onProgress: o.onProgress,
+      http: o.http,
+      transform: kept && quantize ? kept.keeping(quantize) : quantize,
+      cache: reader ? { reader } : undefined,
+      kept: kept?.kept,
+    });
+  const loaded = reader ? await withLock(modelLockName(source.baseUrl), load, o.signal) : await load();
   let transformer: Transformer | null = null;
   try {
     o.onProgress?.(progress('compile'));
@@ -127,7 +147,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       peakGpuBytes: ctx.ledger.peak - base,
       finalGpuBytes: ctx.ledger.current - base,
     };
-    o.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched, bytesTotal: report.bytesFetched });
+    o.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched + report.bytesFromCache, bytesTotal: report.bytesFetched + report.bytesFromCache });
     return { ...prepared, tokenizer, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };
   } catch (e) {
     transformer?.destroy();

@@ -5,18 +5,22 @@
 //   streamed: range requests streamed into fp16 buffers (stream-load.ts), bounded host memory: raw bytes through a
 //             staging ring and converted on the GPU (gpu-upload.ts), or converted here on software adapters, where
 //             the "GPU" is these same CPU cores; either way the queue's writes in flight are fenced (a few chunks).
-//   streamed-int8: streamed, with a per-tensor `transform` (int8 quantization) once each tensor is in; until the
-//             quantize kernels are wired in, a load without a transform is refused as unsupported.
+//   streamed-int8: streamed, with a per-tensor `transform` (int8 quantization) once each tensor is in; a load
+//             without a transform is refused as unsupported.
+// The streamed strategies may read through a cache (workers/cache/reader.ts): committed blocks come from storage,
+// the rest from the network and are kept; `kept` tensors (kept int8 weights) are taken whole before streaming, so
+// their fp16 bytes are never read.
 // All buffers are created in one BufferGroup. Any failure or abort destroys the group (the ledger returns to where
 // it was) and throws an EngineError naming the file and, when known, the tensor.
 import type { LoadProgress, LoadReport, LoadStrategy } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
+import type { CachedReader } from '../cache/reader.ts';
 import { f16BitsToF32 } from './half.ts';
 import { cancelledError, fetchBytes, fileName, type HttpOptions } from './http.ts';
 import { LoadMeter } from './load-meter.ts';
-import { elementCount, type TensorMap, type TensorRecord } from './safetensors.ts';
+import { elementCount, type SafetensorsFile, type TensorMap, type TensorRecord } from './safetensors.ts';
 import { GpuUploader } from './gpu-upload.ts';
 import { DEFAULT_STREAM_OPTIONS, streamFile, type StreamOptions } from './stream-load.ts';
 import { TensorSink, type TensorTransform } from './tensor-sink.ts';
@@ -45,6 +49,22 @@ export interface LoadWeightsOptions<T = GpuTensor> {
   convertOn?: 'gpu' | 'cpu';
   /** Only these tensors (default: all). */
   only?: (name: string) => boolean;
+  /** Streamed strategies: read ranges through this cache reader (bytes kept for the next load). */
+  cache?: { reader: CachedReader };
+  /** Streamed strategies: tensors to be had whole without reading their bytes (kept int8 weights). */
+  kept?: KeptTensors<T>;
+}
+
+export interface KeptTensors<T> {
+  /** The tensor made from stored bytes (`bytes` read), or null: stream it. Allocates only through `group`. */
+  load(record: TensorRecord, group: BufferGroup): Promise<{ tensor: T; bytes: number } | null>;
+}
+
+/** What the cache did for a load, from the bytes each side gave. */
+export function cacheState(used: boolean, networkBytes: number, cacheBytes: number): LoadReport['cache'] {
+  if (!used) return 'off';
+  if (cacheBytes === 0) return 'cold';
+  return networkBytes === 0 ? 'warm' : 'partial';
 }
 
 export interface LoadedWeights<T = GpuTensor> {
@@ -79,7 +99,7 @@ export async function loadWeights<T = GpuTensor>(
   ctx.device.pushErrorScope('out-of-memory');
   ctx.device.pushErrorScope('validation');
   try {
-    const so = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream };
+    const so = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream, ...(opts.cache ? { read: opts.cache.reader.streamRange } : {}) };
     // Streamed strategies convert on the GPU from a small staging ring; naive and fp16 convert here (convert.ts).
     const largest = records.reduce((a, r) => Math.max(a, r.end - r.start), 4);
     const uploader = wholeFiles ? undefined : new GpuUploader(ctx, group, meter, { slotBytes: Math.min(so.chunkBytes, largest) });
@@ -111,7 +131,8 @@ export async function loadWeights<T = GpuTensor>(
         }
       }
     } else {
-      for (const f of files) {
+      const streamed = opts.kept ? await takeKept(opts.kept, files, group, meter, tensors, (w) => (where = w)) : files;
+      for (const f of streamed) {
         where = { file: f.url };
         const onTensor = (t: string | undefined) => (where = { file: f.url, tensor: t });
         await streamFile(f, f.tensors.map(sink), meter, http, so, onTensor, () => uploader!.throttle());
@@ -129,6 +150,8 @@ export async function loadWeights<T = GpuTensor>(
     const host = meter.stop();
     const timings = meter.timings();
     const weightBytes = group.bytes;
+    const cached = !!opts.cache && !wholeFiles;
+    const bytesFetched = cached ? opts.cache!.reader.counters.networkBytes : meter.bytesFetched;
     return {
       group,
       tensors,
@@ -136,8 +159,10 @@ export async function loadWeights<T = GpuTensor>(
         model: opts.model ?? '',
         strategy: opts.strategy,
         timings,
-        bytesFetched: meter.bytesFetched,
-        mbPerS: meter.bytesFetched / 1e6 / (timings.totalMs / 1000),
+        bytesFetched,
+        bytesFromCache: meter.bytesFromCache,
+        cache: cacheState(cached, bytesFetched, meter.bytesFromCache),
+        mbPerS: (bytesFetched + meter.bytesFromCache) / 1e6 / (timings.totalMs / 1000),
         tensors: tensors.size,
         peakGpuBytes: meter.peakGpuBytes,
         finalGpuBytes: group.bytes,
@@ -154,6 +179,42 @@ export async function loadWeights<T = GpuTensor>(
     await ctx.device.popErrorScope().catch(() => null);
     throw loadError(e, where, opts.signal);
   }
+}
+
+/**
+ * Takes the tensors `kept` has whole (their bytes counted as read from the cache, progress adjusted) and returns the
+ * files with only the tensors left to stream.
+ */
+async function takeKept<T>(
+  kept: KeptTensors<T>,
+  files: SafetensorsFile[],
+  group: BufferGroup,
+  meter: LoadMeter,
+  tensors: Map<string, GpuTensor | T>,
+  at: (w: { file?: string; tensor?: string }) => void,
+): Promise<SafetensorsFile[]> {
+  const out: SafetensorsFile[] = [];
+  for (const f of files) {
+    const rest: TensorRecord[] = [];
+    for (const r of f.tensors) {
+      at({ file: f.url, tensor: r.name });
+      const t0 = meter.now();
+      const k = await kept.load(r, group);
+      meter.cacheMs += meter.now() - t0;
+      if (!k) {
+        rest.push(r);
+        continue;
+      }
+      tensors.set(r.name, k.tensor);
+      meter.bytesTotal += k.bytes - (r.end - r.start);
+      meter.fromCache(k.bytes);
+      meter.uploaded(k.bytes);
+      meter.tensorDone();
+      await meter.drainIfNeeded();
+    }
+    if (rest.length) out.push({ ...f, tensors: rest });
+  }
+  return out;
 }
 
 /** 'cpu' on software adapters, whose "GPU" is these same CPU cores. */

@@ -7,6 +7,17 @@ import type { LoadMeter } from './load-meter.ts';
 import type { SafetensorsFile, TensorRecord } from './safetensors.ts';
 import type { TensorSink } from './tensor-sink.ts';
 
+/**
+ * Where range bytes come from: http.streamRange by default, or a cache's reader (workers/cache/reader.ts), which also
+ * tells whether each chunk came from the cache.
+ */
+export type RangeReader = (
+  url: string,
+  range: ByteRange,
+  opts: HttpOptions & { expectSize?: number | null },
+  onChunk: (chunk: Uint8Array, at: number, fromCache?: boolean) => void | Promise<void>,
+) => Promise<void>;
+
 export interface StreamOptions {
   /** Largest single range request (default 64 MiB). */
   maxRequestBytes: number;
@@ -14,6 +25,8 @@ export interface StreamOptions {
   chunkBytes: number;
   /** Gaps between tensors up to this are read through rather than split into two requests (default 64 KiB). */
   maxGapBytes: number;
+  /** Reads the ranges (default: the network, http.streamRange). */
+  read?: RangeReader;
 }
 
 export const DEFAULT_STREAM_OPTIONS: StreamOptions = {
@@ -127,6 +140,7 @@ export async function streamFile<T>(
       ? [{ start: records[0].start, end: Math.max(...records.map((r) => r.end)) }]
       : [];
   const chunk = new Uint8Array(o.chunkBytes);
+  const read: RangeReader = o.read ?? streamRange;
   for (const req of requests) {
     let fill = 0;
     let chunkAt = req.start;
@@ -139,9 +153,14 @@ export async function streamFile<T>(
       await throttle();
     };
     onTensor(router.current?.record.name);
-    await streamRange(file.url, req, { ...http, expectSize: file.size }, async (bytes, at) => {
-      meter.networkMs += meter.now() - waitFrom;
-      meter.fetched(bytes.length);
+    await read(file.url, req, { ...http, expectSize: file.size }, async (bytes, at, fromCache) => {
+      if (fromCache) {
+        meter.cacheMs += meter.now() - waitFrom;
+        meter.fromCache(bytes.length);
+      } else {
+        meter.networkMs += meter.now() - waitFrom;
+        meter.fetched(bytes.length);
+      }
       if (at !== chunkAt + fill) throw new Error(`stream out of order at ${at}`);
       let off = 0;
       while (off < bytes.length) {
