@@ -58,9 +58,9 @@ describe('transformer vs Hugging Face references (fp16)', () => {
     const dir = `${MODELS}/random/llama-tied-mqa-fp16`;
     const config = parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
     const ref = readReference(dir).cases[0];
-    // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 48 parts; 5-token chunks for 12 ids.
+    // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 49 parts (21 rows of 192 bytes each); 5-token chunks for 12 ids.
     const w = loadLocalWeights(ctx, dir, { maxBindingBytes: 4096 });
-    expect(w.tensors.get('model.embed_tokens.weight')!.parts.length).toBe(48);
+    expect(w.tensors.get('model.embed_tokens.weight')!.parts.length).toBe(49);
     const t = new Transformer(ctx, config, buildWeights(config, w.tensors, fp16LinearFactory(ctx)), {
       contextLength: 32,
       maxTokens: 5,
