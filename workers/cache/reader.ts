@@ -3,7 +3,7 @@
 // as they arrive, block by block, so a load cut short resumes at the first block not committed (at most one block
 // of the cut is fetched again), and the next load of the same file makes no requests for these bytes.
 import { EngineError } from '../errors.ts';
-import { fileName, streamRange, type ByteRange, type HttpOptions } from '../model/http.ts';
+import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../model/http.ts';
 import type { CacheEntry } from './entry.ts';
 import type { ByteCache } from './store.ts';
 import { probeValidator, type Validator } from './validator.ts';
@@ -143,6 +143,21 @@ export class CachedReader {
       );
     }
     return readThrough(entry, range, opts, onChunk, this.counters);
+  };
+
+  /**
+   * The first `n` bytes of `url` (the safetensors header read): from the cache when it holds them all, so that a warm
+   * load sends no weight bytes over the network; otherwise http.readPrefix (nothing is kept from it).
+   */
+  readonly readPrefix = async (url: string, n: number, http: HttpOptions): Promise<PrefixRead> => {
+    const entry = await this.entryFor(url, http);
+    const end = entry ? Math.min(n, entry.size) : 0;
+    if (!entry || end === 0 || !Array.from({ length: Math.ceil(end / entry.blockBytes) }, (_, i) => entry.has(i)).every(Boolean)) {
+      return readPrefix(url, n, http);
+    }
+    const bytes = new Uint8Array(end);
+    await readThrough(entry, { start: 0, end }, http, (c, at) => void bytes.set(c, at), this.counters);
+    return { bytes, size: entry.size, rangeSupported: true };
   };
 
   /**

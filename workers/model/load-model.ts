@@ -31,6 +31,8 @@ export interface PreparedModel {
   config: Config;
   map: TensorMap;
   plan: PlanReport;
+  /** The load's reader over the cache (null: uncached); the headers were read through it. */
+  reader: CachedReader | null;
 }
 
 export interface LoadedModel extends PreparedModel {
@@ -66,7 +68,8 @@ export async function prepareModel(ctx: GpuContext, req: LoadRequest, o: ModelLo
   const source = await openModelSource(req.model, { ...http, baseHref: o.baseHref });
   const config = parseConfig(source.config);
   o.onProgress?.(progress('plan'));
-  const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined);
+  const reader = usesCache(req, o.cache) ? new CachedReader(o.cache, source.baseUrl) : null;
+  const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix);
   const shape = modelShape(config);
   checkTensors(shape, map.tensors);
   const plan = planLoad({
@@ -80,7 +83,7 @@ export async function prepareModel(ctx: GpuContext, req: LoadRequest, o: ModelLo
     limits: ctx.limits,
     vramBudgetBytes: req.vramBudgetBytes,
   });
-  return { source, config, map, plan };
+  return { source, config, map, plan, reader };
 }
 
 async function loadTokenizer(source: ModelSource, http: HttpOptions): Promise<Tokenizer> {
@@ -103,7 +106,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   const base = ctx.ledger.current;
   ctx.ledger.resetPeak();
   const prepared = await prepareModel(ctx, req, o);
-  const { plan, config, source, map } = prepared;
+  const { plan, config, source, map, reader } = prepared;
   if (!plan.fits) {
     throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
       setting: req.vramBudgetBytes !== undefined ? 'vramBudget' : 'model',
@@ -112,7 +115,6 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   }
   const tokenizer = await loadTokenizer(source, http);
   const int8 = req.strategy === 'streamed-int8';
-  const reader = usesCache(req, o.cache) ? new CachedReader(o.cache, source.baseUrl) : null;
   const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http }) : null;
   const quantize = int8 ? int8WeightTransform(ctx) : undefined;
   const load = () =>

@@ -3,7 +3,10 @@
 // Loading is lazy (lit-llama's NotYetLoadedTensor): a header becomes records of {name, dtype, shape, byte range} and
 // bytes are fetched only when the loader streams that tensor to its GPU buffer.
 import { EngineError } from '../errors.ts';
-import { fileName, readPrefix, type HttpOptions } from './http.ts';
+import { fileName, readPrefix, type HttpOptions, type PrefixRead } from './http.ts';
+
+/** Reads the first `n` bytes of a file: http.readPrefix, or a cache that has them (model/load-model.ts). */
+export type PrefixReader = (url: string, n: number, opts: HttpOptions) => Promise<PrefixRead>;
 
 /** The dtypes the loader converts to fp16. */
 export const SUPPORTED_DTYPES = { F16: 2, BF16: 2, F32: 4 } as const;
@@ -110,8 +113,8 @@ export function parseHeader(file: string, headerJson: unknown, dataStart: number
 }
 
 /** Reads and validates one file's header: one range request for most files, two for very large headers. */
-export async function readSafetensorsHeader(url: string, opts: HttpOptions = {}): Promise<SafetensorsFile> {
-  const first = await readPrefix(url, FIRST_READ_BYTES, opts);
+export async function readSafetensorsHeader(url: string, opts: HttpOptions = {}, read: PrefixReader = readPrefix): Promise<SafetensorsFile> {
+  const first = await read(url, FIRST_READ_BYTES, opts);
   if (first.bytes.length < 8) throw badFile(url, `the file is ${first.bytes.length} bytes, too short for a header`);
   const view = new DataView(first.bytes.buffer, first.bytes.byteOffset, 8);
   const n = Number(view.getBigUint64(0, true));
@@ -127,7 +130,7 @@ export async function readSafetensorsHeader(url: string, opts: HttpOptions = {})
   if (first.bytes.length >= dataStart) {
     headerBytes = first.bytes.subarray(8, dataStart);
   } else {
-    const rest = await readPrefix(url, dataStart, opts);
+    const rest = await read(url, dataStart, opts);
     if (rest.bytes.length < dataStart) throw badFile(url, `the file ends inside its ${n}-byte header`);
     headerBytes = rest.bytes.subarray(8, dataStart);
   }
@@ -150,11 +153,12 @@ export async function readTensorMap(
   urls: readonly string[],
   opts: HttpOptions = {},
   expected?: ReadonlyMap<string, string>,
+  read?: PrefixReader,
 ): Promise<TensorMap> {
   const files: SafetensorsFile[] = [];
   const tensors = new Map<string, TensorRecord>();
   for (const url of urls) {
-    const f = await readSafetensorsHeader(url, opts);
+    const f = await readSafetensorsHeader(url, opts, read);
     for (const t of f.tensors) {
       const seen = tensors.get(t.name);
       if (seen) throw badFile(url, `tensor '${t.name}' is also in ${fileName(seen.file)}`, t.name);

@@ -104,7 +104,7 @@ export class TensorSink<T> {
     if (transform) {
       const t0 = meter.now();
       result = await transform(tensor, this.record, this.ctx.group);
-      meter.quantizeMs += meter.now() - t0;
+      if (result !== tensor) meter.quantizeMs += meter.now() - t0; // only the tensors it replaced (quantized)
     }
     this.ctx.done(this.record.name, result);
   }
