@@ -26,7 +26,7 @@ export function SamplingControls() {
         <NumberField label="Top-k" value={sampling.topK} onChange={(v) => setSampling({ topK: v ?? 0 })} min={0} max={100000} step={1} integer testId="top-k" disabled={greedy} />
         <NumberField label="Top-p" value={sampling.topP} onChange={(v) => setSampling({ topP: v ?? 1 })} min={0} max={1} step={0.05} testId="top-p" disabled={greedy} />
         <NumberField label="Seed" value={sampling.seed} onChange={(v) => setSampling({ seed: v ?? 0 })} min={0} max={2 ** 32 - 1} step={1} integer testId="seed" disabled={greedy} />
-        <NumberField label="Max tokens" value={sampling.maxTokens} onChange={(v) => setSampling({ maxTokens: v ?? DEFAULT_SAMPLING.maxTokens })} min={1} max={8192} step={16} integer testId="max-tokens" />
+        <NumberField label="Max tokens" value={sampling.maxTokens} onChange={(v) => setSampling({ maxTokens: v ?? DEFAULT_SAMPLING.maxTokens })} min={1} max={8192} step={1} integer testId="max-tokens" />
       </div>
     </fieldset>
   );
