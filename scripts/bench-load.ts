@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
+import { benchCache } from './bench-cache.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/model/http.ts';
@@ -105,6 +106,11 @@ export async function benchLoad(argv: string[]): Promise<void> {
     const config = parseConfig(source.config);
     const shape = modelShape(config);
     checkTensors(shape, map.tensors);
+    const cacheDir = arg('--cache');
+    if (cacheDir) {
+      await benchCache(ctx, map, { model, baseUrl: source.baseUrl, strategies, dir: cacheDir, convertOn: convertOnArg ?? defaultConvertOn(ctx), json });
+      return;
+    }
     for (let i = 0; i < repeat; i++) {
       for (const strategy of strategies) {
         const plan = planLoad({

@@ -1,11 +1,12 @@
 // Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
 //   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--json]
+//   load --model <url-or-dir> --strategy streamed,streamed-int8 --cache <dir> [--json]   (cold, then warm)
 // Each subcommand lives in its own file and prints one JSON object per run. Add `decode`, `quality`, ... to
 // SUBCOMMANDS below.
 import { benchLoad } from './bench-load.ts';
 
 const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
-  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--json]' },
+  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--cache <dir>] [--json]' },
 };
 
 async function main(argv: string[]): Promise<void> {
