@@ -8,22 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
-import { loadLocalWeights } from '../workers/model/testing/local-weights.ts';
 import { checkModel, type ModelCheck } from '../workers/model/testing/reference-check.ts';
 import { acceptance } from '../workers/model/testing/acceptance.ts';
 import { encodeHeldout } from '../workers/model/testing/heldout.ts';
 import { fp16LinearFactory } from '../workers/model/weights.ts';
-import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory, int8WeightTransform } from '../workers/model/int8-linear.ts';
-import type { GpuContext } from '../workers/gpu/device.ts';
-import type { LocalWeights } from '../workers/model/testing/local-weights.ts';
-
-/** Quantizes the decoder linears of locally loaded fp16 weights with the loader's streamed-int8 transform. */
-async function quantizeLinears(ctx: GpuContext, w: LocalWeights): Promise<Map<string, unknown>> {
-  const transform = int8WeightTransform(ctx);
-  const out = new Map<string, unknown>();
-  for (const [name, t] of w.tensors) out.set(name, await transform(t, { name, shape: t.shape }, w.group));
-  return out;
-}
+import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
+import { loadModelWeights } from '../workers/model/testing/model-weights.ts';
 
 /** max |Δlogit| of what we computed against reference.json's LLM.int8 emulations (llama-outliers-fp16 has them). */
 function int8Comparisons(dir: string, check: ModelCheck): Record<string, number> {
@@ -46,16 +36,16 @@ const ICDS: Record<string, string> = {
   lavapipe: '/usr/share/vulkan/icd.d/lvp_icd.json',
 };
 
-const FILES = ['config.json', 'reference.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'heldout.txt'];
+const FILES = ['config.json', 'reference.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'heldout.txt'];
 
-/** A URL's model folder, fetched into a temporary directory (the files reference.json checks need). */
+/** A URL's small files (config, reference, tokenizer, heldout) fetched into a temporary directory; weights stream. */
 async function fetchFolder(url: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'verify-'));
   const base = url.endsWith('/') ? url : `${url}/`;
   for (const f of FILES) {
     const r = await fetch(new URL(f, base));
     if (r.ok) writeFileSync(join(dir, f), Buffer.from(await r.arrayBuffer()));
-    else if (['config.json', 'reference.json', 'model.safetensors'].includes(f)) throw new Error(`${base}${f}: HTTP ${r.status}`);
+    else if (['config.json', 'reference.json'].includes(f)) throw new Error(`${base}${f}: HTTP ${r.status}`);
   }
   return dir;
 }
@@ -115,10 +105,10 @@ async function main(): Promise<number> {
   const dir = /^https?:\/\//.test(values.model) ? await fetchFolder(values.model) : values.model;
   const ctx = await nodeGpuContext();
   const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim();
-  const weights = loadLocalWeights(ctx, dir);
+  // The app's loader ('streamed'; int8: 'streamed-int8', decoder linears quantized while loading, lm_head fp16).
+  const weights = await loadModelWeights(ctx, values.model, { precision: int8 ? 'int8' : 'fp16' });
   try {
-    // int8: every decoder linear quantized as the streamed-int8 load does it (LLM.int8 with outliers; lm_head stays fp16)
-    const tensors: Map<string, unknown> = int8 ? await quantizeLinears(ctx, weights) : weights.tensors;
+    const tensors = weights.tensors;
     const fp16 = fp16LinearFactory(ctx);
     const check = await checkModel(ctx, dir, {
       tensors,
@@ -159,7 +149,7 @@ async function main(): Promise<number> {
     }
     return ok ? 0 : 1;
   } finally {
-    weights.group.destroy();
+    await weights.close();
     ctx.device.destroy();
   }
 }

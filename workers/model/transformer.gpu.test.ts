@@ -1,5 +1,5 @@
 // Whole models against the Hugging Face references in ../shared/models, through the same code as `npm run verify`
-// (reference-check.ts + acceptance.ts), on each Dawn adapter the runner selects.
+// (the app's loader via model-weights.ts, reference-check.ts, acceptance.ts), on each Dawn adapter the runner selects.
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
@@ -7,9 +7,10 @@ import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { GREEDY } from '../kernels/sample.ts';
 import { parseConfig } from './config.ts';
 import { acceptance } from './testing/acceptance.ts';
-import { loadLocalWeights } from './testing/local-weights.ts';
+import { loadModelWeights } from './testing/model-weights.ts';
 import { checkModel, readReference } from './testing/reference-check.ts';
 import { Transformer } from './transformer.ts';
+import type { GpuTensor } from './tensor.ts';
 import { buildWeights, fp16LinearFactory } from './weights.ts';
 
 const MODELS = '../shared/models';
@@ -24,7 +25,7 @@ describe('transformer vs Hugging Face references (fp16)', () => {
 
   it.each(RANDOM)('random/%s: max |Δlogit| <= 0.03, top-1, greedy ids', async (name) => {
     const dir = `${MODELS}/random/${name}`;
-    const w = loadLocalWeights(ctx, dir);
+    const w = await loadModelWeights(ctx, dir);
     try {
       const check = await checkModel(ctx, dir, { tensors: w.tensors, linear: fp16LinearFactory(ctx) });
       const c = check.cases[0];
@@ -34,13 +35,13 @@ describe('transformer vs Hugging Face references (fp16)', () => {
       expect(c.greedyGot).toEqual(c.greedyWant);
       expect(acceptance(check)).toEqual({ ok: true, reasons: [] });
     } finally {
-      w.group.destroy();
+      await w.close();
     }
   });
 
   it('kjv-llama: max |Δlogit| <= 0.15 and the first 16 greedy ids of every prompt', async () => {
     const dir = `${MODELS}/kjv-llama`;
-    const w = loadLocalWeights(ctx, dir);
+    const w = await loadModelWeights(ctx, dir);
     try {
       const check = await checkModel(ctx, dir, { tensors: w.tensors, linear: fp16LinearFactory(ctx) });
       expect(check.cases.length).toBe(5);
@@ -50,7 +51,7 @@ describe('transformer vs Hugging Face references (fp16)', () => {
       }
       expect(acceptance(check).ok).toBe(true);
     } finally {
-      w.group.destroy();
+      await w.close();
     }
   });
 
@@ -59,8 +60,8 @@ describe('transformer vs Hugging Face references (fp16)', () => {
     const config = parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
     const ref = readReference(dir).cases[0];
     // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 49 parts (21 rows of 192 bytes each); 5-token chunks for 12 ids.
-    const w = loadLocalWeights(ctx, dir, { maxBindingBytes: 4096 });
-    expect(w.tensors.get('model.embed_tokens.weight')!.parts.length).toBe(49);
+    const w = await loadModelWeights(ctx, dir, { maxBindingBytes: 4096 });
+    expect((w.tensors.get('model.embed_tokens.weight') as GpuTensor).parts.length).toBe(49);
     const t = new Transformer(ctx, config, buildWeights(config, w.tensors, fp16LinearFactory(ctx)), {
       contextLength: 32,
       maxTokens: 5,
@@ -78,7 +79,7 @@ describe('transformer vs Hugging Face references (fp16)', () => {
       expect(got).toEqual(ref.greedy_ids);
     } finally {
       t.destroy();
-      w.group.destroy();
+      await w.close();
     }
   });
 });
