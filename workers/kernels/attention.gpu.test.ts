@@ -37,7 +37,10 @@ function cpuAttention(s: Shape, q: Float32Array, kc: Float32Array, vc: Float32Ar
   return out;
 }
 
-describe('causal attention over the KV cache', () => {
+describe.each([
+  { workgroupSize: undefined, name: 'default workgroup' },
+  { workgroupSize: 64, name: '64 threads' },
+])('causal attention over the KV cache ($name)', ({ workgroupSize }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
@@ -56,7 +59,7 @@ describe('causal attention over the KV cache', () => {
       const kc = rand(shape.context * kvDim, 2, 2);
       const vc = rand(shape.context * kvDim, 3);
       const out = storage(ctx, group, 'out', q.byteLength);
-      const kernel = new Attention(ctx);
+      const kernel = new Attention(ctx, { workgroupSize });
       const b = kernel.bind(
         't',
         shape,

@@ -67,3 +67,12 @@ export function createParams(
 export function workgroupSize(ctx: GpuContext, want: number): number {
   return Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
 }
+
+/**
+ * SwiftShader and Mesa's llvmpipe (lavapipe): WebGPU on the CPU, where a workgroup barrier costs time in proportion
+ * to the threads it holds, so kernels with tree reductions use small workgroups there.
+ */
+export function isSoftwareAdapter(ctx: GpuContext): boolean {
+  const a = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.device} ${ctx.adapter.description}`.toLowerCase();
+  return a.includes('swiftshader') || a.includes('llvmpipe');
+}

@@ -15,7 +15,10 @@ function cpuRmsNorm(x: Float32Array, w: Float32Array, dim: number, eps: number):
   return out;
 }
 
-describe('rmsnorm', () => {
+describe.each([
+  { workgroupSize: undefined, name: 'default workgroup' },
+  { workgroupSize: 64, name: '64 threads' },
+])('rmsnorm ($name)', ({ workgroupSize }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
@@ -34,7 +37,7 @@ describe('rmsnorm', () => {
       const weight = f16Tensor(ctx, group, 'norm', w, [dim]);
       const xb = storage(ctx, group, 'x', x);
       const out = storage(ctx, group, 'out', x.length * 4);
-      const kernel = new RmsNorm(ctx);
+      const kernel = new RmsNorm(ctx, { workgroupSize });
       const b = kernel.bind(weight, 1e-5, xb, out, stepUniform(ctx, group, tokens), group);
       runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
       const { err, at } = maxRelErr(await readF32(ctx, out), cpuRmsNorm(x, asF16(w), dim, 1e-5));

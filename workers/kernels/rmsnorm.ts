@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams, isSoftwareAdapter, type KernelPipeline } from './pipeline.ts';
 
 export interface RmsNormBinding {
   readonly bindGroup: GPUBindGroup;
@@ -13,9 +13,13 @@ export interface RmsNormBinding {
 export class RmsNorm {
   private readonly kp: KernelPipeline;
 
-  constructor(private readonly ctx: GpuContext) {
-    // 64 threads: a power of two (the reduction halves it) and at most one barrier tree per row.
-    this.kp = createKernelPipeline(ctx, 'rmsnorm', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: 64 });
+  constructor(
+    private readonly ctx: GpuContext,
+    opts: { workgroupSize?: number } = {},
+  ) {
+    // A power of two (the reduction halves it): 64 on GPUs, 8 on CPU backends where barriers cost per thread.
+    const wg = opts.workgroupSize ?? (isSoftwareAdapter(ctx) ? 8 : 64);
+    this.kp = createKernelPipeline(ctx, 'rmsnorm', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: wg });
   }
 
   /** x, out: f32 [maxTokens, dim] (distinct buffers); weight: fp16 [dim]; step: the Step uniform. */
