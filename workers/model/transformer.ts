@@ -231,6 +231,7 @@ export class Transformer implements TokenModel {
 
   /** Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. */
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+    if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
     this.k.sampler.setOptions(this.b.sample, sample);
     for (let at = 0; at < ids.length; at += this.maxTokens) {
       const chunk = ids.slice(at, at + this.maxTokens);
