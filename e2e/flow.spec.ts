@@ -56,8 +56,9 @@ test('kjv-llama with every strategy: the reference greedy continuation, stats, c
       const text = await generateGreedy(page);
       if (strategy === 'streamed-int8') {
         // int8 weights: the greedy path may drift after a while; the opening words must hold
-        expect.soft(text, 'int8 greedy text equals the reference').toBe(REF.greedy_text);
+        // (the issue's bar: the first 8 tokens unchanged; seen here: identical for ~30 tokens, then a near-tie flips)
         expect(text.slice(0, 24)).toBe(REF.greedy_text.slice(0, 24));
+        testInfo.annotations.push({ type: 'int8 greedy text', description: text });
       } else {
         expect(text).toBe(REF.greedy_text);
       }
