@@ -1,11 +1,19 @@
 // Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
 //   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--json]
 //   load --model <url-or-dir> --strategy streamed,streamed-int8 --cache <dir> [--json]   (cold, then warm)
-// Each subcommand lives in its own file and prints one JSON object per run. Add `decode`, `quality`, ... to
-// SUBCOMMANDS below.
+//   decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--json]
+//   quality --model <dir> [--threshold 6] [--windows N] [--json]
+// Each subcommand lives in its own file and prints one JSON object per run.
+import { benchDecode } from './bench-decode.ts';
 import { benchLoad } from './bench-load.ts';
+import { benchQuality } from './bench-quality.ts';
 
 const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+  decode: {
+    run: benchDecode,
+    help: 'decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--threshold 6] [--json]',
+  },
+  quality: { run: benchQuality, help: 'quality --model <dir> [--threshold 6] [--windows N] [--json]' },
   load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--cache <dir>] [--json]' },
 };
 
