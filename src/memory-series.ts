@@ -1,16 +1,8 @@
 // The VRAM time series: ledger samples polled from the worker, merged, capped, and thinned for drawing.
-import type { CategoryBytes, LedgerSample } from '../workers/api.ts';
+import { LEDGER_CATEGORIES, type CategoryBytes, type LedgerSample } from '../workers/api.ts';
 
 /** The ledger's categories in drawing order (bottom of the stack first). */
-export const MEMORY_CATEGORIES = [
-  'weights',
-  'scales',
-  'outliers',
-  'kv-cache',
-  'activations',
-  'staging',
-  'uniforms',
-] as const satisfies readonly (keyof CategoryBytes)[];
+export const MEMORY_CATEGORIES = LEDGER_CATEGORIES;
 
 export const CATEGORY_COLORS: Record<keyof CategoryBytes, string> = {
   weights: '#4b6bfb',

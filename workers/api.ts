@@ -3,6 +3,8 @@ import type { GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 
 export type { GpuInfo, LedgerSample, CategoryBytes };
+/** The ledger's categories, in the order the VRAM chart stacks them (bottom first). */
+export { LEDGER_CATEGORIES } from './gpu/ledger.ts';
 
 /**
  * naive: whole files fetched into ArrayBuffers, full-precision (f32) GPU buffers, converted to fp16 after (baseline).
@@ -86,9 +88,25 @@ export interface LoadReport {
   peakGpuBytes: number;
   finalGpuBytes: number;
   weightBytes: number;
+  /**
+   * Peak host (CPU) memory of the load, as `hostMemorySource` measures it; 0 with 'none' means "not measured".
+   */
   peakHostBytes: number;
-  hostMemorySource: string;
+  /**
+   * 'rss' (Node): the process's resident-set growth during the load (on CPU WebGPU adapters this includes the GPU
+   * buffers, which live in the process there). 'loader-accounted' (a browser worker, where neither
+   * performance.memory nor measureUserAgentSpecificMemory exists): the most bytes of JS buffers the loader held at
+   * once for weights (= peakHostBuffersBytes). 'none': no measure.
+   */
+  hostMemorySource: PeakHostSource;
+  /**
+   * The most bytes of JS buffers the loader held at once for weights (whole files, chunks, conversion and read-back
+   * buffers; workers/model/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
+   */
+  peakHostBuffersBytes: number;
 }
+
+export type PeakHostSource = 'rss' | 'loader-accounted' | 'none';
 
 /** One model in the cache (its files' blocks and its kept int8 weights). */
 export interface CachedModelInfo {
