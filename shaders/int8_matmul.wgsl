@@ -7,9 +7,10 @@
 // word read serves TT tokens). One workgroup per (output row, token block); threads stride over the row's words and
 // reduce in workgroup memory.
 //
-// This is the fallback for runtimes without the WGSL language feature packed_4x8_integer_dot_product: dot4() sign-
-// extends the bytes with shifts. int8_matmul_dp4a.wgsl is the same file with dot4() = dot4I8Packed; keep the two in
-// step (workers/kernels/int8-matmul.test.ts checks that they differ only in dot4()).
+// dot4(a, b) — the i32 dot product of two words of four int8 — is not defined here: the owner puts one of
+// int8_dot4_packed.wgsl (dot4I8Packed, the WGSL language feature packed_4x8_integer_dot_product) or
+// int8_dot4_shifts.wgsl (sign extension with shifts, for runtimes without it) in front of this file. An override
+// constant cannot choose between them: a builtin the runtime lacks fails compilation even in a branch never taken.
 
 override WG: u32 = 64u;
 const TT: u32 = 4u;
@@ -42,13 +43,6 @@ var<workgroup> dec_i: array<i32, WG>;
 var<workgroup> dec_f: array<f32, WG>;
 var<workgroup> pre_i: array<vec4<i32>, WG>;
 var<workgroup> pre_f: array<vec4<f32>, WG>;
-
-fn dot4(a: u32, b: u32) -> i32 {
-  let ai = bitcast<i32>(a);
-  let bi = bitcast<i32>(b);
-  return ((ai << 24u) >> 24u) * ((bi << 24u) >> 24u) + ((ai << 16u) >> 24u) * ((bi << 16u) >> 24u) +
-         ((ai << 8u) >> 24u) * ((bi << 8u) >> 24u) + (ai >> 24u) * (bi >> 24u);
-}
 
 // The int8 weight q[row, c] as a float (row starts at word wb of this part).
 fn weight_at(wb: u32, c: u32) -> f32 {

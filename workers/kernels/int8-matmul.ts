@@ -1,8 +1,9 @@
-// Owner of shaders/int8_matmul.wgsl (fallback) and shaders/int8_matmul_dp4a.wgsl (dot4I8Packed): LLM.int8 run-time
+// Owner of shaders/int8_matmul.wgsl and its two dot4() files, int8_dot4_packed.wgsl / int8_dot4_shifts.wgsl: LLM.int8 run-time
 // step 3, the int8 × int8 product rescaled by row scale × token scale, plus the float product of the outlier columns
 // against the dequantized int8 weight columns, plus the bias. Entry point `decode` for one token, `prefill` for more.
-import fallbackSource from '../../shaders/int8_matmul.wgsl?raw';
-import dp4aSource from '../../shaders/int8_matmul_dp4a.wgsl?raw';
+import matmulSource from '../../shaders/int8_matmul.wgsl?raw';
+import dot4Packed from '../../shaders/int8_dot4_packed.wgsl?raw';
+import dot4Shifts from '../../shaders/int8_dot4_shifts.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
@@ -52,7 +53,9 @@ export class Int8MatMul {
         entry(9, 'uniform'),
       ],
     });
-    const module = device.createShaderModule({ label: `${name}.module`, code: this.dp4a ? dp4aSource : fallbackSource });
+    // dot4() comes from its own file, in front of the kernel (see the head of int8_matmul.wgsl for why).
+    const code = `${this.dp4a ? dot4Packed : dot4Shifts}\n${matmulSource}`;
+    const module = device.createShaderModule({ label: `${name}.module`, code });
     const layout = device.createPipelineLayout({ label: 'int8_matmul.pipelineLayout', bindGroupLayouts: [this.layout] });
     const pipeline = (entryPoint: string) =>
       device.createComputePipeline({
