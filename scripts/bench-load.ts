@@ -139,6 +139,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
             peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= r.weightBytes + largest,
             // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
             hostGrowthMiB: host.rssMinusGpu / 2 ** 20,
+            // What the loader itself held at once (JS buffers for weights): the browser's measure, beside rss here.
+            loaderHostBuffersMiB: r.peakHostBuffersBytes / 2 ** 20,
             throughputAtLeast80PctOfRaw: r.mbPerS >= 0.8 * raw.mbPerS,
           },
         };

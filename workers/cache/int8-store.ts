@@ -41,6 +41,11 @@ export class Int8Writer {
     this.buf = new Uint8Array(Math.min(entry.blockBytes, entry.size));
   }
 
+  /** Host bytes of the block buffer this writer holds. */
+  get bufferBytes(): number {
+    return this.buf.byteLength;
+  }
+
   async push(bytes: Uint8Array): Promise<void> {
     const B = this.entry.blockBytes;
     let off = 0;

@@ -2,6 +2,8 @@
 // them and from the network otherwise. Network reads are widened to whole blocks and written through to the cache
 // as they arrive, block by block, so a load cut short resumes at the first block not committed (at most one block
 // of the cut is fetched again), and the next load of the same file makes no requests for these bytes.
+// Host bytes (counted in `http.host`, the load's ledger, when given): a block read from the cache while it is handed
+// on, the write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
 import { EngineError } from '../errors.ts';
 import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../model/http.ts';
 import type { CacheEntry } from './entry.ts';
@@ -45,7 +47,12 @@ export async function readThrough(
       if (data) {
         const hi = Math.min(end, i * B + data.length);
         counters.cacheBytes += hi - pos;
-        await onChunk(data.subarray(pos - i * B, hi - i * B), pos, true);
+        const release = http.host?.hold(data.byteLength);
+        try {
+          await onChunk(data.subarray(pos - i * B, hi - i * B), pos, true);
+        } finally {
+          release?.();
+        }
         pos = hi;
         i++;
         continue;
@@ -73,23 +80,28 @@ async function fetchBlocks(
   const buf = new Uint8Array(Math.min(B, entry.size));
   const fetchRange = { start: i * B, end: Math.min(entry.size, j * B) };
   counters.networkRequests++;
-  await streamRange(entry.url, fetchRange, { ...http, expectSize: entry.size }, async (chunk, at) => {
-    counters.networkBytes += chunk.length;
-    const lo = Math.max(at, deliver.start);
-    const hi = Math.min(at + chunk.length, deliver.end);
-    if (lo < hi) await onChunk(chunk.subarray(lo - at, hi - at), lo, false);
-    // Write-through: gather into the block buffer; a full block is stored and committed before the buffer is reused.
-    let off = 0;
-    while (off < chunk.length) {
-      const b = Math.floor((at + off) / B);
-      const inBlock = at + off - b * B;
-      const len = entry.blockLen(b);
-      const n = Math.min(chunk.length - off, len - inBlock);
-      buf.set(chunk.subarray(off, off + n), inBlock);
-      off += n;
-      if (inBlock + n === len) await entry.writeBlock(b, buf.subarray(0, len));
-    }
-  });
+  const release = http.host?.hold(buf.byteLength);
+  try {
+    await streamRange(entry.url, fetchRange, { ...http, expectSize: entry.size }, async (chunk, at) => {
+      counters.networkBytes += chunk.length;
+      const lo = Math.max(at, deliver.start);
+      const hi = Math.min(at + chunk.length, deliver.end);
+      if (lo < hi) await onChunk(chunk.subarray(lo - at, hi - at), lo, false);
+      // Write-through: gather into the block buffer; a full block is stored and committed before the buffer is reused.
+      let off = 0;
+      while (off < chunk.length) {
+        const b = Math.floor((at + off) / B);
+        const inBlock = at + off - b * B;
+        const len = entry.blockLen(b);
+        const n = Math.min(chunk.length - off, len - inBlock);
+        buf.set(chunk.subarray(off, off + n), inBlock);
+        off += n;
+        if (inBlock + n === len) await entry.writeBlock(b, buf.subarray(0, len));
+      }
+    });
+  } finally {
+    release?.();
+  }
 }
 
 /**

@@ -92,6 +92,8 @@ export class F16x2Converter {
   /** 1 when a low half (carryHalf) waits for its pair. */
   private carry = 0;
   private carryHalf = 0;
+  /** Bytes of the copy the last push made of a misaligned chunk (0 when none). */
+  private copied = 0;
 
   constructor(
     readonly name: string,
@@ -109,8 +111,17 @@ export class F16x2Converter {
     return this.elements === this.totalElements;
   }
 
+  /**
+   * Host bytes the conversion holds after a push: the shared working buffers (they outlive the load, grown to its
+   * largest push), the bf16 table once built, and the copy of a misaligned chunk the last push made.
+   */
+  get workingBytes(): number {
+    return shared.scratch.byteLength + shared.out.byteLength + (bf16Table?.byteLength ?? 0) + this.copied;
+  }
+
   push(chunk: Uint8Array): ConvertedWords {
     const eb = this.elementBytes;
+    this.copied = 0;
     let c = chunk;
     // Complete an element split by the previous chunk.
     let head: Uint8Array | null = null;
@@ -178,6 +189,7 @@ export class F16x2Converter {
   private convert(src: Uint8Array, dst: Uint16Array, offset: number): void {
     const eb = this.elementBytes;
     const aligned = src.byteOffset % eb === 0 ? src : src.slice();
+    if (aligned !== src) this.copied += aligned.byteLength;
     const count = aligned.length / eb;
     if (this.dtype === 'F32') {
       f32ToF16Run(new Uint32Array(aligned.buffer, aligned.byteOffset, count), dst, offset);

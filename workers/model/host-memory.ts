@@ -1,7 +1,8 @@
 // Host (CPU) memory sampling during loads, the same code in Node and in a browser worker.
 // Node: process.memoryUsage().rss, reached through globalThis so the browser bundle never imports node.
 // Browser: performance.measureUserAgentSpecificMemory() where allowed (cross-origin isolated), else the JS heap
-// size (performance.memory, Chromium), else nothing.
+// size (performance.memory, Chromium), else nothing. A dedicated worker, where the engine runs, has neither: there a
+// load reports what it holds itself (host-ledger.ts, source 'loader-accounted'), as it does beside rss in Node.
 // Note for CPU WebGPU adapters (SwiftShader, lavapipe): GPU buffers live in the process's own memory and count in
 // rss; the load report says so through `source`, and the benchmark subtracts the ledger there.
 

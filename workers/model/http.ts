@@ -2,6 +2,7 @@
 // byte ranges with Content-Range validation, retry with backoff that resumes at the last byte delivered, and
 // cancellation. Uses only the global fetch, so it runs unchanged in a browser worker and in Node 20.
 import { EngineError } from '../errors.ts';
+import type { HostLedger } from './host-ledger.ts';
 
 export interface HttpOptions {
   signal?: AbortSignal;
@@ -11,6 +12,8 @@ export interface HttpOptions {
   backoffMs?: number;
   /** Called before each retry (for logs and tests). */
   onRetry?: (info: { url: string; attempt: number; at: number; reason: string }) => void;
+  /** A load's host-bytes ledger: streamRange counts each body chunk in it while the chunk is handed on. */
+  host?: HostLedger;
 }
 
 /** A byte range [start, end) of one file. */
@@ -308,7 +311,12 @@ export async function streamRange(
             progressed();
             const at = pos;
             pos += c.length;
-            await onChunk(c, at);
+            const release = opts.host?.hold(r.value.byteLength);
+            try {
+              await onChunk(c, at);
+            } finally {
+              release?.();
+            }
           }
           if (pos >= end) break;
         }

@@ -45,7 +45,7 @@ export function keptInt8Weights(
         if (!quantize(r.name, r.shape)) return null;
         const store = await storeFor(r.file);
         if (!store) return null;
-        const w = await loadKeptInt8Weight(ctx, group, store, r.name, r.shape, opts.maxBindingBytes);
+        const w = await loadKeptInt8Weight(ctx, group, store, r.name, r.shape, opts.maxBindingBytes, opts.http?.host);
         return w ? { tensor: w, bytes: int8Layout(r.shape).total } : null;
       },
     },
@@ -53,7 +53,7 @@ export function keptInt8Weights(
       const out = await transform(tensor, record, group);
       if (isInt8Weight(out)) {
         const store = await storeFor(record.file);
-        if (store) await keepInt8Weight(ctx, group, store, out);
+        if (store) await keepInt8Weight(ctx, group, store, out, opts.http?.host);
       }
       return out;
     },

@@ -1,7 +1,8 @@
 // Timings, byte counts, progress callbacks and peaks (GPU ledger, host memory) of one load.
 import type { LoadPhase, LoadProgress, LoadTimings } from '../api.ts';
 import type { MemoryLedger } from '../gpu/ledger.ts';
-import { HostMemoryMonitor } from './host-memory.ts';
+import { HostLedger } from './host-ledger.ts';
+import { HostMemoryMonitor, type HostMemorySource } from './host-memory.ts';
 
 /** Backpressure: after this many bytes written with queue.writeBuffer, wait for the queue (bounds its staging). */
 const UPLOAD_FLUSH_BYTES = 32 * 1024 * 1024;
@@ -27,6 +28,8 @@ export class LoadMeter {
   private ledgerPeak: number;
   private readonly unsubscribe: () => void;
   readonly host = new HostMemoryMonitor();
+  /** Host bytes the load holds itself (host-ledger.ts); its peak is counted from the load's start. */
+  readonly hostBuffers: HostLedger;
 
   constructor(
     private readonly ledger: MemoryLedger,
@@ -35,7 +38,10 @@ export class LoadMeter {
     public bytesTotal: number,
     readonly tensorsTotal: number,
     private readonly onProgress?: (p: LoadProgress) => void,
+    hostBuffers: HostLedger = new HostLedger(),
   ) {
+    this.hostBuffers = hostBuffers;
+    hostBuffers.resetPeak();
     this.ledgerStart = ledger.current;
     this.ledgerPeak = ledger.current;
     this.unsubscribe = ledger.subscribe((s) => {
@@ -124,9 +130,15 @@ export class LoadMeter {
     };
   }
 
-  stop(): { peakHostGrowth: number; source: string } {
+  /**
+   * Ends the sampling. `peakHostGrowth`: the process's growth where it can be measured (rss), else null;
+   * `peakHostBuffers`: the most bytes the load held itself at once.
+   */
+  stop(): { peakHostGrowth: number | null; source: HostMemorySource; peakHostBuffers: number } {
     this.unsubscribe();
     const peak = this.host.stop();
-    return { peakHostGrowth: Math.max(0, peak - this.host.baseline.bytes), source: this.host.source };
+    // Only rss sees ArrayBuffer backing stores; the JS heap size does not, so it is no measure of a load's bytes.
+    const growth = this.host.source === 'rss' ? Math.max(0, peak - this.host.baseline.bytes) : null;
+    return { peakHostGrowth: growth, source: this.host.source, peakHostBuffers: this.hostBuffers.peak };
   }
 }

@@ -12,6 +12,7 @@ import { modelLockName, withLock } from '../cache/locks.ts';
 import { CachedReader } from '../cache/reader.ts';
 import type { ByteCache } from '../cache/store.ts';
 import { parseConfig, type Config } from './config.ts';
+import { HostLedger } from './host-ledger.ts';
 import { fetchBytes, type HttpOptions } from './http.ts';
 import { int8LinearFactory, int8WeightTransform, DEFAULT_OUTLIER_THRESHOLD } from './int8-linear.ts';
 import { keptInt8Weights } from './kept-int8.ts';
@@ -115,7 +116,9 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   }
   const tokenizer = await loadTokenizer(source, http);
   const int8 = req.strategy === 'streamed-int8';
-  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http }) : null;
+  // One host ledger for the load's own buffers and the kept int8 weights' read-backs and block reads.
+  const host = new HostLedger();
+  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host } }) : null;
   const quantize = int8 ? int8WeightTransform(ctx) : undefined;
   const load = () =>
     loadWeights(ctx, map, {
@@ -127,6 +130,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       transform: kept && quantize ? kept.keeping(quantize) : quantize,
       cache: reader ? { reader } : undefined,
       kept: kept?.kept,
+      host,
     });
   const loaded = reader ? await withLock(modelLockName(source.baseUrl), load, o.signal) : await load();
   let transformer: Transformer | null = null;

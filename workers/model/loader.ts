@@ -22,6 +22,7 @@ import { cancelledError, fetchBytes, fileName, type HttpOptions } from './http.t
 import { LoadMeter } from './load-meter.ts';
 import { elementCount, type SafetensorsFile, type TensorMap, type TensorRecord } from './safetensors.ts';
 import { GpuUploader } from './gpu-upload.ts';
+import type { HostLedger } from './host-ledger.ts';
 import { DEFAULT_STREAM_OPTIONS, streamFile, type StreamOptions } from './stream-load.ts';
 import { TensorSink, type TensorTransform } from './tensor-sink.ts';
 import type { GpuTensor } from './tensor.ts';
@@ -53,6 +54,11 @@ export interface LoadWeightsOptions<T = GpuTensor> {
   cache?: { reader: CachedReader };
   /** Streamed strategies: tensors to be had whole without reading their bytes (kept int8 weights). */
   kept?: KeptTensors<T>;
+  /**
+   * Counts the host bytes this load holds (default: a new ledger). Pass one to share it with `kept` and `transform`
+   * (kept int8 read-backs) or to look at it afterwards: every hold is released when the load ends, however it ends.
+   */
+  host?: HostLedger;
 }
 
 export interface KeptTensors<T> {
@@ -92,9 +98,9 @@ export async function loadWeights<T = GpuTensor>(
     ? files.reduce((a, f) => a + f.size, 0)
     : records.reduce((a, r) => a + (r.end - r.start), 0);
   const group = ctx.ledger.group(`weights:${opts.model ?? fileName(files[0]?.url ?? 'model')}`);
-  const meter = new LoadMeter(ctx.ledger, ctx.device.queue, bytesTotal, records.length, opts.onProgress);
+  const meter = new LoadMeter(ctx.ledger, ctx.device.queue, bytesTotal, records.length, opts.onProgress, opts.host);
   const tensors = new Map<string, GpuTensor | T>();
-  const http: HttpOptions = { ...opts.http, signal: opts.signal };
+  const http: HttpOptions = { ...opts.http, signal: opts.signal, host: meter.hostBuffers };
   let where: { file?: string; tensor?: string } = {};
   ctx.device.pushErrorScope('out-of-memory');
   ctx.device.pushErrorScope('validation');
@@ -120,15 +126,18 @@ export async function loadWeights<T = GpuTensor>(
       for (const f of files) {
         where = { file: f.url };
         const bytes = await fetchWhole(f.url, f.size, meter, http);
-        for (const r of f.tensors) {
-          where = { file: f.url, tensor: r.name };
-          checkAbort(opts.signal, f.url);
-          const s = sink(r);
-          s.push(bytes.subarray(r.start, r.end));
-          await s.finish();
-          meter.tensorDone();
-          await meter.drainIfNeeded();
-        }
+        // One whole file held at a time.
+        await meter.hostBuffers.during(bytes.byteLength, async () => {
+          for (const r of f.tensors) {
+            where = { file: f.url, tensor: r.name };
+            checkAbort(opts.signal, f.url);
+            const s = sink(r);
+            s.push(bytes.subarray(r.start, r.end));
+            await s.finish();
+            meter.tensorDone();
+            await meter.drainIfNeeded();
+          }
+        });
       }
     } else {
       const streamed = opts.kept ? await takeKept(opts.kept, files, group, meter, tensors, (w) => (where = w)) : files;
@@ -167,8 +176,10 @@ export async function loadWeights<T = GpuTensor>(
         peakGpuBytes: meter.peakGpuBytes,
         finalGpuBytes: group.bytes,
         weightBytes,
-        peakHostBytes: host.peakHostGrowth,
-        hostMemorySource: `${host.source} growth during the load`,
+        // rss where the process can be measured (Node); else what the loader held itself (a browser worker).
+        peakHostBytes: host.peakHostGrowth ?? host.peakHostBuffers,
+        hostMemorySource: host.peakHostGrowth !== null ? 'rss' : 'loader-accounted',
+        peakHostBuffersBytes: host.peakHostBuffers,
       },
     };
   } catch (e) {
@@ -255,11 +266,14 @@ async function fetchWhole(url: string, size: number, meter: LoadMeter, http: Htt
   return bytes;
 }
 
-/** Host f32 copy of a tensor, as a framework that loads in full precision would make. */
-function toF32(r: TensorRecord, bytes: Uint8Array): Float32Array {
+/**
+ * Host f32 copy of a tensor, as a framework that loads in full precision would make; `held`: the bytes made for it
+ * (the copy of the tensor's bytes, and the f32 array when it is a second one).
+ */
+function toF32(r: TensorRecord, bytes: Uint8Array): { values: Float32Array; held: number } {
   const n = elementCount(r.shape);
   const src = bytes.slice(r.start, r.end);
-  if (r.dtype === 'F32') return new Float32Array(src.buffer, 0, n);
+  if (r.dtype === 'F32') return { values: new Float32Array(src.buffer, 0, n), held: src.byteLength };
   const h = new Uint16Array(src.buffer, 0, n);
   const out = new Float32Array(n);
   if (r.dtype === 'BF16') {
@@ -268,7 +282,7 @@ function toF32(r: TensorRecord, bytes: Uint8Array): Float32Array {
   } else {
     for (let i = 0; i < n; i++) out[i] = f16BitsToF32(h[i]);
   }
-  return out;
+  return { values: out, held: src.byteLength + out.byteLength };
 }
 
 /**
@@ -285,35 +299,62 @@ async function loadNaive<T>(
   at: (w: { file?: string; tensor?: string }) => void,
 ): Promise<void> {
   const held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[] = [];
-  for (const f of files) {
-    at({ file: f.url });
-    held.push({ url: f.url, bytes: await fetchWhole(f.url, f.size, meter, http), tensors: f.tensors });
+  // Every file is held until the last tensor is converted.
+  const releases: (() => void)[] = [];
+  try {
+    for (const f of files) {
+      at({ file: f.url });
+      const bytes = await fetchWhole(f.url, f.size, meter, http);
+      releases.push(meter.hostBuffers.hold(bytes.byteLength));
+      held.push({ url: f.url, bytes, tensors: f.tensors });
+    }
+    await uploadF32AndConvert(ctx, group, held, sink, meter, http, at);
+  } finally {
+    for (const release of releases) release();
   }
+}
+
+/** naive, once every file is held: the f32 uploads of every tensor, then each converted to fp16. */
+async function uploadF32AndConvert<T>(
+  ctx: GpuContext,
+  group: BufferGroup,
+  held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[],
+  sink: (r: TensorRecord) => TensorSink<T>,
+  meter: LoadMeter,
+  http: HttpOptions,
+  at: (w: { file?: string; tensor?: string }) => void,
+): Promise<void> {
   const f32 = new Map<string, GPUBuffer[]>();
   for (const f of held) {
     for (const r of f.tensors) {
       at({ file: f.url, tensor: r.name });
       checkAbort(http.signal, f.url);
       let t = meter.now();
-      const values = toF32(r, f.bytes);
+      const { values, held: f32Bytes } = toF32(r, f.bytes);
+      // The host f32 copy lives until it is written (queue.writeBuffer copies it).
+      const releaseF32 = meter.hostBuffers.hold(f32Bytes);
       meter.convertMs += meter.now() - t;
       t = meter.now();
       const buffers: GPUBuffer[] = [];
-      const per = Math.max(4, Math.floor(ctx.limits.maxBufferSize / 4) * 4);
-      for (let o = 0; o < values.byteLength || o === 0; o += per) {
-        const n = Math.min(per, values.byteLength - o);
-        const b = group.createBuffer({
-          label: `${r.name}.f32`,
-          size: Math.max(4, n),
-          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-          category: 'staging',
-        });
-        if (n > 0) ctx.device.queue.writeBuffer(b, 0, values.buffer, values.byteOffset + o, n);
-        meter.uploaded(n);
-        buffers.push(b);
-        if (n <= 0) break;
+      try {
+        const per = Math.max(4, Math.floor(ctx.limits.maxBufferSize / 4) * 4);
+        for (let o = 0; o < values.byteLength || o === 0; o += per) {
+          const n = Math.min(per, values.byteLength - o);
+          const b = group.createBuffer({
+            label: `${r.name}.f32`,
+            size: Math.max(4, n),
+            usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+            category: 'staging',
+          });
+          if (n > 0) ctx.device.queue.writeBuffer(b, 0, values.buffer, values.byteOffset + o, n);
+          meter.uploaded(n);
+          buffers.push(b);
+          if (n <= 0) break;
+        }
+        meter.uploadMs += meter.now() - t;
+      } finally {
+        releaseF32();
       }
-      meter.uploadMs += meter.now() - t;
       f32.set(r.name, buffers);
       await meter.drainIfNeeded();
     }

@@ -2,6 +2,8 @@
 // body is read as a stream, gathered into chunks of a fixed size, converted and written into each tensor's GPU
 // buffers. Host memory in flight is one chunk, plus what the fetch implementation buffers, plus the writes the GPU
 // queue has not yet executed (bounded by `throttle`, see gpu-upload.ts), whatever the model's size. A server that ignores Range gets one sequential read of each file.
+// The load's host ledger (meter.hostBuffers) counts the gather chunk while the file streams; the chunks being routed
+// are counted by whoever reads them (http.streamRange, the cache reader), through `http.host`.
 import { streamRange, type ByteRange, type HttpOptions } from './http.ts';
 import type { LoadMeter } from './load-meter.ts';
 import type { SafetensorsFile, TensorRecord } from './safetensors.ts';
@@ -141,52 +143,57 @@ export async function streamFile<T>(
       : [];
   const chunk = new Uint8Array(o.chunkBytes);
   const read: RangeReader = o.read ?? streamRange;
-  for (const req of requests) {
-    let fill = 0;
-    let chunkAt = req.start;
-    let waitFrom = meter.now();
-    const flush = async () => {
-      if (fill === 0) return;
-      await router.write(chunk.subarray(0, fill), chunkAt);
-      chunkAt += fill;
-      fill = 0;
-      await throttle();
-    };
-    onTensor(router.current?.record.name);
-    await read(file.url, req, { ...http, expectSize: file.size }, async (bytes, at, fromCache) => {
-      if (fromCache) {
-        meter.cacheMs += meter.now() - waitFrom;
-        meter.fromCache(bytes.length);
-      } else {
-        meter.networkMs += meter.now() - waitFrom;
-        meter.fetched(bytes.length);
-      }
-      if (at !== chunkAt + fill) throw new Error(`stream out of order at ${at}`);
-      let off = 0;
-      while (off < bytes.length) {
-        // Large network chunks go straight through; small ones are gathered into `chunk` first.
-        if (fill === 0 && bytes.length - off >= o.chunkBytes) {
-          const n = bytes.length - off;
-          onTensor(router.current?.record.name);
-          await router.write(bytes.subarray(off), at + off);
-          await throttle();
-          chunkAt = at + off + n;
+  const releaseChunk = meter.hostBuffers.hold(chunk.byteLength);
+  try {
+    for (const req of requests) {
+      let fill = 0;
+      let chunkAt = req.start;
+      let waitFrom = meter.now();
+      const flush = async () => {
+        if (fill === 0) return;
+        await router.write(chunk.subarray(0, fill), chunkAt);
+        chunkAt += fill;
+        fill = 0;
+        await throttle();
+      };
+      onTensor(router.current?.record.name);
+      await read(file.url, req, { ...http, expectSize: file.size }, async (bytes, at, fromCache) => {
+        if (fromCache) {
+          meter.cacheMs += meter.now() - waitFrom;
+          meter.fromCache(bytes.length);
+        } else {
+          meter.networkMs += meter.now() - waitFrom;
+          meter.fetched(bytes.length);
+        }
+        if (at !== chunkAt + fill) throw new Error(`stream out of order at ${at}`);
+        let off = 0;
+        while (off < bytes.length) {
+          // Large network chunks go straight through; small ones are gathered into `chunk` first.
+          if (fill === 0 && bytes.length - off >= o.chunkBytes) {
+            const n = bytes.length - off;
+            onTensor(router.current?.record.name);
+            await router.write(bytes.subarray(off), at + off);
+            await throttle();
+            chunkAt = at + off + n;
+            off += n;
+            continue;
+          }
+          const n = Math.min(o.chunkBytes - fill, bytes.length - off);
+          chunk.set(bytes.subarray(off, off + n), fill);
+          fill += n;
           off += n;
-          continue;
+          if (fill === o.chunkBytes) {
+            onTensor(router.current?.record.name);
+            await flush();
+          }
         }
-        const n = Math.min(o.chunkBytes - fill, bytes.length - off);
-        chunk.set(bytes.subarray(off, off + n), fill);
-        fill += n;
-        off += n;
-        if (fill === o.chunkBytes) {
-          onTensor(router.current?.record.name);
-          await flush();
-        }
-      }
-      waitFrom = meter.now();
-    });
-    onTensor(router.current?.record.name);
-    await flush();
+        waitFrom = meter.now();
+      });
+      onTensor(router.current?.record.name);
+      await flush();
+    }
+  } finally {
+    releaseChunk();
   }
   if (!router.complete) throw new Error(`${file.url}: the stream ended before tensor '${router.current?.record.name}'`);
 }

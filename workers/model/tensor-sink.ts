@@ -1,7 +1,8 @@
 // Where a tensor's bytes go during a load: its fp16 GPU buffers are created when its first byte arrives (so the
 // ledger grows with the load, not ahead of it), chunks are converted to f16x2 words and written at their word offset
 // across the tensor's row-split parts, and when the last byte is in, an optional transform (int8 quantization) may
-// replace the tensor.
+// replace the tensor. Converting here (convert.ts), the converter's working buffers are counted in the load's host
+// ledger until the words are written; converting on the GPU, the JS side holds only the chunk it was given.
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { F16x2Converter } from './convert.ts';
 import { GpuTensorWriter, writeInPieces, type GpuUploader } from './gpu-upload.ts';
@@ -80,9 +81,14 @@ export class TensorSink<T> {
       return;
     }
     const { wordOffset, words } = converter.push(bytes);
+    const release = meter.hostBuffers.hold(converter.workingBytes);
     const t1 = meter.now();
     meter.convertMs += t1 - t0;
-    writeWords(queue, tensor, wordOffset, words);
+    try {
+      writeWords(queue, tensor, wordOffset, words);
+    } finally {
+      release();
+    }
     if (this.ctx.uploader) this.ctx.uploader.written(words.byteLength);
     else meter.uploaded(words.byteLength);
     meter.uploadMs += meter.now() - t1;
