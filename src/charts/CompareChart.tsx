@@ -1,26 +1,38 @@
+import { useMemo } from 'react';
 import { Bar } from 'react-chartjs-2';
 import type { ChartOptions } from 'chart.js';
-import { runLabel } from '../runs-export.ts';
+import { hasPeakHost, peakHostSourceText } from '../peak-host.ts';
+import { runLabel, type RunRecord } from '../runs-export.ts';
 import { useStore } from '../store/use-store.ts';
 import { MiB } from './chart-setup.ts';
 
-const options: ChartOptions<'bar'> = {
-  scales: {
-    time: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'load time (s)' } },
-    mem: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'peak memory (MiB)' }, grid: { drawOnChartArea: false } },
-  },
-  plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
-};
+const HOST = 2; // the peak host dataset's index
+
+function chartOptions(runs: readonly RunRecord[]): ChartOptions<'bar'> {
+  return {
+    scales: {
+      time: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'load time (s)' } },
+      mem: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'peak memory (MiB)' }, grid: { drawOnChartArea: false } },
+    },
+    plugins: {
+      legend: { position: 'bottom', labels: { boxWidth: 12 } },
+      // The host bar says what measured it (JS buffers held by the loader in the browser, process RSS in Node).
+      tooltip: { callbacks: { footer: (items) => items.filter((i) => i.datasetIndex === HOST).map((i) => peakHostSourceText(runs[i.dataIndex].report)) } },
+    },
+  };
+}
 
 /** Every load of this session side by side: load time, peak VRAM, peak host memory (the lit-llama table, live). */
 export function CompareChart() {
   const runs = useStore((s) => s.runs);
+  const options = useMemo(() => chartOptions(runs), [runs]);
   const data = {
     labels: runs.map(runLabel),
     datasets: [
       { label: 'load time (s)', data: runs.map((r) => r.report.timings.totalMs / 1000), backgroundColor: '#1d232a', yAxisID: 'time' },
       { label: 'peak VRAM (MiB)', data: runs.map((r) => r.report.peakGpuBytes / MiB), backgroundColor: '#4b6bfb', yAxisID: 'mem' },
-      { label: 'peak host (MiB)', data: runs.map((r) => r.report.peakHostBytes / MiB), backgroundColor: '#e67e22', yAxisID: 'mem' },
+      // No bar for a run whose host memory was not measured (null leaves a gap, not a false zero).
+      { label: 'peak host (MiB)', data: runs.map((r) => (hasPeakHost(r.report) ? r.report.peakHostBytes / MiB : null)), backgroundColor: '#e67e22', yAxisID: 'mem' },
     ],
   };
   return (

@@ -1,5 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes, formatMs, formatRate } from '../format.ts';
+import { peakHostSourceText, peakHostText } from '../peak-host.ts';
 import { runsExport, runsFileName } from '../runs-export.ts';
 import { appStore, useStore } from '../store/use-store.ts';
 
@@ -13,6 +14,9 @@ function download(): void {
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+const HOST_COLUMN_TITLE =
+  'Peak host memory of the load: in the browser, the JS buffers held by the loader; in Node, process RSS growth. Hover a cell for its source.';
 
 /** The session's loads as a table, with JSON export. */
 export function RunsTable() {
@@ -40,7 +44,9 @@ export function RunsTable() {
               <th scope="col">Load time</th>
               <th scope="col">Peak VRAM</th>
               <th scope="col">Final VRAM</th>
-              <th scope="col">Peak host</th>
+              <th scope="col" title={HOST_COLUMN_TITLE}>
+                Peak host
+              </th>
               <th scope="col">Network</th>
               <th scope="col">From cache</th>
               <th scope="col">Throughput</th>
@@ -62,7 +68,9 @@ export function RunsTable() {
                 <td>{formatMs(r.report.timings.totalMs)}</td>
                 <td>{formatBytes(r.report.peakGpuBytes)}</td>
                 <td>{formatBytes(r.report.finalGpuBytes)}</td>
-                <td title={r.report.hostMemorySource}>{formatBytes(r.report.peakHostBytes)}</td>
+                <td data-testid="run-peak-host" data-bytes={r.report.peakHostBytes} data-source={r.report.hostMemorySource} title={peakHostSourceText(r.report)}>
+                  {peakHostText(r.report)}
+                </td>
                 <td data-testid="run-network-bytes" data-bytes={r.report.bytesFetched}>
                   {formatBytes(r.report.bytesFetched)}
                 </td>
