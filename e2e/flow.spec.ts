@@ -74,6 +74,17 @@ test('kjv-llama with every strategy: the reference greedy continuation, stats, c
   expect(Number(await page.getByTestId('vram-chart').getAttribute('data-peak-bytes'))).toBeGreaterThan(1_000_000);
   expect(Number(await page.getByTestId('load-chart').getAttribute('data-points'))).toBeGreaterThan(0);
   await expect(page.getByTestId('runs-table').locator('tbody tr')).toHaveCount(STRATEGIES.length);
+  // Peak host in the worker (no process-level measure there): the JS buffers the loader held, never a false 0 B;
+  // naive holds the whole checkpoint, streamed a few chunks.
+  const host = await page.getByTestId('run-peak-host').evaluateAll((cells) =>
+    cells.map((c) => ({ bytes: Number(c.getAttribute('data-bytes')), source: c.getAttribute('data-source'), text: c.textContent })),
+  );
+  testInfo.annotations.push({ type: 'peak host by strategy', description: JSON.stringify(host) });
+  expect(host.map((h) => h.source)).toEqual(STRATEGIES.map(() => 'loader-accounted'));
+  for (const h of host) expect(h.bytes).toBeGreaterThan(0);
+  const [naiveHost, , streamedHost] = host.map((h) => h.bytes);
+  expect(naiveHost).toBeGreaterThanOrEqual(13_000_000);
+  expect(naiveHost).toBeGreaterThan(streamedHost);
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-runs').click()]);
   const exported = JSON.parse(readFileSync(await download.path(), 'utf8')) as { runs: { report: { strategy: string } }[] };
