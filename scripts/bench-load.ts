@@ -9,6 +9,7 @@ import { benchCache } from './bench-cache.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/model/http.ts';
+import { int8WeightTransform } from '../workers/model/int8-linear.ts';
 import { defaultConvertOn, loadWeights } from '../workers/model/loader.ts';
 import { checkTensors, modelShape, planLoad } from '../workers/model/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/model/safetensors.ts';
@@ -120,7 +121,13 @@ export async function benchLoad(argv: string[]): Promise<void> {
         const raw = await rawFetch(fetchPlan(map, strategy), strategy === 'naive' || strategy === 'fp16');
         const sampler = hostSampler(ctx);
         const convertOn = convertOnArg ?? defaultConvertOn(ctx);
-        const loaded = await loadWeights(ctx, map, { strategy, model, convertOn });
+        const int8 = strategy === 'streamed-int8';
+        const loaded = await loadWeights(ctx, map, {
+          strategy,
+          model,
+          convertOn,
+          transform: int8 ? int8WeightTransform(ctx) : undefined,
+        });
         const host = sampler.stop();
         const r = loaded.report;
         loaded.group.destroy();
@@ -136,7 +143,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
           hostGrowth: host,
           plan: { totalBytes: plan.totalBytes, weights: plan.bytes.weights, largestTensor: plan.largestTensor, fits: plan.fits },
           checks: {
-            peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= r.weightBytes + largest,
+            // streamed: fp16 weights + one tensor; streamed-int8: what stays (int8 + scales + fp16 rest) + one fp16 tensor
+            peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= (int8 ? r.finalGpuBytes : r.weightBytes) + largest,
             // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
             hostGrowthMiB: host.rssMinusGpu / 2 ** 20,
             // What the loader itself held at once (JS buffers for weights): the browser's measure, beside rss here.

@@ -21,7 +21,8 @@ import { ByteCache } from './store.ts';
 const ROOT = new URL('../../../shared/models/random/', import.meta.url).pathname;
 const MODEL = 'llama-gqa-bf16';
 const BLOCK = 64 * 1024; // ~20 blocks for this 1.26 MB file
-const fast = { retries: 3, backoffMs: 1 };
+// a short backoff, but long enough that a loaded 2-core CI machine gets past a transient socket error
+const fast = { retries: 3, backoffMs: 25 };
 
 let ctx: GpuContext;
 let server: ServeDirHandle;

@@ -25,7 +25,8 @@ const FILE = join(ROOT, 'kjv-llama/model.safetensors');
 const CHUNK = 1 << 20;
 /** Beyond the chunks: the bf16 → fp16 table (128 KiB) and network chunks in flight. */
 const SMALL = 256 * 1024;
-const fast = { retries: 3, backoffMs: 1 };
+// a short backoff, but long enough that a loaded 2-core CI machine gets past a transient socket error
+const fast = { retries: 3, backoffMs: 25 };
 
 let ctx: GpuContext;
 let server: ServeDirHandle;

@@ -11,7 +11,8 @@ import { rowCount, rowLength, type GpuTensor } from './tensor.ts';
 
 const MODELS = ['llama-gqa-bf16', 'llama-tied-mqa-fp16', 'qwen2-bias-fp32'];
 const ROOT = new URL('../../../shared/models/random/', import.meta.url).pathname;
-const fast = { retries: 3, backoffMs: 1 };
+// a short backoff, but long enough that a loaded 2-core CI machine gets past a transient socket error
+const fast = { retries: 3, backoffMs: 25 };
 
 let ctx: GpuContext;
 let server: ServeDirHandle;
