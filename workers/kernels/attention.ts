@@ -3,7 +3,7 @@ import source from '../../shaders/attention.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createKernelPipeline, createParams, isSoftwareAdapter, workgroupSize, type KernelPipeline } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams, workgroupSize, type KernelPipeline } from './pipeline.ts';
 
 /** The workgroup copies one query head into workgroup memory of this many floats. */
 export const MAX_HEAD_DIM = 256;
@@ -36,7 +36,7 @@ export class Attention {
     // A power of two (tree reductions). 64 fills two GPU warps; a CPU backend pays for every barrier across every
     // thread of the workgroup, so the software adapters get 8 (measured 3-8× faster
     // than 64 on SwiftShader and lavapipe for a 64-token prefill chunk).
-    const wg = 1 << Math.floor(Math.log2(workgroupSize(ctx, opts.workgroupSize ?? (isSoftwareAdapter(ctx) ? 8 : 64))));
+    const wg = 1 << Math.floor(Math.log2(workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 8 : 64))));
     this.kp = createKernelPipeline(ctx, 'attention', source, ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
       WG: wg,
     });

@@ -7,7 +7,8 @@ import dot4Shifts from '../../shaders/int8_dot4_shifts.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
-import { dispatch1d, uniformData } from './dispatch.ts';
+import { dispatch1d } from './dispatch.ts';
+import { createBindGroup, createParams } from './pipeline.ts';
 
 const WG = 64;
 /** Tokens per workgroup of the `prefill` entry point (TT in the WGSL). */
@@ -90,32 +91,18 @@ export class Int8MatMul {
       bias?.parts[0].buffer ??
       group.createBuffer({ label: `${weight.name}.int8_matmul.noBias`, size: 4, usage: GPUBufferUsage.STORAGE, category: 'uniforms' });
     const parts = weight.parts.map((part, i) => {
-      const uniform = group.createBuffer({
-        label: `${weight.name}.int8_matmul.params.${i}`,
-        size: 32,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-        category: 'uniforms',
-      });
-      this.ctx.device.queue.writeBuffer(
-        uniform,
-        0,
-        uniformData([
-          ['u32', part.rows],
-          ['u32', weight.rowWords],
-          ['u32', part.rowStart],
-          ['u32', k],
-          ['u32', n],
-          ['u32', bias ? 1 : 0],
-          ['u32', 0],
-          ['u32', 0],
-        ]),
-      );
-      const buffers = [part.buffer, scales, inputs.xq, inputs.sx, inputs.x, inputs.outlierList, biasBuffer, y, step, uniform];
-      const bindGroup = this.ctx.device.createBindGroup({
-        label: `${weight.name}.int8_matmul.bindGroup.${i}`,
-        layout: this.layout,
-        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-      });
+      const params = createParams(this.ctx, group, `${weight.name}.int8_matmul.params.${i}`, [
+        ['u32', part.rows],
+        ['u32', weight.rowWords],
+        ['u32', part.rowStart],
+        ['u32', k],
+        ['u32', n],
+        ['u32', bias ? 1 : 0],
+        ['u32', 0],
+        ['u32', 0],
+      ]);
+      const buffers = [part.buffer, scales, inputs.xq, inputs.sx, inputs.x, inputs.outlierList, biasBuffer, y, step, params];
+      const bindGroup = createBindGroup(this.ctx, `${weight.name}.int8_matmul.bindGroup.${i}`, this, buffers);
       return { bindGroup, rows: part.rows };
     });
     return { parts };

@@ -37,7 +37,12 @@ export function createKernelPipeline(
   return { layout, pipeline };
 }
 
-export function createBindGroup(ctx: GpuContext, label: string, kp: KernelPipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
+export function createBindGroup(
+  ctx: GpuContext,
+  label: string,
+  kp: Pick<KernelPipeline, 'layout'>,
+  buffers: readonly GPUBuffer[],
+): GPUBindGroup {
   return ctx.device.createBindGroup({
     label,
     layout: kp.layout,
@@ -66,13 +71,4 @@ export function createParams(
 /** Workgroup size for a kernel that wants `want` threads, within the device's limits. */
 export function workgroupSize(ctx: GpuContext, want: number): number {
   return Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX);
-}
-
-/**
- * SwiftShader and Mesa's llvmpipe (lavapipe): WebGPU on the CPU, where a workgroup barrier costs time in proportion
- * to the threads it holds, so kernels with tree reductions use small workgroups there.
- */
-export function isSoftwareAdapter(ctx: GpuContext): boolean {
-  const a = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.device} ${ctx.adapter.description}`.toLowerCase();
-  return a.includes('swiftshader') || a.includes('llvmpipe');
 }

@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createKernelPipeline, createParams, isSoftwareAdapter, type KernelPipeline } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 
 export interface RmsNormBinding {
   readonly bindGroup: GPUBindGroup;
@@ -18,7 +18,7 @@ export class RmsNorm {
     opts: { workgroupSize?: number } = {},
   ) {
     // A power of two (the reduction halves it): 64 on GPUs, 8 on CPU backends where barriers cost per thread.
-    const wg = opts.workgroupSize ?? (isSoftwareAdapter(ctx) ? 8 : 64);
+    const wg = opts.workgroupSize ?? (ctx.software ? 8 : 64);
     this.kp = createKernelPipeline(ctx, 'rmsnorm', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: wg });
   }
 

@@ -229,9 +229,8 @@ async function takeKept<T>(
 }
 
 /** 'cpu' on software adapters, whose "GPU" is these same CPU cores. */
-export function defaultConvertOn(ctx: Pick<GpuContext, 'adapter'>): 'gpu' | 'cpu' {
-  const a = ctx.adapter;
-  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`) ? 'cpu' : 'gpu';
+export function defaultConvertOn(ctx: Pick<GpuContext, 'software'>): 'gpu' | 'cpu' {
+  return ctx.software ? 'cpu' : 'gpu';
 }
 
 function checkAbort(signal: AbortSignal | undefined, url: string): void {
