@@ -3,9 +3,12 @@
 //           + (sum_{c in outliers} x[t, c] * q[r, c]) * sw[r]            float × dequantized int8 over the outliers
 //           + bias[r]
 // The int8 sum is exact in i32. xq is 0 on outlier columns, so the int8 part skips them without a test.
-// Entry points: `decode` (one token per workgroup; tokens == 1) and `prefill` (TT tokens per workgroup, so each weight
-// word read serves TT tokens). One workgroup per (output row, token block); threads stride over the row's words and
-// reduce in workgroup memory.
+// Entry points: `decode` (one token; tokens == 1) and `prefill` (TT tokens per thread, so each weight word read serves
+// TT tokens). Each workgroup computes WG / TPR output rows of one token block; the TPR threads of a row stride over its
+// words and reduce in workgroup memory. TPR = WG (one row per workgroup, coalesced reads + a tree reduction) is for
+// GPUs; TPR = 1 (one thread per row, no barriers at all) is for CPU adapters, where barriers cost far more than the
+// math. The int8 sums are exact either way; the float sum over the outlier columns is added in another order (which
+// may move its last bit).
 //
 // dot4(a, b) — the i32 dot product of two words of four int8 — is not defined here: the owner puts one of
 // int8_dot4_packed.wgsl (dot4I8Packed, the WGSL language feature packed_4x8_integer_dot_product) or
@@ -13,6 +16,7 @@
 // constant cannot choose between them: a builtin the runtime lacks fails compilation even in a branch never taken.
 
 override WG: u32 = 64u;
+override TPR: u32 = 64u;  // threads per output row: a power of two dividing WG
 const TT: u32 = 4u;
 
 struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
@@ -60,45 +64,58 @@ fn store(row: u32, t: u32, acc_i: i32, acc_f: f32) {
   y[t * p.n + r] = v;
 }
 
+// Which output row and token block this thread works on: workgroups are numbered row group first, then token block.
+struct Slot { row: u32, block: u32, lane: u32 }
+
+fn slot(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Slot {
+  let flat = wg.x + wg.y * nwg.x;
+  let groups = (p.rows + WG / TPR - 1u) / (WG / TPR);  // row groups per token block
+  return Slot((flat % groups) * (WG / TPR) + lid / TPR, flat / groups, lid % TPR);
+}
+
 @compute @workgroup_size(WG)
 fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-  let flat = wg.x + wg.y * nwg.x;
-  let row = flat % p.rows;
-  let t = flat / p.rows;
-  let valid = t < step.tokens;
+  let at = slot(wg, nwg, lid);
+  let row = at.row;
+  let t = at.block;
+  let valid = t < step.tokens && row < p.rows;
   var ai = 0i;
   var af = 0.0;
   if (valid) {
     let wb = row * p.row_words;
     let xb = t * p.row_words;
-    for (var j = lid; j < p.row_words; j += WG) { ai += dot4(w[wb + j], xq[xb + j]); }
+    for (var j = at.lane; j < p.row_words; j += TPR) { ai += dot4(w[wb + j], xq[xb + j]); }
     let count = list[0];
-    for (var i = lid; i < count; i += WG) {
+    for (var i = at.lane; i < count; i += TPR) {
       let c = list[1u + i];
       af += x[t * p.k + c] * weight_at(wb, c);
     }
   }
-  dec_i[lid] = ai;
-  dec_f[lid] = af;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      dec_i[lid] += dec_i[lid + s];
-      dec_f[lid] += dec_f[lid + s];
-    }
+  if (TPR > 1u) {
+    dec_i[lid] = ai;
+    dec_f[lid] = af;
     workgroupBarrier();
+    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+      if (at.lane < s) {
+        dec_i[lid] += dec_i[lid + s];
+        dec_f[lid] += dec_f[lid + s];
+      }
+      workgroupBarrier();
+    }
+    ai = dec_i[lid];
+    af = dec_f[lid];
   }
-  if (valid && lid == 0u) { store(row, t, dec_i[0], dec_f[0]); }
+  if (valid && at.lane == 0u) { store(row, t, ai, af); }
 }
 
 @compute @workgroup_size(WG)
 fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let flat = wg.x + wg.y * nwg.x;
-  let row = flat % p.rows;
-  let t0 = (flat / p.rows) * TT;
-  let valid = t0 < step.tokens;
+  let at = slot(wg, nwg, lid);
+  let row = at.row;
+  let t0 = at.block * TT;
+  let valid = t0 < step.tokens && row < p.rows;
   var ai = vec4<i32>(0i);
   var af = vec4<f32>(0.0);
   if (valid) {
@@ -106,26 +123,34 @@ fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     let t = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(step.tokens - 1u));
     let xb = t * p.row_words;
     let wb = row * p.row_words;
-    for (var j = lid; j < p.row_words; j += WG) {
+    for (var j = at.lane; j < p.row_words; j += TPR) {
       let wv = w[wb + j];
       ai += vec4<i32>(dot4(wv, xq[xb.x + j]), dot4(wv, xq[xb.y + j]), dot4(wv, xq[xb.z + j]), dot4(wv, xq[xb.w + j]));
     }
     let xr = t * p.k;
     let count = list[0];
-    for (var i = lid; i < count; i += WG) {
+    for (var i = at.lane; i < count; i += TPR) {
       let c = list[1u + i];
       af += vec4<f32>(x[xr.x + c], x[xr.y + c], x[xr.z + c], x[xr.w + c]) * weight_at(wb, c);
     }
   }
-  pre_i[lid] = ai;
-  pre_f[lid] = af;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      pre_i[lid] += pre_i[lid + s];
-      pre_f[lid] += pre_f[lid + s];
-    }
+  if (TPR > 1u) {
+    pre_i[lid] = ai;
+    pre_f[lid] = af;
     workgroupBarrier();
+    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+      if (at.lane < s) {
+        pre_i[lid] += pre_i[lid + s];
+        pre_f[lid] += pre_f[lid + s];
+      }
+      workgroupBarrier();
+    }
+    ai = pre_i[lid];
+    af = pre_f[lid];
   }
-  if (valid && lid < TT && t0 + lid < step.tokens) { store(row, t0 + lid, pre_i[0][lid], pre_f[0][lid]); }
+  if (valid && at.lane == 0u) {
+    for (var i = 0u; i < TT; i++) {
+      if (t0 + i < step.tokens) { store(row, t0 + i, ai[i], af[i]); }
+    }
+  }
 }

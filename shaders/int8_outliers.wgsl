@@ -5,8 +5,10 @@
 // One workgroup: each thread owns a contiguous chunk of columns; an exclusive scan of the per-chunk counts gives
 // each chunk its place in the list, so the list (and the float sum over it) is deterministic. Threshold 0 turns the
 // decomposition off: no column is an outlier.
+// WG = 1 (one thread walks every column, no barriers) is for CPU adapters, where barriers cost far more than the scan;
+// WG = 256 is for GPUs. Both write the same mask and list.
 
-override WG: u32 = 256u;
+override WG: u32 = 256u;  // 1 or a power of two
 
 struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
 
@@ -42,23 +44,29 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     n += hit;
   }
 
-  // inclusive scan of the chunk counts (Hillis–Steele)
-  counts[lid] = n;
-  workgroupBarrier();
-  for (var s = 1u; s < WG; s <<= 1u) {
-    var v = 0u;
-    if (lid >= s) { v = counts[lid - s]; }
+  // inclusive scan of the chunk counts (Hillis–Steele); one thread's chunk is all of x
+  var before = 0u;  // outlier columns in the chunks before this thread's
+  var total = n;
+  if (WG > 1u) {
+    counts[lid] = n;
     workgroupBarrier();
-    counts[lid] += v;
-    workgroupBarrier();
+    for (var s = 1u; s < WG; s <<= 1u) {
+      var v = 0u;
+      if (lid >= s) { v = counts[lid - s]; }
+      workgroupBarrier();
+      counts[lid] += v;
+      workgroupBarrier();
+    }
+    before = counts[lid] - n;
+    total = counts[WG - 1u];
   }
 
-  var o = counts[lid] - n;
+  var o = before;
   for (var c = c0; c < c1; c++) {
     if (mask[c] == 1u) {
       list[1u + o] = c;
       o++;
     }
   }
-  if (lid == WG - 1u) { list[0] = counts[WG - 1u]; }
+  if (lid == WG - 1u) { list[0] = total; }
 }

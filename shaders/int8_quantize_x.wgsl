@@ -6,8 +6,10 @@
 // Entry points: `main` (any tokens; mask from int8_outliers.wgsl) and `single` (tokens == 1, the decode step): with one
 // token an outlier column is just |x[c]| >= threshold, so `single` also writes the mask and the outlier list that
 // int8_outliers.wgsl would have written, saving that dispatch (the same chunked scan, so the same ascending list).
+// WG = 1 (one thread per token, no barriers) is for CPU adapters, where a barrier costs far more than the k columns;
+// WG = 64 (threads stride over the columns, reductions in workgroup memory) is for GPUs. Both give the same values.
 
-override WG: u32 = 64u;
+override WG: u32 = 64u;  // 1 or a power of two
 
 struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
 
@@ -46,14 +48,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (valid) {
     for (var c = lid; c < p.k; c += WG) { m = max(m, abs(inlier(base, c))); }
   }
-  partial[lid] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+  if (WG > 1u) {
+    partial[lid] = m;
     workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+      workgroupBarrier();
+    }
+    m = partial[0];
   }
   if (!valid) { return; }
-  let scale = partial[0] / 127.0;
+  let scale = m / 127.0;
 
   for (var j = lid; j < p.row_words; j += WG) {
     var word = 0u;
@@ -91,31 +96,39 @@ fn single(@builtin(local_invocation_index) lid: u32) {
     n += u32(hit);
     m = max(m, abs(single_inlier(c)));
   }
-  counts[lid] = n;
-  partial[lid] = m;
-  workgroupBarrier();
-  for (var s = 1u; s < WG; s <<= 1u) {
-    var v = 0u;
-    var w = 0.0;
-    if (lid >= s) {
-      v = counts[lid - s];
-      w = partial[lid - s];
+  // inclusive scans (Hillis–Steele) of the chunk counts and absmaxes; one thread's chunk is all of x
+  var before = 0u;  // outlier columns in the chunks before this thread's
+  var total = n;
+  if (WG > 1u) {
+    counts[lid] = n;
+    partial[lid] = m;
+    workgroupBarrier();
+    for (var s = 1u; s < WG; s <<= 1u) {
+      var v = 0u;
+      var w = 0.0;
+      if (lid >= s) {
+        v = counts[lid - s];
+        w = partial[lid - s];
+      }
+      workgroupBarrier();
+      counts[lid] += v;
+      partial[lid] = max(partial[lid], w);
+      workgroupBarrier();
     }
-    workgroupBarrier();
-    counts[lid] += v;
-    partial[lid] = max(partial[lid], w);
-    workgroupBarrier();
+    before = counts[lid] - n;
+    total = counts[WG - 1u];
+    m = partial[WG - 1u];
   }
-  var o = counts[lid] - n;
+  var o = before;
   for (var c = c0; c < c1; c++) {
     if (is_outlier(c)) {
       list[1u + o] = c;
       o++;
     }
   }
-  if (lid == WG - 1u) { list[0] = counts[WG - 1u]; }
+  if (lid == WG - 1u) { list[0] = total; }
 
-  let scale = partial[WG - 1u] / 127.0;
+  let scale = m / 127.0;
   for (var j = lid; j < p.row_words; j += WG) {
     var word = 0u;
     for (var b = 0u; b < 4u; b++) {

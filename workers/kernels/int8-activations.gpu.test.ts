@@ -7,7 +7,10 @@ import { uniformData } from './dispatch.ts';
 import { createOutlierBuffers, Int8Outliers } from './int8-outliers.ts';
 import { createQuantizedActivations, Int8QuantizeX } from './int8-quantize-x.ts';
 
-describe('int8 activations: outlier columns and per-token quantization', () => {
+describe.each([
+  { variant: 'one thread, no barriers', outliersWg: 1 as const, quantizeWg: 1 as const },
+  { variant: 'workgroups with reductions', outliersWg: 256 as const, quantizeWg: 64 as const },
+])('int8 activations ($variant): outlier columns and per-token quantization', ({ outliersWg, quantizeWg }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
@@ -28,8 +31,9 @@ describe('int8 activations: outlier columns and per-token quantization', () => {
   ])('tokens %i of %i, k %i, threshold %f', async (tokens, maxTokens, k, threshold) => {
     const group = ctx.ledger.group('test');
     try {
-      const outliers = new Int8Outliers(ctx);
-      const quantizeX = new Int8QuantizeX(ctx);
+      const outliers = new Int8Outliers(ctx, { workgroupSize: outliersWg });
+      const quantizeX = new Int8QuantizeX(ctx, { workgroupSize: quantizeWg });
+      expect([outliers.workgroupSize, quantizeX.workgroupSize]).toEqual([outliersWg, quantizeWg]);
       const x = activations(maxTokens, k, tokens * 13 + k);
       const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       const xb = group.createBuffer({ label: 'x', size: x.byteLength, usage, category: 'activations' });

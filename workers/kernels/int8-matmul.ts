@@ -1,6 +1,7 @@
 // Owner of shaders/int8_matmul.wgsl and its two dot4() files, int8_dot4_packed.wgsl / int8_dot4_shifts.wgsl: LLM.int8 run-time
 // step 3, the int8 × int8 product rescaled by row scale × token scale, plus the float product of the outlier columns
 // against the dequantized int8 weight columns, plus the bias. Entry point `decode` for one token, `prefill` for more.
+// Variant (override TPR): one thread per output row and no barriers on CPU adapters, 64 threads and a reduction on GPUs.
 import matmulSource from '../../shaders/int8_matmul.wgsl?raw';
 import dot4Packed from '../../shaders/int8_dot4_packed.wgsl?raw';
 import dot4Shifts from '../../shaders/int8_dot4_shifts.wgsl?raw';
@@ -11,7 +12,7 @@ import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createParams } from './pipeline.ts';
 
 const WG = 64;
-/** Tokens per workgroup of the `prefill` entry point (TT in the WGSL). */
+/** Tokens per thread (and per workgroup) of the `prefill` entry point (TT in the WGSL). */
 export const PREFILL_TOKENS_PER_WORKGROUP = 4;
 
 /** What the product reads besides the weight: the outputs of Int8Outliers and Int8QuantizeX, and x itself. */
@@ -32,13 +33,16 @@ export class Int8MatMul {
   readonly prefill: GPUComputePipeline;
   /** True when the kernel uses dot4I8Packed (the device has the WGSL feature and it was not turned off). */
   readonly dp4a: boolean;
+  /** Threads per output row: 1 on CPU adapters (no barriers), 64 on GPUs (coalesced reads + a reduction). */
+  readonly threadsPerRow: number;
 
   constructor(
     private readonly ctx: GpuContext,
-    opts: { dp4a?: boolean } = {},
+    opts: { dp4a?: boolean; threadsPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 } = {},
   ) {
     const { device } = ctx;
     this.dp4a = (opts.dp4a ?? ctx.features.dot4I8Packed) && ctx.features.dot4I8Packed;
+    this.threadsPerRow = opts.threadsPerRow ?? (ctx.software ? 1 : WG);
     const name = this.dp4a ? 'int8_matmul_dp4a' : 'int8_matmul';
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
@@ -62,7 +66,7 @@ export class Int8MatMul {
       device.createComputePipeline({
         label: `${name}.${entryPoint}.pipeline`,
         layout,
-        compute: { module, entryPoint, constants: { WG } },
+        compute: { module, entryPoint, constants: { WG, TPR: this.threadsPerRow } },
       });
     this.decode = pipeline('decode');
     this.prefill = pipeline('prefill');
@@ -112,10 +116,11 @@ export class Int8MatMul {
   encode(pass: GPUComputePassEncoder, binding: Int8MatMulBinding, tokens: number): void {
     const perWorkgroup = tokens === 1 ? 1 : PREFILL_TOKENS_PER_WORKGROUP;
     const blocks = Math.ceil(tokens / perWorkgroup);
+    const rowsPerWorkgroup = WG / this.threadsPerRow;
     const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     pass.setPipeline(tokens === 1 ? this.decode : this.prefill);
     for (const p of binding.parts) {
-      const [wx, wy] = dispatch1d(p.rows * blocks, maxDim);
+      const [wx, wy] = dispatch1d(Math.ceil(p.rows / rowsPerWorkgroup) * blocks, maxDim);
       pass.setBindGroup(0, p.bindGroup);
       pass.dispatchWorkgroups(wx, wy);
     }

@@ -1,9 +1,11 @@
 // Owner of shaders/int8_outliers.wgsl: LLM.int8 run-time step 1, the outlier columns of the current activations
 // (a column mask, and the compact list the int8 matmul walks in float).
+// Variant (override WG): one thread and no barriers on CPU adapters, 256 threads and a scan on GPUs.
 import source from '../../shaders/int8_outliers.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
+import { workgroupSize } from './pipeline.ts';
 
 export interface OutlierBuffers {
   /** u32 [k]: 1 where the column is an outlier. */
@@ -28,11 +30,17 @@ export function createOutlierBuffers(group: BufferGroup, k: number, label: strin
 export class Int8Outliers {
   readonly layout: GPUBindGroupLayout;
   readonly pipeline: GPUComputePipeline;
+  /** Threads of the one workgroup: 1 on CPU adapters (no barriers), 256 on GPUs. Either gives the same mask and list. */
+  readonly workgroupSize: number;
 
-  constructor(private readonly ctx: GpuContext) {
-    const { device, limits } = ctx;
+  constructor(
+    private readonly ctx: GpuContext,
+    opts: { workgroupSize?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 } = {},
+  ) {
+    const { device } = ctx;
     // One workgroup does the whole scan; 256 is the WebGPU minimum for both limits, so this is always allowed.
-    const WG = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+    const WG = workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 1 : 256));
+    this.workgroupSize = WG;
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,

@@ -1,12 +1,12 @@
 // Owner of shaders/int8_quantize_x.wgsl: LLM.int8 run-time step 2, per-token int8 quantization of the activations'
 // non-outlier columns (four per u32) with one absmax/127 scale per token. For one token (decode) its `single` entry
 // point also finds the outlier columns, so Int8Outliers is needed only for several tokens.
+// Variant (override WG): one thread per token and no barriers on CPU adapters, 64 threads and reductions on GPUs.
 import source from '../../shaders/int8_quantize_x.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d, uniformData } from './dispatch.ts';
-
-const WG = 64;
+import { workgroupSize } from './pipeline.ts';
 
 export interface QuantizedActivations {
   /** u32 [maxTokens, ceil(k / 4)]: int8 x, four per u32, 0 on outlier columns. */
@@ -33,9 +33,16 @@ export class Int8QuantizeX {
   readonly pipeline: GPUComputePipeline;
   /** tokens == 1: outlier mask + list and quantization in one workgroup. */
   readonly single: GPUComputePipeline;
+  /** Threads per token: 1 on CPU adapters (no barriers), 64 on GPUs. Either gives the same values. */
+  readonly workgroupSize: number;
 
-  constructor(private readonly ctx: GpuContext) {
+  constructor(
+    private readonly ctx: GpuContext,
+    opts: { workgroupSize?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 } = {},
+  ) {
     const { device } = ctx;
+    const WG = workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 1 : 64));
+    this.workgroupSize = WG;
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,
