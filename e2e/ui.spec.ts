@@ -17,6 +17,7 @@ const CONTROLS = [
   'context-length',
   'vram-budget',
   'int8-threshold',
+  'int8-lm-head',
   'estimate-button',
   'load-button',
   'cancel-button',
@@ -110,11 +111,15 @@ test('keyboard focus follows the page: model, estimate, load, prompt, sampling, 
   expect(pos('prompt')).toBeLessThan(pos('temperature'));
   // disabled buttons are skipped
   expect(pos('generate-button')).toBe(-1);
+  // the int8 options wait for streamed-int8
+  await expect(page.getByTestId('int8-lm-head')).toBeDisabled();
   // a select changes with the keyboard
   await page.getByTestId('strategy').focus();
   await page.keyboard.press('ArrowDown');
   await expect(page.getByTestId('strategy')).toHaveValue('streamed-int8');
   await expect(page.getByTestId('int8-threshold')).toBeEnabled();
+  await expect(page.getByTestId('int8-lm-head')).toBeEnabled();
+  await expect(page.getByTestId('int8-lm-head')).not.toBeChecked();
 });
 
 for (const size of [

@@ -3,7 +3,7 @@
 // from the cache, and for streamed-int8 the warm bytes over the fp16 bytes (kept int8 weights: about half).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LoadStrategy } from '../workers/api.ts';
+import type { Int8Scope, LoadStrategy } from '../workers/api.ts';
 import { NodeFsBackend } from '../workers/cache/fs.node.ts';
 import { CachedReader } from '../workers/cache/reader.ts';
 import { ByteCache } from '../workers/cache/store.ts';
@@ -16,7 +16,11 @@ import type { TensorMap } from '../workers/model/safetensors.ts';
 export async function benchCache(
   ctx: GpuContext,
   map: TensorMap,
-  o: { model: string; baseUrl: string; strategies: LoadStrategy[]; dir: string; convertOn: 'gpu' | 'cpu'; json: boolean },
+  o: {
+    model: string; baseUrl: string; strategies: LoadStrategy[]; dir: string; convertOn: 'gpu' | 'cpu'; json: boolean;
+    /** streamed-int8's scope (plan.ts int8Scope; default 'decoder'). */
+    scope?: Int8Scope;
+  },
 ): Promise<void> {
   const fp16Bytes = [...map.tensors.values()].reduce((a, r) => a + r.end - r.start, 0);
   for (const strategy of o.strategies) {
@@ -27,14 +31,15 @@ export async function benchCache(
       const cache = await ByteCache.open(new NodeFsBackend(path));
       const reader = new CachedReader(cache, o.baseUrl);
       const int8 = strategy === 'streamed-int8';
-      const kept = int8 ? keptInt8Weights(ctx, reader) : null;
+      const scope = o.scope ?? 'decoder';
+      const kept = int8 ? keptInt8Weights(ctx, reader, { scope }) : null;
       const loaded = await loadWeights(ctx, map, {
         strategy,
         model: o.model,
         convertOn: o.convertOn,
         cache: { reader },
         kept: kept?.kept,
-        transform: kept ? kept.keeping(int8WeightTransform(ctx)) : undefined,
+        transform: kept ? kept.keeping(int8WeightTransform(ctx, { scope })) : undefined,
       });
       const r = loaded.report;
       loaded.group.destroy();
@@ -42,6 +47,7 @@ export async function benchCache(
       const out = {
         model: o.model,
         strategy,
+        ...(int8 ? { int8Scope: scope } : {}),
         run,
         cache: r.cache,
         totalMs: Math.round(r.timings.totalMs),

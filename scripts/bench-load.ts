@@ -11,7 +11,7 @@ import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/model/http.ts';
 import { int8WeightTransform } from '../workers/model/int8-linear.ts';
 import { defaultConvertOn, loadWeights } from '../workers/model/loader.ts';
-import { checkTensors, modelShape, planLoad } from '../workers/model/plan.ts';
+import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/model/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/model/safetensors.ts';
 import { openModelSource } from '../workers/model/source.ts';
 import { DEFAULT_STREAM_OPTIONS, planRequests } from '../workers/model/stream-load.ts';
@@ -90,6 +90,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
   const repeat = Number(arg('--repeat', '1'));
   const json = argv.includes('--json');
   const convertOnArg = arg('--convert-on') as 'gpu' | 'cpu' | undefined;
+  // streamed-int8 quantizes lm_head too (the app's LoadRequest.int8LmHead; ignored with a note for tied embeddings)
+  const int8LmHead = argv.includes('--int8-lm-head');
   if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw new Error(`--convert-on gpu|cpu, not '${convertOnArg}'`);
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
@@ -107,17 +109,26 @@ export async function benchLoad(argv: string[]): Promise<void> {
     const config = parseConfig(source.config);
     const shape = modelShape(config);
     checkTensors(shape, map.tensors);
+    const scopeFor = (strategy: LoadStrategy) => {
+      const r = int8Scope({ strategy, int8LmHead }, shape.tiedEmbeddings);
+      if (r.note && strategy === 'streamed-int8') console.error(`note: ${r.note}`);
+      return r.scope;
+    };
     const cacheDir = arg('--cache');
     if (cacheDir) {
-      await benchCache(ctx, map, { model, baseUrl: source.baseUrl, strategies, dir: cacheDir, convertOn: convertOnArg ?? defaultConvertOn(ctx), json });
+      await benchCache(ctx, map, {
+        model, baseUrl: source.baseUrl, strategies, dir: cacheDir, convertOn: convertOnArg ?? defaultConvertOn(ctx), json,
+        scope: scopeFor('streamed-int8'),
+      });
       return;
     }
     for (let i = 0; i < repeat; i++) {
       for (const strategy of strategies) {
         const plan = planLoad({
           model, architecture: config.architecture, shape, tensors: [...map.tensors.values()], strategy,
-          limits: ctx.limits,
+          limits: ctx.limits, int8LmHead,
         });
+        const scope = plan.int8Scope ?? 'decoder';
         const raw = await rawFetch(fetchPlan(map, strategy), strategy === 'naive' || strategy === 'fp16');
         const sampler = hostSampler(ctx);
         const convertOn = convertOnArg ?? defaultConvertOn(ctx);
@@ -126,7 +137,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
           strategy,
           model,
           convertOn,
-          transform: int8 ? int8WeightTransform(ctx) : undefined,
+          transform: int8 ? int8WeightTransform(ctx, { scope }) : undefined,
         });
         const host = sampler.stop();
         const r = loaded.report;
@@ -138,10 +149,11 @@ export async function benchLoad(argv: string[]): Promise<void> {
           adapter: `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim(),
           // where streamed strategies converted to fp16 (naive and fp16 always convert on the CPU)
           convertOn: strategy === 'naive' || strategy === 'fp16' ? 'cpu' : convertOn,
+          ...(int8 ? { int8Scope: scope } : {}),
           raw,
           throughputRatio: r.mbPerS / raw.mbPerS,
           hostGrowth: host,
-          plan: { totalBytes: plan.totalBytes, weights: plan.bytes.weights, largestTensor: plan.largestTensor, fits: plan.fits },
+          plan: { totalBytes: plan.totalBytes, weights: plan.bytes.weights, scales: plan.bytes.scales, largestTensor: plan.largestTensor, fits: plan.fits, notes: plan.notes },
           checks: {
             // streamed: fp16 weights + one tensor; streamed-int8: what stays (int8 + scales + fp16 rest) + one fp16 tensor
             peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= (int8 ? r.finalGpuBytes : r.weightBytes) + largest,

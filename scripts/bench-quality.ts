@@ -1,6 +1,7 @@
 // `bench quality`: perplexity of the fp16 and the LLM.int8 path on the same text, their relative difference, and the
 // top-1 agreement between the two paths at every predicted position.
-//   npm run bench -- quality --model <dir> [--threshold 6] [--windows N] [--json]
+//   npm run bench -- quality --model <dir> [--threshold 6] [--windows N] [--int8-lm-head] [--json]
+// --int8-lm-head quantizes lm_head too on the int8 path (ignored, with a note, for tied embeddings).
 // The text and windows are reference.json's `heldout` (kjv-llama: heldout.txt, documents encoded as [BOS] + ids +
 // [EOS], concatenated, non-overlapping windows, no KV cache across windows), computed exactly as it describes.
 import { readFileSync } from 'node:fs';
@@ -33,8 +34,9 @@ async function evaluate(
   stream: number[],
   window: number,
   windows: number,
-): Promise<PathResult> {
-  const loaded = await loadModelWeights(ctx, dir, { precision });
+  int8LmHead = false,
+): Promise<PathResult & { scope: string; note: string | null }> {
+  const loaded = await loadModelWeights(ctx, dir, { precision, int8LmHead: precision === 'int8' && int8LmHead });
   const fp16 = fp16LinearFactory(ctx);
   const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold }) : fp16;
   const t = new Transformer(ctx, config, buildWeights(config, loaded.tensors, factory), {
@@ -68,7 +70,7 @@ async function evaluate(
         top1[n++] = arg;
       }
     }
-    return { perplexity: Math.exp(nll / n), meanNll: nll / n, predictions: n, top1: top1.subarray(0, n) };
+    return { perplexity: Math.exp(nll / n), meanNll: nll / n, predictions: n, top1: top1.subarray(0, n), scope: loaded.scope, note: loaded.note };
   } finally {
     t.destroy();
     await loaded.close();
@@ -82,6 +84,7 @@ export async function benchQuality(argv: string[]): Promise<void> {
       model: { type: 'string', default: 'public/models/kjv-llama' },
       threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
       windows: { type: 'string' },
+      'int8-lm-head': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
@@ -101,7 +104,8 @@ export async function benchQuality(argv: string[]): Promise<void> {
   const t0 = performance.now();
   const f = await evaluate(ctx, dir, config, 'fp16', threshold, stream, spec.window, windows);
   const t1 = performance.now();
-  const q = await evaluate(ctx, dir, config, 'int8', threshold, stream, spec.window, windows);
+  const q = await evaluate(ctx, dir, config, 'int8', threshold, stream, spec.window, windows, values['int8-lm-head']);
+  if (q.note) console.error(`note: ${q.note}`);
   const t2 = performance.now();
   let agree = 0;
   for (let i = 0; i < f.predictions; i++) if (f.top1[i] === q.top1[i]) agree++;
@@ -114,6 +118,7 @@ export async function benchQuality(argv: string[]): Promise<void> {
     window: spec.window,
     predictions: f.predictions,
     threshold,
+    int8Scope: q.scope,
     fp16Perplexity: f.perplexity,
     int8Perplexity: q.perplexity,
     referencePerplexity: windows === spec.windows ? spec.perplexity : null,
@@ -125,7 +130,7 @@ export async function benchQuality(argv: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(row));
   else {
     console.log(
-      `${dir}: perplexity fp16 ${f.perplexity.toFixed(3)}, int8 ${q.perplexity.toFixed(3)} ` +
+      `${dir}: perplexity fp16 ${f.perplexity.toFixed(3)}, int8 (${q.scope}) ${q.perplexity.toFixed(3)} ` +
         `(${(row.int8VsFp16RelDiff * 100).toFixed(3)} %), top-1 agreement ${(row.top1Agreement * 100).toFixed(2)} % ` +
         `over ${f.predictions} predictions`,
     );

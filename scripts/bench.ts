@@ -1,8 +1,8 @@
 // Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
-//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--json]
-//   load --model <url-or-dir> --strategy streamed,streamed-int8 --cache <dir> [--json]   (cold, then warm)
+//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--int8-lm-head] [--json]
+//   load --model <url-or-dir> --strategy streamed,streamed-int8 --cache <dir> [--int8-lm-head] [--json]   (cold, then warm)
 //   decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--json]
-//   quality --model <dir> [--threshold 6] [--windows N] [--json]
+//   quality --model <dir> [--threshold 6] [--windows N] [--int8-lm-head] [--json]
 // Each subcommand lives in its own file and prints one JSON object per run.
 import { benchDecode } from './bench-decode.ts';
 import { benchLoad } from './bench-load.ts';
@@ -13,8 +13,8 @@ const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help
     run: benchDecode,
     help: 'decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--threshold 6] [--json]',
   },
-  quality: { run: benchQuality, help: 'quality --model <dir> [--threshold 6] [--windows N] [--json]' },
-  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--cache <dir>] [--json]' },
+  quality: { run: benchQuality, help: 'quality --model <dir> [--threshold 6] [--windows N] [--int8-lm-head] [--json]' },
+  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--cache <dir>] [--int8-lm-head] [--json]' },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-// npm run verify -- --model <dir-or-url> [--precision fp16|int8] [--json] [--dump-logits <file>] [--adapter swiftshader|lavapipe]
+// npm run verify -- --model <dir-or-url> [--precision fp16|int8] [--int8-lm-head] [--json] [--dump-logits <file>] [--adapter swiftshader|lavapipe]
 // Runs the model on its folder's reference.json (../shared/models/README.md) and prints max |Δlogit|, top-1 agreement
 // (where the reference's top-1/top-2 gap > 0.05), greedy decoding with the KV cache against greedy_ids (with the
 // project's own top-1/top-2 gap at a divergence), and, where reference.json has `heldout`, the held-out perplexity.
@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       'no-heldout': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
+      'int8-lm-head': { type: 'boolean', default: false },
     },
   });
   if (!values.model) {
@@ -105,8 +106,14 @@ async function main(): Promise<number> {
   const dir = /^https?:\/\//.test(values.model) ? await fetchFolder(values.model) : values.model;
   const ctx = await nodeGpuContext();
   const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim();
-  // The app's loader ('streamed'; int8: 'streamed-int8', decoder linears quantized while loading, lm_head fp16).
-  const weights = await loadModelWeights(ctx, values.model, { precision: int8 ? 'int8' : 'fp16' });
+  if (values['int8-lm-head'] && !int8) {
+    console.error('--int8-lm-head needs --precision int8');
+    return 2;
+  }
+  // The app's loader ('streamed'; int8: 'streamed-int8', decoder linears quantized while loading, lm_head fp16 unless
+  // --int8-lm-head, which tied embeddings ignore with a note).
+  const weights = await loadModelWeights(ctx, values.model, { precision: int8 ? 'int8' : 'fp16', int8LmHead: values['int8-lm-head'] });
+  if (weights.note) console.error(`note: ${weights.note}`);
   try {
     const tensors = weights.tensors;
     const fp16 = fp16LinearFactory(ctx);
@@ -135,6 +142,7 @@ async function main(): Promise<number> {
         JSON.stringify({
           model: values.model,
           precision: values.precision,
+          ...(int8 ? { int8Scope: weights.scope } : {}),
           adapter,
           pass: ok,
           reasons,
@@ -144,7 +152,7 @@ async function main(): Promise<number> {
         }),
       );
     } else {
-      printHuman(check, adapter, values.precision!, ok, reasons);
+      printHuman(check, adapter, int8 ? `int8 (${weights.scope})` : values.precision!, ok, reasons);
       for (const [k, v] of Object.entries(emulations ?? {})) console.log(`  vs reference.json ${k}: max |Δlogit| ${v.toFixed(5)}`);
     }
     return ok ? 0 : 1;

@@ -26,11 +26,19 @@ export interface LoadRequest {
   /** LLM.int8 outlier threshold (default 6.0; 0 turns the decomposition off). */
   int8Threshold?: number;
   /**
+   * streamed-int8: quantize lm_head too (LLM.int8, like the decoder linears). Default false: lm_head stays fp16.
+   * Ignored, with a note in the plan, when the embeddings are tied (lm_head is then the fp16 embedding table).
+   */
+  int8LmHead?: boolean;
+  /**
    * 'use' (default): the streamed strategies read and keep weight bytes (and, for streamed-int8, the quantized
    * weights) in the browser's storage; 'off': straight from the network, nothing kept. naive and fp16 never use it.
    */
   cache?: 'use' | 'off';
 }
+
+/** Which linear weights streamed-int8 quantizes: the decoder layers' projections, and maybe lm_head. */
+export type Int8Scope = 'decoder' | 'decoder+lm_head';
 
 export type LoadPhase = 'resolve' | 'plan' | 'download' | 'quantize' | 'compile' | 'done';
 
@@ -59,6 +67,10 @@ export interface PlanReport {
   fits: boolean;
   /** Why it does not fit (empty when it does). */
   reasons: string[];
+  /** streamed-int8: the linears it quantizes (int8LmHead asked and honoured: 'decoder+lm_head'). */
+  int8Scope?: Int8Scope;
+  /** Options the plan did not follow, and why (e.g. int8LmHead with tied embeddings). */
+  notes: string[];
 }
 
 export interface LoadTimings {

@@ -20,6 +20,8 @@ export function ModelPicker() {
   const setStrategy = useStore((s) => s.setStrategy);
   const int8Threshold = useStore((s) => s.int8Threshold);
   const setInt8Threshold = useStore((s) => s.setInt8Threshold);
+  const int8LmHead = useStore((s) => s.int8LmHead);
+  const setInt8LmHead = useStore((s) => s.setInt8LmHead);
   const contextLength = useStore((s) => s.contextLength);
   const setContextLength = useStore((s) => s.setContextLength);
   const vramBudgetMiB = useStore((s) => s.vramBudgetMiB);
@@ -115,6 +117,17 @@ export function ModelPicker() {
           hint={strategy === 'streamed-int8' ? '0 turns outliers off' : 'streamed-int8 only'}
         />
       </div>
+      <label className="toggle" title="LLM.int8 for the output layer too (about half its bytes); not for tied embeddings, where lm_head is the fp16 embedding table">
+        <input
+          type="checkbox"
+          data-testid="int8-lm-head"
+          checked={int8LmHead}
+          disabled={strategy !== 'streamed-int8'}
+          onChange={(e) => setInt8LmHead(e.target.checked)}
+        />
+        Quantize lm_head to int8 too
+        <span className="hint">{strategy === 'streamed-int8' ? '(default fp16; ignored for tied embeddings)' : '(streamed-int8 only)'}</span>
+      </label>
     </fieldset>
   );
 }

@@ -54,6 +54,13 @@ export function PlanView() {
               ))}
             </ul>
           )}
+          {plan.notes.length > 0 && (
+            <ul className="notes" data-testid="plan-notes">
+              {plan.notes.map((n) => (
+                <li key={n}>{n}</li>
+              ))}
+            </ul>
+          )}
           <div className="plan-bar" aria-hidden="true">
             {categories.map((c) => (
               <span key={c} style={{ flexGrow: plan.bytes[c], background: CATEGORY_COLORS[c] }} />

@@ -65,6 +65,8 @@ export class FakeEngine implements EngineApi {
       model: req.model, architecture: 'llama', parameters: 3_000_000, bytes, totalBytes: 7_000_000,
       largestTensor: { name: 'lm_head.weight', bytes: 2_000_000 }, contextLength: req.contextLength ?? 1024, fits,
       reasons: fits ? [] : ['it needs 6.7 MiB and the budget is smaller'],
+      ...(req.strategy === 'streamed-int8' ? { int8Scope: req.int8LmHead ? ('decoder+lm_head' as const) : ('decoder' as const) } : {}),
+      notes: [],
     };
   }
 

@@ -17,6 +17,8 @@ export interface SettingsSlice {
   modelUrl: string;
   strategy: LoadStrategy;
   int8Threshold: number;
+  /** streamed-int8: quantize lm_head too (LoadRequest.int8LmHead; the engine ignores it for tied embeddings). */
+  int8LmHead: boolean;
   /** null: the engine's default (min(config max, 2048)). */
   contextLength: number | null;
   /** null: no budget. */
@@ -29,6 +31,7 @@ export interface SettingsSlice {
   setModelUrl: (v: string) => void;
   setStrategy: (v: LoadStrategy) => void;
   setInt8Threshold: (v: number) => void;
+  setInt8LmHead: (v: boolean) => void;
   setContextLength: (v: number | null) => void;
   setVramBudgetMiB: (v: number | null) => void;
   setUseCache: (v: boolean) => void;
@@ -43,6 +46,7 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   modelUrl: DEFAULT_MODEL,
   strategy: 'streamed',
   int8Threshold: 6,
+  int8LmHead: false,
   contextLength: null,
   vramBudgetMiB: null,
   useCache: true,
@@ -52,6 +56,7 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   setModelUrl: (modelUrl) => set({ modelUrl }),
   setStrategy: (strategy) => set({ strategy }),
   setInt8Threshold: (int8Threshold) => set({ int8Threshold }),
+  setInt8LmHead: (int8LmHead) => set({ int8LmHead }),
   setContextLength: (contextLength) => set({ contextLength }),
   setVramBudgetMiB: (vramBudgetMiB) => set({ vramBudgetMiB }),
   setUseCache: (useCache) => set({ useCache }),
@@ -67,7 +72,10 @@ export function buildLoadRequest(s: SettingsSlice): { ok: true; req: LoadRequest
   const req: LoadRequest = { model: src.value, strategy: s.strategy };
   if (s.contextLength != null) req.contextLength = s.contextLength;
   if (s.vramBudgetMiB != null) req.vramBudgetBytes = Math.round(s.vramBudgetMiB * 2 ** 20);
-  if (s.strategy === 'streamed-int8') req.int8Threshold = s.int8Threshold;
+  if (s.strategy === 'streamed-int8') {
+    req.int8Threshold = s.int8Threshold;
+    if (s.int8LmHead) req.int8LmHead = true;
+  }
   if (!s.useCache) req.cache = 'off';
   return { ok: true, req };
 }

@@ -41,6 +41,20 @@ describe('store with a fake engine', () => {
     expect(engine.lastLoad).toEqual({ model: 'HuggingFaceTB/SmolLM2-135M-Instruct', strategy: 'streamed-int8', int8Threshold: 0, contextLength: 512, vramBudgetBytes: 100 * 2 ** 20 });
   });
 
+  it('asks for an int8 lm_head only with streamed-int8 and the box ticked', async () => {
+    const { store, engine } = await ready();
+    const s = store.getState();
+    s.setStrategy('streamed-int8');
+    await store.getState().load();
+    expect(engine.lastLoad).not.toHaveProperty('int8LmHead');
+    s.setInt8LmHead(true);
+    await store.getState().load();
+    expect(engine.lastLoad).toMatchObject({ strategy: 'streamed-int8', int8LmHead: true });
+    s.setStrategy('streamed');
+    await store.getState().load();
+    expect(engine.lastLoad).not.toHaveProperty('int8LmHead');
+  });
+
   it('estimates, and says why it will not fit', async () => {
     const { store } = await ready();
     await store.getState().estimate();

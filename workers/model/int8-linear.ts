@@ -3,6 +3,7 @@
 // |x| >= threshold are multiplied in float against the dequantized int8 weight columns and the others are quantized
 // per token and multiplied in int8. Threshold 0 turns the decomposition off.
 // Semantics: ../shared/models/README.md (llama-outliers-fp16); CPU reference: int8-reference.ts.
+import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { Int8MatMul, type Int8MatMulBinding } from '../kernels/int8-matmul.ts';
@@ -204,17 +205,18 @@ export async function quantizeWeight(
 }
 
 /**
- * The loader's per-tensor transform for `streamed-int8`: each decoder linear weight (plan.ts isQuantizedLinear, or
- * `quantize`) is quantized as soon as its fp16 bytes are in, and its fp16 buffers are released at once, so the peak
- * is the int8 weights + scales + one fp16 tensor. Other tensors (embeddings, norms, biases, lm_head) pass unchanged.
+ * The loader's per-tensor transform for `streamed-int8`: each linear weight of `scope` (plan.ts isQuantizedLinear:
+ * the decoder linears, and lm_head with 'decoder+lm_head') is quantized as soon as its fp16 bytes are in, and its
+ * fp16 buffers are released at once, so the peak is the int8 weights + scales + one fp16 tensor. Other tensors
+ * (embeddings, norms, biases, and lm_head unless in scope) pass unchanged.
  */
 export function int8WeightTransform(
   ctx: GpuContext,
-  opts: { maxBindingBytes?: number; quantize?: (name: string, shape: readonly number[]) => boolean } = {},
+  opts: { maxBindingBytes?: number; scope?: Int8Scope } = {},
 ): (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => Promise<GpuTensor | Int8Weight> {
-  const quantize = opts.quantize ?? isQuantizedLinear;
+  const scope = opts.scope ?? 'decoder';
   return async (tensor, record, group) => {
-    if (!quantize(record.name, tensor.shape)) return tensor;
+    if (!isQuantizedLinear(record.name, tensor.shape, scope)) return tensor;
     const q = await quantizeWeight(ctx, group, tensor, opts);
     for (const p of tensor.parts) group.release(p.buffer);
     return q;
@@ -240,8 +242,9 @@ export interface LinearSpecLike {
 }
 
 /**
- * The LinearFactory of the int8 path: an Int8Weight (what int8WeightTransform made of a decoder linear) becomes an
- * Int8Linear; anything else (lm_head, tied embeddings, layers kept in fp16) goes to `fp16`, e.g. fp16LinearFactory.
+ * The LinearFactory of the int8 path: an Int8Weight (what int8WeightTransform made of a decoder linear, or of
+ * lm_head in scope 'decoder+lm_head') becomes an Int8Linear; anything else (an fp16 lm_head, tied embeddings, layers
+ * kept in fp16) goes to `fp16`, e.g. fp16LinearFactory.
  */
 export function int8LinearFactory(
   ctx: GpuContext,

@@ -1,10 +1,12 @@
-// The streamed-int8 load with a cache: a quantized linear weight kept by an earlier load (workers/cache/int8-store.ts)
-// is uploaded as it was kept, before streaming, so its fp16 bytes are never read and its quantize kernel never runs;
+// The streamed-int8 load with a cache: a quantized linear weight (plan.ts isQuantizedLinear, in the load's scope)
+// kept by an earlier load (workers/cache/int8-store.ts) is uploaded as it was kept, before streaming, so its fp16
+// bytes are never read and its quantize kernel never runs;
 // one that is not kept yet is quantized as usual, then read back and kept for the next load. Kept copies are keyed by
 // the source file's validator, so new weights on the server make them stale (int8-store.ts says what else does).
 import { keepInt8Weight, loadKeptInt8Weight } from '../cache/int8-gpu.ts';
 import { int8Layout, Int8Store } from '../cache/int8-store.ts';
 import type { CachedReader } from '../cache/reader.ts';
+import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { HttpOptions } from './http.ts';
 import { isInt8Weight, type Int8Weight } from './int8-linear.ts';
@@ -24,9 +26,11 @@ export interface KeptInt8 {
 export function keptInt8Weights(
   ctx: GpuContext,
   reader: CachedReader,
-  opts: { http?: HttpOptions; maxBindingBytes?: number; quantize?: (name: string, shape: readonly number[]) => boolean } = {},
+  opts: { http?: HttpOptions; maxBindingBytes?: number; scope?: Int8Scope } = {},
 ): KeptInt8 {
-  const quantize = opts.quantize ?? isQuantizedLinear;
+  // The transform's rule (same scope): a kept lm_head is used only by a load that quantizes lm_head, and a load that
+  // does not streams lm_head's fp16 bytes even where an earlier load kept an int8 copy.
+  const scope = opts.scope ?? 'decoder';
   const stores = new Map<string, Promise<Int8Store | null>>();
   // One store per checkpoint file, at the file's current validator (null: the file is not cacheable).
   const storeFor = (url: string): Promise<Int8Store | null> => {
@@ -42,7 +46,7 @@ export function keptInt8Weights(
   return {
     kept: {
       async load(r, group) {
-        if (!quantize(r.name, r.shape)) return null;
+        if (!isQuantizedLinear(r.name, r.shape, scope)) return null;
         const store = await storeFor(r.file);
         if (!store) return null;
         const w = await loadKeptInt8Weight(ctx, group, store, r.name, r.shape, opts.maxBindingBytes, opts.http?.host);

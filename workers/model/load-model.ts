@@ -83,6 +83,7 @@ export async function prepareModel(ctx: GpuContext, req: LoadRequest, o: ModelLo
     maxTokens: MAX_TOKENS_PER_FORWARD,
     limits: ctx.limits,
     vramBudgetBytes: req.vramBudgetBytes,
+    int8LmHead: req.int8LmHead,
   });
   return { source, config, map, plan, reader };
 }
@@ -118,8 +119,10 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   const int8 = req.strategy === 'streamed-int8';
   // One host ledger for the load's own buffers and the kept int8 weights' read-backs and block reads.
   const host = new HostLedger();
-  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host } }) : null;
-  const quantize = int8 ? int8WeightTransform(ctx) : undefined;
+  // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and the kept weights follow.
+  const scope = plan.int8Scope ?? 'decoder';
+  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host }, scope }) : null;
+  const quantize = int8 ? int8WeightTransform(ctx, { scope }) : undefined;
   const load = () =>
     loadWeights(ctx, map, {
       strategy: req.strategy,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTensors, expectedTensors, kvCacheBytes, planLoad, type ModelShape } from './plan.ts';
+import { checkTensors, expectedTensors, int8Scope, isQuantizedLinear, kvCacheBytes, planLoad, type ModelShape } from './plan.ts';
 import type { TensorRecord } from './safetensors.ts';
 
 const shape: ModelShape = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, intermediate: 128, maxContext: 512, tiedEmbeddings: false, qkvBias: false };
@@ -23,6 +23,41 @@ describe('planLoad', () => {
     const int8 = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'streamed-int8', limits });
     expect(int8.bytes.weights).toBeLessThan(weightsF16);
     expect(int8.bytes.scales).toBeGreaterThan(0);
+  });
+  it('int8 lm_head: only when asked, only streamed-int8, never with tied embeddings (a note says why)', () => {
+    expect(isQuantizedLinear('lm_head.weight', [100, 64])).toBe(false);
+    expect(isQuantizedLinear('lm_head.weight', [100, 64], 'decoder+lm_head')).toBe(true);
+    expect(isQuantizedLinear('model.embed_tokens.weight', [100, 64], 'decoder+lm_head')).toBe(false);
+    expect(isQuantizedLinear('model.layers.0.mlp.up_proj.weight', [128, 64], 'decoder')).toBe(true);
+    expect(isQuantizedLinear('model.layers.0.input_layernorm.weight', [64], 'decoder+lm_head')).toBe(false);
+    expect(int8Scope({ strategy: 'streamed-int8' }, false)).toEqual({ scope: 'decoder', note: null });
+    expect(int8Scope({ strategy: 'streamed-int8', int8LmHead: true }, false)).toEqual({ scope: 'decoder+lm_head', note: null });
+    expect(int8Scope({ strategy: 'streamed-int8', int8LmHead: true }, true)).toMatchObject({ scope: 'decoder', note: expect.stringMatching(/tied/) });
+    expect(int8Scope({ strategy: 'streamed', int8LmHead: true }, false)).toMatchObject({ scope: 'decoder', note: expect.stringMatching(/only streamed-int8/) });
+
+    const base = { model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'streamed-int8' as const, limits };
+    const dec = planLoad(base);
+    const head = planLoad({ ...base, int8LmHead: true });
+    expect(dec).toMatchObject({ int8Scope: 'decoder', notes: [] });
+    expect(head).toMatchObject({ int8Scope: 'decoder+lm_head', notes: [] });
+    // lm_head [100, 64]: fp16 12800 bytes → int8 6400 + scales (100 × 4, aligned)
+    expect(dec.bytes.weights - head.bytes.weights).toBe(100 * 64 * 2 - 100 * 64);
+    expect(head.bytes.scales - dec.bytes.scales).toBe(400);
+    // the staging of the quantize step: the largest fp16 tensor quantized (lm_head now counts among them)
+    expect(head.bytes.staging).toBe(Math.max(128 * 64 * 2, 100 * 64 * 2));
+
+    const tiedShape = { ...shape, tiedEmbeddings: true };
+    const tiedRecords: TensorRecord[] = [...expectedTensors(tiedShape)].map(([name, s], i) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: i, end: i }));
+    const tiedBase = { ...base, shape: tiedShape, tensors: tiedRecords };
+    const tied = planLoad({ ...tiedBase, int8LmHead: true });
+    expect(tied.int8Scope).toBe('decoder');
+    expect(tied.notes).toEqual([expect.stringMatching(/tied/)]);
+    expect(tied.fits).toBe(true);
+    expect(tied.bytes).toEqual(planLoad(tiedBase).bytes);
+    // not streamed-int8: a note, nothing else changes
+    const fp16 = planLoad({ ...base, strategy: 'streamed', int8LmHead: true });
+    expect(fp16.int8Scope).toBeUndefined();
+    expect(fp16.notes).toEqual([expect.stringMatching(/only streamed-int8/)]);
   });
   it('refuses with reasons: budget, context, a row larger than a binding', () => {
     const p = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'fp16', contextLength: 1024, vramBudgetBytes: 1000, limits: { ...limits, maxStorageBufferBindingSize: 64 } });

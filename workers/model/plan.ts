@@ -1,7 +1,7 @@
 // Plan before allocating: from config and safetensors headers alone (no weight byte read), the GPU bytes every
 // tensor needs in the chosen precision, plus the KV cache and activations for the chosen context, checked against
 // the adapter's limits and an optional VRAM budget. A plan that does not fit says why, before any download.
-import type { LoadStrategy, PlanReport } from '../api.ts';
+import type { Int8Scope, LoadStrategy, PlanReport } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
@@ -40,15 +40,52 @@ export function modelShape(c: Config): ModelShape {
   };
 }
 
-/** Linear weights that `streamed-int8` quantizes: 2-D `.weight`s inside decoder layers (not embeddings, lm_head). */
-export function isQuantizedLinear(name: string, shape: readonly number[]): boolean {
-  return shape.length === 2 && /\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight');
+/**
+ * The one rule for which weights `streamed-int8` quantizes (the plan's bytes, int8WeightTransform, the kept int8
+ * weights of the cache): 2-D `*_proj.weight`s inside decoder layers, and with scope 'decoder+lm_head' also
+ * `lm_head.weight`. Embeddings and norms always stay fp16. The scope must come from int8Scope(), which never gives
+ * 'decoder+lm_head' for tied embeddings (lm_head is then the embedding table, which the gather reads in fp16).
+ */
+export function isQuantizedLinear(name: string, shape: readonly number[], scope: Int8Scope = 'decoder'): boolean {
+  if (shape.length !== 2) return false;
+  if (scope === 'decoder+lm_head' && name === 'lm_head.weight') return true;
+  return /\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight');
+}
+
+/** isQuantizedLinear for one scope, as the transform and the kept int8 weights take it. */
+export function quantizedLinears(scope: Int8Scope): (name: string, shape: readonly number[]) => boolean {
+  return (name, shape) => isQuantizedLinear(name, shape, scope);
+}
+
+/**
+ * The scope a load gets from its request: lm_head is quantized only when asked (LoadRequest.int8LmHead), with
+ * `streamed-int8`, and when it is its own tensor; with tied embeddings the request is ignored, and `note` says so.
+ */
+export function int8Scope(
+  req: { strategy: LoadStrategy; int8LmHead?: boolean },
+  tiedEmbeddings: boolean,
+): { scope: Int8Scope; note: string | null } {
+  if (!req.int8LmHead) return { scope: 'decoder', note: null };
+  if (req.strategy !== 'streamed-int8') {
+    return { scope: 'decoder', note: `int8 lm_head ignored: only streamed-int8 quantizes (this load is ${req.strategy})` };
+  }
+  if (tiedEmbeddings) {
+    return {
+      scope: 'decoder',
+      note: 'int8 lm_head ignored: the embeddings are tied, so lm_head is the embedding table, which stays fp16 for the token lookup',
+    };
+  }
+  return { scope: 'decoder+lm_head', note: null };
 }
 
 /** GPU bytes of one tensor once loaded, by category. */
-export function tensorGpuBytes(t: Pick<TensorRecord, 'name' | 'shape'>, strategy: LoadStrategy): Partial<CategoryBytes> {
+export function tensorGpuBytes(
+  t: Pick<TensorRecord, 'name' | 'shape'>,
+  strategy: LoadStrategy,
+  scope: Int8Scope = 'decoder',
+): Partial<CategoryBytes> {
   const rows = rowCount(t.shape);
-  if (strategy === 'streamed-int8' && isQuantizedLinear(t.name, t.shape)) {
+  if (strategy === 'streamed-int8' && isQuantizedLinear(t.name, t.shape, scope)) {
     return { weights: rows * wordsPerRow('i8x4', t.shape) * 4, scales: alignedSize(rows * 4) };
   }
   return { weights: rows * wordsPerRow('f16x2', t.shape) * 4 };
@@ -108,6 +145,8 @@ export interface PlanOptions {
   shape: ModelShape;
   tensors: readonly TensorRecord[];
   strategy: LoadStrategy;
+  /** Quantize lm_head too (streamed-int8, untied embeddings only; see int8Scope). */
+  int8LmHead?: boolean;
   /** Default: min(shape.maxContext, 2048). */
   contextLength?: number;
   /** Rows of activations reserved for one forward (prompt chunk; default 64). */
@@ -145,14 +184,15 @@ export function planLoad(o: PlanOptions): PlanReport {
   let largest = { name: '', bytes: 0 };
   let largestLinearF16 = 0;
   const binding = o.limits.maxStorageBufferBindingSize;
+  const { scope, note } = int8Scope(o, s.tiedEmbeddings);
   for (const t of o.tensors) {
     parameters += elementCount(t.shape);
-    const b = tensorGpuBytes(t, o.strategy);
+    const b = tensorGpuBytes(t, o.strategy, scope);
     bytes.weights += b.weights ?? 0;
     bytes.scales += b.scales ?? 0;
     const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
     if (f16 > largest.bytes) largest = { name: t.name, bytes: f16 };
-    if (isQuantizedLinear(t.name, t.shape)) largestLinearF16 = Math.max(largestLinearF16, f16);
+    if (isQuantizedLinear(t.name, t.shape, scope)) largestLinearF16 = Math.max(largestLinearF16, f16);
     // Tensors are split by rows across bindings, so only a single row must fit one.
     const rowBytes = wordsPerRow('f16x2', t.shape) * 4;
     if (rowBytes > binding) {
@@ -197,5 +237,7 @@ export function planLoad(o: PlanOptions): PlanReport {
     contextLength: ctx,
     fits: reasons.length === 0,
     reasons,
+    ...(o.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
+    notes: note ? [note] : [],
   };
 }
