@@ -49,7 +49,7 @@ function tmpCache(corrupt?: { url: string; block: number; reason: string }[]): P
 
 /** The weight-data requests of the log since `from` (the one-byte validator probes left out). */
 function weightRequests(from: number) {
-  return server.log.slice(from).filter((r) => r.path.endsWith('.safetensors') && r.range !== 'bytes=0-0');
+  return server.log.slice(from).filter((r) => r.path.endsWith('.safetensors') && r.range !== 'bytes=0-1');
 }
 
 /** Every word of every loaded tensor (int8 weights: their i8x4 words, then their scales), by name. */

@@ -54,7 +54,7 @@ async function read(cache: ByteCache, start = 0, end = SIZE, http = fast, valida
 }
 
 /** The data requests (not the one-byte validator probes) the server saw. */
-const dataRanges = () => server.log.map((l) => l.range).filter((r) => r !== 'bytes=0-0');
+const dataRanges = () => server.log.map((l) => l.range).filter((r) => r !== 'bytes=0-1');
 
 async function entryDir(root: string): Promise<string> {
   const v1 = join(root, 'v1');

@@ -63,10 +63,15 @@ function progress(phase: LoadProgress['phase']): LoadProgress {
 }
 
 /** Small files, headers and the memory plan: no weight byte is downloaded and nothing is allocated. */
-export async function prepareModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadOptions = {}): Promise<PreparedModel> {
+export async function prepareModel(
+  ctx: GpuContext,
+  req: LoadRequest,
+  o: ModelLoadOptions = {},
+  opened?: ModelSource,
+): Promise<PreparedModel> {
   const http: HttpOptions = { ...o.http, signal: o.signal };
   o.onProgress?.(progress('resolve'));
-  const source = await openModelSource(req.model, { ...http, baseHref: o.baseHref });
+  const source = opened ?? (await openModelSource(req.model, { ...http, baseHref: o.baseHref }));
   const config = parseConfig(source.config);
   o.onProgress?.(progress('plan'));
   const reader = usesCache(req, o.cache) ? new CachedReader(o.cache, source.baseUrl) : null;
@@ -107,24 +112,27 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
   // The report's GPU peak covers the whole load: weights, quantization scratch and the run state.
   const base = ctx.ledger.current;
   ctx.ledger.resetPeak();
-  const prepared = await prepareModel(ctx, req, o);
-  const { plan, config, source, map, reader } = prepared;
-  if (!plan.fits) {
-    throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
-      setting: req.vramBudgetBytes !== undefined ? 'vramBudget' : 'model',
-      reasons: plan.reasons,
-    });
-  }
-  const tokenizer = await loadTokenizer(source, http);
   const int8 = req.strategy === 'streamed-int8';
-  // One host ledger for the load's own buffers and the kept int8 weights' read-backs and block reads.
-  const host = new HostLedger();
-  // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and the kept weights follow.
-  const scope = plan.int8Scope ?? 'decoder';
-  const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host }, scope }) : null;
-  const quantize = int8 ? int8WeightTransform(ctx, { scope }) : undefined;
-  const load = () =>
-    loadWeights(ctx, map, {
+  const source = await openModelSource(req.model, { ...http, baseHref: o.baseHref });
+  // With the cache, all that reads or writes it (the headers as well as the weights) runs under the model's lock: a
+  // second tab loading the same model waits, then opens its own view of the cache and finds what the first stored.
+  const underLock = async () => {
+    const prepared = await prepareModel(ctx, req, o, source);
+    const { plan, map, reader } = prepared;
+    if (!plan.fits) {
+      throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
+        setting: req.vramBudgetBytes !== undefined ? 'vramBudget' : 'model',
+        reasons: plan.reasons,
+      });
+    }
+    const tokenizer = await loadTokenizer(source, http);
+    // One host ledger for the load's own buffers and the kept int8 weights' read-backs and block reads.
+    const host = new HostLedger();
+    // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and kept weights follow.
+    const scope = plan.int8Scope ?? 'decoder';
+    const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host }, scope }) : null;
+    const quantize = int8 ? int8WeightTransform(ctx, { scope }) : undefined;
+    const loaded = await loadWeights(ctx, map, {
       strategy: req.strategy,
       model: req.model,
       signal: o.signal,
@@ -135,7 +143,12 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       kept: kept?.kept,
       host,
     });
-  const loaded = reader ? await withLock(modelLockName(source.baseUrl), load, o.signal) : await load();
+    return { prepared, tokenizer, loaded };
+  };
+  const { prepared, tokenizer, loaded } = usesCache(req, o.cache)
+    ? await withLock(modelLockName(source.baseUrl), underLock, o.signal)
+    : await underLock();
+  const { plan, config } = prepared;
   let transformer: Transformer | null = null;
   try {
     o.onProgress?.(progress('compile'));
