@@ -9,7 +9,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createParams } from './pipeline.ts';
+import { createBindGroup, createKernelPipelines, createParams } from './pipeline.ts';
 
 const WG = 64;
 /** Tokens per thread (and per workgroup) of the `prefill` entry point (TT in the WGSL). */
@@ -40,36 +40,23 @@ export class Int8MatMul {
     private readonly ctx: GpuContext,
     opts: { dp4a?: boolean; threadsPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 } = {},
   ) {
-    const { device } = ctx;
     this.dp4a = (opts.dp4a ?? ctx.features.dot4I8Packed) && ctx.features.dot4I8Packed;
     this.threadsPerRow = opts.threadsPerRow ?? (ctx.software ? 1 : WG);
     const name = this.dp4a ? 'int8_matmul_dp4a' : 'int8_matmul';
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    });
-    this.layout = device.createBindGroupLayout({
-      label: 'int8_matmul.layout',
-      entries: [
-        ...[0, 1, 2, 3, 4, 5, 6].map((b) => entry(b, 'read-only-storage')),
-        entry(7, 'storage'),
-        entry(8, 'uniform'),
-        entry(9, 'uniform'),
-      ],
-    });
     // dot4() comes from its own file, in front of the kernel (see the head of int8_matmul.wgsl for why).
     const code = `${this.dp4a ? dot4Packed : dot4Shifts}\n${matmulSource}`;
-    const module = device.createShaderModule({ label: `${name}.module`, code });
-    const layout = device.createPipelineLayout({ label: 'int8_matmul.pipelineLayout', bindGroupLayouts: [this.layout] });
-    const pipeline = (entryPoint: string) =>
-      device.createComputePipeline({
-        label: `${name}.${entryPoint}.pipeline`,
-        layout,
-        compute: { module, entryPoint, constants: { WG, TPR: this.threadsPerRow } },
-      });
-    this.decode = pipeline('decode');
-    this.prefill = pipeline('prefill');
+    const read = 'read' as const;
+    const { layout, pipelines } = createKernelPipelines(
+      ctx,
+      name,
+      code,
+      [read, read, read, read, read, read, read, 'storage', 'uniform', 'uniform'],
+      ['decode', 'prefill'],
+      { WG, TPR: this.threadsPerRow },
+    );
+    this.layout = layout;
+    this.decode = pipelines.decode;
+    this.prefill = pipelines.prefill;
   }
 
   /**

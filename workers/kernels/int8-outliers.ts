@@ -5,7 +5,7 @@ import source from '../../shaders/int8_outliers.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
-import { workgroupSize } from './pipeline.ts';
+import { createKernelPipeline, workgroupSize } from './pipeline.ts';
 
 export interface OutlierBuffers {
   /** u32 [k]: 1 where the column is an outlier. */
@@ -37,24 +37,16 @@ export class Int8Outliers {
     private readonly ctx: GpuContext,
     opts: { workgroupSize?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 } = {},
   ) {
-    const { device } = ctx;
     // One workgroup does the whole scan; 256 is the WebGPU minimum for both limits, so this is always allowed.
     const WG = workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 1 : 256));
     this.workgroupSize = WG;
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    });
-    this.layout = device.createBindGroupLayout({
-      label: 'int8_outliers.layout',
-      entries: [entry(0, 'read-only-storage'), entry(1, 'storage'), entry(2, 'storage'), entry(3, 'uniform'), entry(4, 'uniform')],
-    });
-    this.pipeline = device.createComputePipeline({
-      label: 'int8_outliers.pipeline',
-      layout: device.createPipelineLayout({ label: 'int8_outliers.pipelineLayout', bindGroupLayouts: [this.layout] }),
-      compute: { module: device.createShaderModule({ label: 'int8_outliers.module', code: source }), entryPoint: 'main', constants: { WG } },
-    });
+    ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
+      ctx,
+      'int8_outliers',
+      source,
+      ['read', 'storage', 'storage', 'uniform', 'uniform'],
+      { WG },
+    ));
   }
 
   /** x: f32 [maxTokens, k]; step: the Step uniform (its `tokens` rows are scanned). threshold 0: no outliers. */

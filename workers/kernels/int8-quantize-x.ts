@@ -6,7 +6,7 @@ import source from '../../shaders/int8_quantize_x.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d, uniformData } from './dispatch.ts';
-import { workgroupSize } from './pipeline.ts';
+import { createKernelPipelines, workgroupSize } from './pipeline.ts';
 
 export interface QuantizedActivations {
   /** u32 [maxTokens, ceil(k / 4)]: int8 x, four per u32, 0 on outlier columns. */
@@ -40,32 +40,19 @@ export class Int8QuantizeX {
     private readonly ctx: GpuContext,
     opts: { workgroupSize?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 } = {},
   ) {
-    const { device } = ctx;
     const WG = workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 1 : 64));
     this.workgroupSize = WG;
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    });
-    this.layout = device.createBindGroupLayout({
-      label: 'int8_quantize_x.layout',
-      entries: [
-        entry(0, 'read-only-storage'),
-        entry(1, 'storage'),
-        entry(2, 'storage'),
-        entry(3, 'storage'),
-        entry(4, 'uniform'),
-        entry(5, 'uniform'),
-        entry(6, 'storage'),
-      ],
-    });
-    const module = device.createShaderModule({ label: 'int8_quantize_x.module', code: source });
-    const layout = device.createPipelineLayout({ label: 'int8_quantize_x.pipelineLayout', bindGroupLayouts: [this.layout] });
-    const pipeline = (entryPoint: string) =>
-      device.createComputePipeline({ label: `int8_quantize_x.${entryPoint}.pipeline`, layout, compute: { module, entryPoint, constants: { WG } } });
-    this.pipeline = pipeline('main');
-    this.single = pipeline('single');
+    const { layout, pipelines } = createKernelPipelines(
+      ctx,
+      'int8_quantize_x',
+      source,
+      ['read', 'storage', 'storage', 'storage', 'uniform', 'uniform', 'storage'],
+      ['main', 'single'],
+      { WG },
+    );
+    this.layout = layout;
+    this.pipeline = pipelines.main;
+    this.single = pipelines.single;
   }
 
   /**

@@ -12,13 +12,15 @@ export interface KernelPipeline {
   readonly pipeline: GPUComputePipeline;
 }
 
-export function createKernelPipeline(
+/** One layout and module, a pipeline per entry point (e.g. `decode` and `prefill` of one kernel file). */
+export function createKernelPipelines<E extends string>(
   ctx: GpuContext,
   name: string,
   code: string,
   slots: readonly Slot[],
+  entryPoints: readonly E[],
   constants: Record<string, number> = {},
-): KernelPipeline {
+): { layout: GPUBindGroupLayout; pipelines: Record<E, GPUComputePipeline> } {
   const { device } = ctx;
   const layout = device.createBindGroupLayout({
     label: `${name}.layout`,
@@ -29,12 +31,28 @@ export function createKernelPipeline(
     })),
   });
   const module = device.createShaderModule({ label: `${name}.module`, code });
-  const pipeline = device.createComputePipeline({
-    label: `${name}.pipeline`,
-    layout: device.createPipelineLayout({ label: `${name}.pipelineLayout`, bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: 'main', constants },
-  });
-  return { layout, pipeline };
+  const pipelineLayout = device.createPipelineLayout({ label: `${name}.pipelineLayout`, bindGroupLayouts: [layout] });
+  const pipelines = {} as Record<E, GPUComputePipeline>;
+  for (const entryPoint of entryPoints) {
+    pipelines[entryPoint] = device.createComputePipeline({
+      label: entryPoints.length === 1 ? `${name}.pipeline` : `${name}.${entryPoint}.pipeline`,
+      layout: pipelineLayout,
+      compute: { module, entryPoint, constants },
+    });
+  }
+  return { layout, pipelines };
+}
+
+/** The common case: one entry point, `main`. */
+export function createKernelPipeline(
+  ctx: GpuContext,
+  name: string,
+  code: string,
+  slots: readonly Slot[],
+  constants: Record<string, number> = {},
+): KernelPipeline {
+  const { layout, pipelines } = createKernelPipelines(ctx, name, code, slots, ['main'], constants);
+  return { layout, pipeline: pipelines.main };
 }
 
 export function createBindGroup(

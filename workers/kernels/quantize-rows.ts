@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
 import { dispatch1d, uniformData } from './dispatch.ts';
+import { createKernelPipeline } from './pipeline.ts';
 
 const WG = 64;
 
@@ -20,21 +21,13 @@ export class QuantizeRows {
   readonly pipeline: GPUComputePipeline;
 
   constructor(private readonly ctx: GpuContext) {
-    const { device } = ctx;
-    this.layout = device.createBindGroupLayout({
-      label: 'quantize_rows.layout',
-      entries: [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      ],
-    });
-    this.pipeline = device.createComputePipeline({
-      label: 'quantize_rows.pipeline',
-      layout: device.createPipelineLayout({ label: 'quantize_rows.pipelineLayout', bindGroupLayouts: [this.layout] }),
-      compute: { module: device.createShaderModule({ label: 'quantize_rows.module', code: source }), entryPoint: 'main', constants: { WG } },
-    });
+    ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
+      ctx,
+      'quantize_rows',
+      source,
+      ['read', 'storage', 'storage', 'uniform'],
+      { WG },
+    ));
   }
 
   /**
