@@ -1,20 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { GenerateOptions, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import { generate, type TokenModel } from './generate.ts';
 import type { SamplingParams } from './sampler-cpu.ts';
 import { Tokenizer } from './tokenizer.ts';
+import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from './testing/kjv.ts';
 
-const KJV = new URL('../../../shared/models/kjv-llama/', import.meta.url);
-const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, KJV), 'utf8'));
-const tokenizerJson = readJson('tokenizer.json');
-const tokenizerConfig = readJson('tokenizer_config.json');
-const generationConfig = readJson('generation_config.json');
-const reference = readJson('reference.json') as {
-  prompts: { text: string; ids: number[]; greedy_ids: number[]; greedy_text: string }[];
-};
-const kjv = Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig);
 // prompts[0]: "In the beginning" → " of the reign of David his son reigned, ..." (48 ids, no EOS).
 // prompts[2]: "The LORD is my shepherd" → "; I will praise him, ... all the day.</s>" (31 ids, the last is EOS).
 const [beginning, , shepherd] = reference.prompts;

@@ -1,18 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.ts';
 import { StreamDecoder, Tokenizer } from './tokenizer.ts';
+import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from './testing/kjv.ts';
 
-const KJV = new URL('../../../shared/models/kjv-llama/', import.meta.url);
-const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, KJV), 'utf8'));
-
-const tokenizerJson = readJson('tokenizer.json');
-const tokenizerConfig = readJson('tokenizer_config.json');
-const generationConfig = readJson('generation_config.json');
-const reference = readJson('reference.json') as {
-  prompts: { text: string; ids: number[]; greedy_ids: number[]; greedy_text: string }[];
-};
-const kjv = Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig);
 
 const CHATML =
   "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + " +
