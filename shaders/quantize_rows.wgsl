@@ -1,4 +1,4 @@
-// Load-time LLM.int8 weight quantization, one workgroup per weight row r (rows of one source/destination part pair):
+// Load-time LLM.int8 weight quantization of the rows r of one source/destination part pair:
 //   scale[r] = absmax(W[r, :]) / 127          (f32; 0 for an all-zero row)
 //   q[r, c]  = clamp(round(W[r, c] / scale[r]), -127, 127)
 // WGSL round() rounds half to even, exactly like torch.round in the reference emulation; the division is an f32
@@ -8,7 +8,10 @@
 // W: fp16 packed two per u32 (f16x2, element 2i in the low half). q: int8 packed four per u32 (i8x4, element 4i in
 // the low byte), each row padded to a whole u32 with zeros. Packing uses shifts only (no packed_4x8 builtins).
 
+// Each workgroup quantizes WG / TPR rows; the TPR threads of a row stride over it and reduce its absmax in workgroup
+// memory. TPR = 1 (one thread per row, no barriers) is for CPU adapters, where barriers cost more than the math.
 override WG: u32 = 64u;
+override TPR: u32 = 64u;  // threads per row: a power of two dividing WG
 
 struct Params {
   rows: u32,           // rows handled by this dispatch
@@ -38,29 +41,33 @@ fn src_value(base: u32, c: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x + wg.y * nwg.x;
+  let lane = lid % TPR;
+  let row = (wg.x + wg.y * nwg.x) * (WG / TPR) + lid / TPR;
   let valid = row < p.rows;
   let sbase = (p.src_row0 + row) * p.src_row_words;
 
   // 1. absmax of the row
   var m = 0.0;
   if (valid) {
-    for (var j = lid; j < p.src_row_words; j += WG) {
+    for (var j = lane; j < p.src_row_words; j += TPR) {
       m = max(m, max(abs(src_value(sbase, 2u * j)), abs(src_value(sbase, 2u * j + 1u))));
     }
   }
-  partial[lid] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+  if (TPR > 1u) {
+    partial[lid] = m;
     workgroupBarrier();
+    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+      if (lane < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+      workgroupBarrier();
+    }
+    m = partial[lid - lane];
   }
   if (!valid) { return; }
-  let scale = partial[0] / 127.0;
+  let scale = m / 127.0;
 
   // 2. quantize and pack four per word
   let dbase = (p.dst_row0 + row) * p.dst_row_words;
-  for (var j = lid; j < p.dst_row_words; j += WG) {
+  for (var j = lane; j < p.dst_row_words; j += TPR) {
     var word = 0u;
     for (var b = 0u; b < 4u; b++) {
       let q = select(0.0, clamp(round(src_value(sbase, 4u * j + b) / scale), -127.0, 127.0), scale > 0.0);
@@ -68,5 +75,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     dst[dbase + j] = word;
   }
-  if (lid == 0u) { scales[p.scale_row0 + row] = scale; }
+  if (lane == 0u) { scales[p.scale_row0 + row] = scale; }
 }

@@ -6,6 +6,7 @@ import { packF16, roundToF16 } from '../model/half.ts';
 import { int8WeightTransform, isInt8Weight, quantizeLinear } from '../model/int8-linear.ts';
 import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
 import { allocateTensor, writeRows, type GpuTensor } from '../model/tensor.ts';
+import { QuantizeRows } from './quantize-rows.ts';
 
 // Deterministic pseudo-random fp16 values in [-a, a).
 function randF16(n: number, seed: number, a = 1): Float32Array {
@@ -43,6 +44,29 @@ describe('quantize_rows (fp16 → int8 rows + absmax/127 scales)', () => {
 
   it('rounds half to even like torch.round', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven)).toEqual([0, 2, 2, 0, -2, -2, 2, 3].map((v, i) => (i === 3 ? -0 : v)));
+  });
+
+  it.each([1, 64] as const)('%i thread(s) per row: the same words and scales as the reference, split parts included', async (threadsPerRow) => {
+    const kernel = new QuantizeRows(ctx, { threadsPerRow });
+    const group = ctx.ledger.group('test');
+    try {
+      const [rows, k] = [23, 130];
+      const w = randF16(rows * k, 99, 3);
+      const src = upload(ctx, group, w, rows, k, 1040); // 4 fp16 rows per part
+      const dst = allocateTensor(group, 'w.int8', [rows, k], 'i8x4', { maxBindingBytes: 660 }); // 5 int8 rows per part
+      const scales = group.createBuffer({ label: 'scales', size: rows * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, category: 'scales' });
+      const binding = kernel.bind(src, dst, scales, group);
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      kernel.encode(pass, binding);
+      pass.end();
+      ctx.device.queue.submit([enc.finish()]);
+      const got = unpackI8Rows(await readTensor(ctx, dst), rows, k, dst.rowWords);
+      const gotScales = new Float32Array(await readBuffer(ctx, scales));
+      expect(unexplainedInt8Diffs(got, quantizeRowsRef(w, rows, k), w, k, gotScales)).toEqual([]);
+    } finally {
+      group.destroy();
+    }
   });
 
   it.each([

@@ -5,8 +5,8 @@ import source from '../../shaders/quantize_rows.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../model/tensor.ts';
-import { dispatch1d, uniformData } from './dispatch.ts';
-import { createKernelPipeline } from './pipeline.ts';
+import { dispatch1d } from './dispatch.ts';
+import { createBindGroup, createKernelPipeline, createParams } from './pipeline.ts';
 
 const WG = 64;
 
@@ -19,14 +19,20 @@ export interface QuantizeRowsBinding {
 export class QuantizeRows {
   readonly layout: GPUBindGroupLayout;
   readonly pipeline: GPUComputePipeline;
+  /** Threads per row: 1 on CPU adapters (no barriers), 64 on GPUs. Either gives the same words and scales. */
+  readonly threadsPerRow: number;
 
-  constructor(private readonly ctx: GpuContext) {
+  constructor(
+    private readonly ctx: GpuContext,
+    opts: { threadsPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 } = {},
+  ) {
+    this.threadsPerRow = opts.threadsPerRow ?? (ctx.software ? 1 : WG);
     ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
       ctx,
       'quantize_rows',
       source,
       ['read', 'storage', 'storage', 'uniform'],
-      { WG },
+      { WG, TPR: this.threadsPerRow },
     ));
   }
 
@@ -51,38 +57,19 @@ export class QuantizeRows {
         const hi = Math.min(s.rowStart + s.rows, d.rowStart + d.rows);
         if (lo >= hi) continue;
         const i = uniforms.length;
-        const uniform = group.createBuffer({
-          label: `quantize_rows.params.${dst.name}.${i}`,
-          size: 32,
-          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-          category: 'uniforms',
-        });
-        this.ctx.device.queue.writeBuffer(
-          uniform,
-          0,
-          uniformData([
-            ['u32', hi - lo],
-            ['u32', lo - s.rowStart],
-            ['u32', lo - d.rowStart],
-            ['u32', lo],
-            ['u32', k],
-            ['u32', src.rowWords],
-            ['u32', dst.rowWords],
-            ['u32', 0],
-          ]),
-        );
+        const uniform = createParams(this.ctx, group, `quantize_rows.params.${dst.name}.${i}`, [
+          ['u32', hi - lo],
+          ['u32', lo - s.rowStart],
+          ['u32', lo - d.rowStart],
+          ['u32', lo],
+          ['u32', k],
+          ['u32', src.rowWords],
+          ['u32', dst.rowWords],
+          ['u32', 0],
+        ]);
         uniforms.push(uniform);
-        const bindGroup = this.ctx.device.createBindGroup({
-          label: `quantize_rows.bindGroup.${dst.name}.${i}`,
-          layout: this.layout,
-          entries: [
-            { binding: 0, resource: { buffer: s.buffer } },
-            { binding: 1, resource: { buffer: d.buffer } },
-            { binding: 2, resource: { buffer: scales } },
-            { binding: 3, resource: { buffer: uniform } },
-          ],
-        });
-        dispatches.push({ bindGroup, workgroups: dispatch1d(hi - lo, maxDim) });
+        const bindGroup = createBindGroup(this.ctx, `quantize_rows.bindGroup.${dst.name}.${i}`, this, [s.buffer, d.buffer, scales, uniform]);
+        dispatches.push({ bindGroup, workgroups: dispatch1d(Math.ceil((hi - lo) / (WG / this.threadsPerRow)), maxDim) });
       }
     }
     return { dispatches, uniforms };
