@@ -4,8 +4,7 @@
 import source from '../../shaders/int8_outliers.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import { uniformData } from './dispatch.ts';
-import { createKernelPipeline, workgroupSize } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams, workgroupSize } from './pipeline.ts';
 
 export interface OutlierBuffers {
   /** u32 [k]: 1 where the column is an outlier. */
@@ -52,24 +51,11 @@ export class Int8Outliers {
   /** x: f32 [maxTokens, k]; step: the Step uniform (its `tokens` rows are scanned). threshold 0: no outliers. */
   bind(x: GPUBuffer, k: number, threshold: number, step: GPUBuffer, out: OutlierBuffers, group: BufferGroup, label: string): OutliersBinding {
     if (!(threshold >= 0)) throw new Error(`int8_outliers: threshold must be >= 0, got ${threshold}`);
-    const uniform = group.createBuffer({
-      label: `${label}.int8_outliers.params`,
-      size: 16,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      category: 'uniforms',
-    });
-    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['f32', threshold]]));
-    const bindGroup = this.ctx.device.createBindGroup({
-      label: `${label}.int8_outliers.bindGroup`,
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: x } },
-        { binding: 1, resource: { buffer: out.mask } },
-        { binding: 2, resource: { buffer: out.list } },
-        { binding: 3, resource: { buffer: step } },
-        { binding: 4, resource: { buffer: uniform } },
-      ],
-    });
+    const params = createParams(this.ctx, group, `${label}.int8_outliers.params`, [
+      ['u32', k],
+      ['f32', threshold],
+    ]);
+    const bindGroup = createBindGroup(this.ctx, `${label}.int8_outliers.bindGroup`, this, [x, out.mask, out.list, step, params]);
     return { bindGroup };
   }
 

@@ -5,8 +5,8 @@
 import source from '../../shaders/int8_quantize_x.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import { dispatch1d, uniformData } from './dispatch.ts';
-import { createKernelPipelines, workgroupSize } from './pipeline.ts';
+import { dispatch1d } from './dispatch.ts';
+import { createBindGroup, createKernelPipelines, createParams, workgroupSize } from './pipeline.ts';
 
 export interface QuantizedActivations {
   /** u32 [maxTokens, ceil(k / 4)]: int8 x, four per u32, 0 on outlier columns. */
@@ -70,26 +70,13 @@ export class Int8QuantizeX {
     label: string,
   ): QuantizeXBinding {
     if (!(threshold >= 0)) throw new Error(`int8_quantize_x: threshold must be >= 0, got ${threshold}`);
-    const uniform = group.createBuffer({
-      label: `${label}.int8_quantize_x.params`,
-      size: 16,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      category: 'uniforms',
-    });
-    this.ctx.device.queue.writeBuffer(uniform, 0, uniformData([['u32', k], ['u32', Math.ceil(k / 4)], ['f32', threshold]]));
-    const bindGroup = this.ctx.device.createBindGroup({
-      label: `${label}.int8_quantize_x.bindGroup`,
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: x } },
-        { binding: 1, resource: { buffer: outliers.mask } },
-        { binding: 2, resource: { buffer: out.xq } },
-        { binding: 3, resource: { buffer: out.sx } },
-        { binding: 4, resource: { buffer: step } },
-        { binding: 5, resource: { buffer: uniform } },
-        { binding: 6, resource: { buffer: outliers.list } },
-      ],
-    });
+    const params = createParams(this.ctx, group, `${label}.int8_quantize_x.params`, [
+      ['u32', k],
+      ['u32', Math.ceil(k / 4)],
+      ['f32', threshold],
+    ]);
+    const buffers = [x, outliers.mask, out.xq, out.sx, step, params, outliers.list];
+    const bindGroup = createBindGroup(this.ctx, `${label}.int8_quantize_x.bindGroup`, this, buffers);
     return { bindGroup };
   }
 

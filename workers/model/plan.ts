@@ -52,11 +52,6 @@ export function isQuantizedLinear(name: string, shape: readonly number[], scope:
   return /\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight');
 }
 
-/** isQuantizedLinear for one scope, as the transform and the kept int8 weights take it. */
-export function quantizedLinears(scope: Int8Scope): (name: string, shape: readonly number[]) => boolean {
-  return (name, shape) => isQuantizedLinear(name, shape, scope);
-}
-
 /**
  * The scope a load gets from its request: lm_head is quantized only when asked (LoadRequest.int8LmHead), with
  * `streamed-int8`, and when it is its own tensor; with tied embeddings the request is ignored, and `note` says so.
