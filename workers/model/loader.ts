@@ -86,7 +86,8 @@ export async function loadWeights<T = GpuTensor>(
   opts: LoadWeightsOptions<T>,
 ): Promise<LoadedWeights<T>> {
   if (opts.strategy === 'streamed-int8' && !opts.transform) {
-    throw new EngineError('unsupported', "the 'streamed-int8' strategy needs the int8 quantize step, which is not wired in yet", {
+    // A caller's mistake, not the user's: load-model.ts passes int8WeightTransform for this strategy.
+    throw new EngineError('unsupported', "loadWeights: the 'streamed-int8' strategy needs a quantize transform (int8WeightTransform)", {
       setting: 'strategy',
     });
   }
