@@ -7,19 +7,10 @@ import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { int8ProductRef, int8TestActivations, outlierColumnsRef, quantizeRowsRef, quantizeTokensRef } from '../model/int8-reference.ts';
 import { allocateTensor, writeRows } from '../model/tensor.ts';
-import { packF16, roundToF16 } from '../model/half.ts';
+import { packF16 } from '../model/half.ts';
 import { uniformData } from './dispatch.ts';
 import { Int8MatMul } from './int8-matmul.ts';
-
-function rand(n: number, seed: number, a: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = roundToF16((s / 2 ** 31 - 1) * a);
-  }
-  return out;
-}
+import { randF16 } from './test-support.ts';
 
 /** int8 rows [rows, k] packed four per u32, rowWords u32 per row (zero padded). */
 function packI8(q: Int8Array, rows: number, k: number): Uint32Array {
@@ -69,11 +60,11 @@ describe.each([
         const matmul = new Int8MatMul(ctx, { dp4a, threadsPerRow });
         expect(matmul.threadsPerRow).toBe(threadsPerRow);
         const { n, k, tokens } = c;
-        const w = quantizeRowsRef(rand(n * k, n * 31 + k, 0.5), n, k);
+        const w = quantizeRowsRef(randF16(n * k, n * 31 + k, 0.5), n, k);
         const x = int8TestActivations(tokens, k, tokens * 7 + k);
         const cols = outlierColumnsRef(x, tokens, k, c.threshold);
         const xq = quantizeTokensRef(x, tokens, k, cols);
-        const biasValues = c.bias ? rand(n, 5, 1) : null;
+        const biasValues = c.bias ? randF16(n, 5, 1) : null;
 
         const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
         const upload = (label: string, data: ArrayBufferView) => {

@@ -4,17 +4,7 @@ import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { packF16, roundToF16 } from '../model/half.ts';
 import { allocateTensor, writeRows } from '../model/tensor.ts';
 import { MatVecF16 } from './matvec.ts';
-
-// Deterministic pseudo-random values in [-1, 1).
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { rand } from './test-support.ts';
 
 function cpuMatVec(w: Float32Array, x: Float32Array, rows: number, k: number): Float64Array {
   const y = new Float64Array(rows);

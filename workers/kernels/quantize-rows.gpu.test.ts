@@ -2,22 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { packF16, roundToF16 } from '../model/half.ts';
+import { packF16 } from '../model/half.ts';
 import { int8WeightTransform, isInt8Weight, quantizeLinear } from '../model/int8-linear.ts';
 import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
 import { allocateTensor, writeRows, type GpuTensor } from '../model/tensor.ts';
 import { QuantizeRows } from './quantize-rows.ts';
-
-// Deterministic pseudo-random fp16 values in [-a, a).
-function randF16(n: number, seed: number, a = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = roundToF16((s / 2 ** 31 - 1) * a);
-  }
-  return out;
-}
+import { randF16 } from './test-support.ts';
 
 function upload(ctx: GpuContext, group: BufferGroup, w: Float32Array, rows: number, k: number, maxBindingBytes: number, name = 'w.fp16'): GpuTensor {
   const t = allocateTensor(group, name, [rows, k], 'f16x2', { maxBindingBytes });

@@ -22,6 +22,11 @@ export function asF16(values: Float32Array): Float32Array {
   return values.map(roundToF16);
 }
 
+/** Deterministic fp16 values in [-scale, scale) (rand, rounded as the GPU holds them). */
+export function randF16(n: number, seed: number, scale = 1): Float32Array {
+  return asF16(rand(n, seed, scale));
+}
+
 /** An fp16 tensor [rows, k] (or 1-D [k] when rows is null) holding `values`, split at `maxBindingBytes`. */
 export function f16Tensor(
   ctx: GpuContext,

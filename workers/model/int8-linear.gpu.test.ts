@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { uniformData } from '../kernels/dispatch.ts';
-import { packF16, roundToF16 } from './half.ts';
+import { packF16 } from './half.ts';
 import {
   int8LinearRef,
   int8ProductRef,
@@ -17,16 +17,7 @@ import {
 } from './int8-reference.ts';
 import { Int8Kernels, quantizeLinear } from './int8-linear.ts';
 import { allocateTensor, writeRows } from './tensor.ts';
-
-function randF16(n: number, seed: number, a: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = roundToF16((s / 2 ** 31 - 1) * a);
-  }
-  return out;
-}
+import { randF16 } from '../kernels/test-support.ts';
 
 interface Case {
   n: number;
