@@ -45,7 +45,7 @@ export interface ModelPreset {
 }
 
 export const MODEL_PRESETS: readonly ModelPreset[] = [
-  { label: 'kjv-llama (embedded, 3M)', value: 'models/kjv-llama/', note: 'Tiny Llama trained on the KJV Bible, served with this app' },
+  { label: 'kjv-llama (embedded, 6.5M)', value: 'models/kjv-llama/', note: 'Tiny Llama trained on the KJV Bible, served with this app' },
   { label: 'SmolLM2 135M Instruct', value: 'HuggingFaceTB/SmolLM2-135M-Instruct', note: 'Llama architecture, 135M parameters' },
   { label: 'SmolLM2 360M Instruct', value: 'HuggingFaceTB/SmolLM2-360M-Instruct', note: 'Llama architecture, 360M parameters' },
   { label: 'Qwen2.5 0.5B Instruct', value: 'Qwen/Qwen2.5-0.5B-Instruct', note: 'Qwen2 architecture, 494M parameters' },
