@@ -22,7 +22,8 @@ function shapeFor(params: number): Shape {
   for (let hidden = 256; hidden <= 8192; hidden += 256) {
     const intermediate = Math.round((hidden * 2.75) / 256) * 256;
     const heads = hidden / 64;
-    const kvHeads = Math.max(1, heads / 8);
+    let kvHeads = Math.max(1, Math.floor(heads / 8)); // grouped-query attention, 8 query heads per KV head
+    while (heads % kvHeads) kvHeads--;
     const perLayer = 2 * hidden * hidden + 2 * hidden * kvHeads * 64 + 3 * hidden * intermediate + 2 * hidden;
     const layers = Math.max(1, Math.round((params - 2 * vocab * hidden - hidden) / perLayer));
     // Keep TinyLlama's depth-to-width ratio (22 layers at 2048): pick the width whose depth is closest to it.

@@ -186,7 +186,8 @@ async function main(argv: string[]): Promise<void> {
   console.log(`listening ${h.url}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('serve-dir.ts')) {
+// Run as a CLI (tsx, or the bundled .gpu/serve-dir.mjs), not when imported by another script or bundled into one.
+if (/[\\/]serve-dir\.(ts|mjs)$/.test(process.argv[1] ?? '')) {
   main(process.argv.slice(2)).catch((e) => {
     console.error(e);
     process.exit(1);
