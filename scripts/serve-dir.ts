@@ -57,8 +57,9 @@ export async function serveDir(
 ): Promise<ServeDirHandle> {
   const base = resolve(root);
   const handle: ServeDirHandle = { url: '', misbehave: opts.misbehave ?? {}, log: [], close: async () => {} };
-  let requests = 0;
-  let drops = 0;
+  // requests and drops under each misbehaviour object, so that assigning a new one (a new test case) counts afresh
+  const requests = new WeakMap<Misbehaviour, number>();
+  const drops = new WeakMap<Misbehaviour, number>();
 
   async function serve(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): Promise<void> {
     const m = handle.misbehave;
@@ -66,8 +67,9 @@ export async function serveDir(
     res.setHeader('Access-Control-Allow-Headers', 'Range');
     res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
     if (req.method === 'OPTIONS') return void res.writeHead((entry.status = 204)).end();
-    requests++;
-    if (m.failFirst && requests <= m.failFirst) return void res.writeHead((entry.status = 503)).end('busy');
+    const seen = (requests.get(m) ?? 0) + 1;
+    requests.set(m, seen);
+    if (m.failFirst && seen <= m.failFirst) return void res.writeHead((entry.status = 503)).end('busy');
     for (const [suffix, status] of Object.entries(m.statusByPath ?? {})) {
       if (entry.path.endsWith(suffix)) return void res.writeHead((entry.status = status)).end(`status ${status}`);
     }
@@ -102,8 +104,9 @@ export async function serveDir(
     res.writeHead((entry.status = status));
     if (req.method === 'HEAD') return void res.end();
     const sendEnd = truncate ? Math.max(start, m.truncateAt!) : end;
-    const dropAt = m.dropAfterBytes !== undefined && (m.dropTimes === undefined || drops < m.dropTimes) ? m.dropAfterBytes : Infinity;
-    if (dropAt !== Infinity) drops++;
+    const dropped = drops.get(m) ?? 0;
+    const dropAt = m.dropAfterBytes !== undefined && (m.dropTimes === undefined || dropped < m.dropTimes) ? m.dropAfterBytes : Infinity;
+    if (dropAt !== Infinity) drops.set(m, dropped + 1);
     const fh = await open(file, 'r');
     const t0 = performance.now();
     try {

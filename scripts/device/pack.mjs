@@ -15,9 +15,11 @@ const rawText = {
     b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: `export default ${JSON.stringify(readFileSync(a.path, 'utf8'))};`, loader: 'js' }));
   },
 };
-for (const name of ['bench', 'verify', 'gen-checkpoint', 'serve-dir']) {
+const entries = { bench: 'scripts/bench.ts', verify: 'scripts/verify.ts', 'gen-checkpoint': 'scripts/gen-checkpoint.ts',
+  'serve-dir': 'scripts/serve-dir.ts', 'thread-reader.worker': 'workers/model/thread-reader.worker.ts' };
+for (const [name, entry] of Object.entries(entries)) {
   await build({
-    entryPoints: [`scripts/${name}.ts`],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -37,8 +39,8 @@ if (!existsSync(`${out}/dawn.node.xz`)) sh(`xz -T2 -c node_modules/webgpu/dist/l
 if (!existsSync(`${out}/gl/libvulkan1.deb`)) {
   sh(`cd ${out}/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 && for f in *.deb; do mv "$f" "$(echo $f | cut -d_ -f1).deb"; done`);
 }
-// The reference models (../shared does not travel).
-for (const m of ['kjv-llama', 'random/llama-outliers-fp16', 'random/llama-gqa-bf16', 'random/qwen2-bias-fp32', 'random/mistral-headdim-bf16', 'random/llama-tied-mqa-fp16']) {
+// The reference models (../shared does not travel; kjv-llama travels in public/models/).
+for (const m of ['random/llama-outliers-fp16', 'random/llama-gqa-bf16', 'random/qwen2-bias-fp32', 'random/mistral-headdim-bf16', 'random/llama-tied-mqa-fp16']) {
   sh(`mkdir -p ${out}/models && cp -r ../shared/models/${m} ${out}/models/`);
 }
 sh(`du -sh ${out}`);

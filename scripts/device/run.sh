@@ -20,26 +20,31 @@ PARAMS=${PARAMS:-1.1e9}
 log() { echo "== $(date +%T) $*"; }
 step() { # name, command...: stdout (JSON lines) to $OUT/name.jsonl, stderr to the log
   local name=$1; shift; [[ -n "${ONLY:-}" && ! $name =~ $ONLY ]] && return; log "$name"
-  timeout "${STEP_TIMEOUT:-150}" "$@" > "$OUT/$name.jsonl" 2> >(tail -c 2000 >&2); echo "   rc=$? $(tail -c 600 "$OUT/$name.jsonl")"
+  timeout "${STEP_TIMEOUT:-150}" "$@" > /tmp/step.out 2> >(grep -v 'artificially reduced' | tail -c 2000 >&2); local rc=$?
+  # one file for every step (what comes back from the machine is a few files): {"step", "r": <each JSON line>}
+  grep '^{' /tmp/step.out | sed "s/^/{\"step\":\"$name\",\"r\":/; s/\$/}/" >> "$OUT/all.jsonl"
+  echo "   rc=$rc $(tail -c 300 /tmp/step.out)"
 }
 # 1. correctness on the real GPU: every reference model, fp16 and int8
-for m in kjv-llama llama-outliers-fp16 llama-gqa-bf16 qwen2-bias-fp32 mistral-headdim-bf16 llama-tied-mqa-fp16; do
-  step "verify-$m-fp16" node $G/verify.mjs --model $M/$m --json
+KJV=public/models/kjv-llama
+for m in $KJV llama-outliers-fp16 llama-gqa-bf16 qwen2-bias-fp32 mistral-headdim-bf16 llama-tied-mqa-fp16; do
+  step "verify-$(basename $m)-fp16" node $G/verify.mjs --model $( [ -d $m ] && echo $m || echo $M/$m ) --json
 done
 step verify-llama-outliers-fp16-int8 node $G/verify.mjs --model $M/llama-outliers-fp16 --precision int8 --json
-step verify-kjv-llama-int8 node $G/verify.mjs --model $M/kjv-llama --precision int8 --json
+step verify-kjv-llama-int8 node $G/verify.mjs --model $KJV --precision int8 --json
 # 2. the streamed-load acceptance on a generated >= 1 GiB bf16 checkpoint, served over HTTP by a separate process
 log gen; [ -f $DATA/model.safetensors ] || node $G/gen-checkpoint.mjs --out $DATA --params $PARAMS --dtype bf16 | tee "$OUT/gen.json"
 node $G/serve-dir.mjs $DATA > /tmp/serve.txt & SERVER=$!
 for i in $(seq 50); do grep -q listening /tmp/serve.txt && break; sleep 0.1; done
 URL=$(sed -n 's/^listening \(\S*\).*/\1/p' /tmp/serve.txt)
 step load-streamed-gpu node $G/bench.mjs load --model $URL --strategy streamed --convert-on gpu --repeat 3 --json
+step load-streamed-gpu-main node $G/bench.mjs load --model $URL --strategy streamed --convert-on gpu --reader main --repeat 2 --json
 step load-streamed-cpu node $G/bench.mjs load --model $URL --strategy streamed --convert-on cpu --repeat 2 --json
 step load-int8 node $G/bench.mjs load --model $URL --strategy streamed-int8 --convert-on gpu --repeat 2 --json
 step load-fp16-naive node $G/bench.mjs load --model $URL --strategy fp16,naive --json
 kill $SERVER
 # 3. decode speed, fp16 against int8, on the 1.1B and on kjv
 step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512 --steps 32 --json
-step decode-kjv node $G/bench.mjs decode --model $M/kjv-llama --precision fp16,int8 --contexts 16,512 --steps 32 --json
-step quality-kjv node $G/bench.mjs quality --model $M/kjv-llama --json
+step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --json
+step quality-kjv node $G/bench.mjs quality --model $KJV --json
 log done

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
 import { EngineError } from '../errors.ts';
+import { HostLedger } from './host-ledger.ts';
 import { fetchJson, readPrefix, streamRange } from './http.ts';
+import type { RangeReader } from './stream-load.ts';
+import { threadRangeReader } from './thread-reader.ts';
 
 const SIZE = 300_000;
 const data = new Uint8Array(SIZE).map((_, i) => (i * 31 + (i >> 8)) & 0xff);
@@ -12,10 +15,19 @@ let server: ServeDirHandle;
 let url: string;
 const fast = { retries: 3, backoffMs: 1 };
 
+// The reader thread (thread-reader.ts) runs streamRange on a worker thread: every streamRange case holds for it too,
+// with small chunks and a ring of two so that chunks are handed over and given back many times per range.
+const thread = threadRangeReader({ chunkBytes: 16 * 1024, buffers: 2 });
+const READERS: [string, RangeReader][] = [
+  ['streamRange', streamRange],
+  ['thread reader', thread.read],
+];
+let read: RangeReader = streamRange;
+
 async function collect(start: number, end: number, opts = {}): Promise<Uint8Array> {
   const out = new Uint8Array(end - start);
   let next = start;
-  await streamRange(url, { start, end }, { ...fast, ...opts }, (c, at) => {
+  await read(url, { start, end }, { ...fast, ...opts }, (c, at) => {
     expect(at).toBe(next); // in order, each byte once
     out.set(c, at - start);
     next = at + c.length;
@@ -39,13 +51,20 @@ beforeAll(async () => {
   server = await serveDir(dir);
   url = server.url + 'blob.bin';
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await thread.close();
+  await server.close();
+});
 beforeEach(() => {
   server.misbehave = {};
   server.log.length = 0;
 });
 
-describe('streamRange', () => {
+describe.each(READERS)('%s', (_name, reader) => {
+  beforeEach(() => {
+    read = reader;
+  });
+
   it('streams a range with one request and validates Content-Range', async () => {
     expect(await collect(1000, 250_000)).toEqual(data.subarray(1000, 250_000));
     expect(server.log.map((l) => [l.range, l.status])).toEqual([['bytes=1000-249999', 206]]);
@@ -57,7 +76,7 @@ describe('streamRange', () => {
     expect(server.log.length).toBe(1);
     const big = server.url + 'big.bin';
     let n = 0;
-    await streamRange(big, { start: 1000, end: 2000 }, fast, (c) => void (n += c.length));
+    await read(big, { start: 1000, end: 2000 }, fast, (c) => void (n += c.length));
     expect(n).toBe(1000);
     await new Promise((r) => setTimeout(r, 50));
     expect(server.log[1].bytesSent).toBeLessThan(32 << 20); // cancelled once the range was read
@@ -80,6 +99,7 @@ describe('streamRange', () => {
   it('retries 503 with backoff, then succeeds', async () => {
     server.misbehave = { failFirst: 2 };
     expect(await collect(0, 100)).toEqual(data.subarray(0, 100));
+    expect(server.log.map((l) => l.status)).toEqual([503, 503, 206]);
   });
 
   it('refuses a wrong Content-Range start and a wrong file size', async () => {
@@ -120,8 +140,42 @@ describe('streamRange', () => {
   });
 
   it('a connection refused is a network error', async () => {
-    const e = await failure(streamRange('http://127.0.0.1:1/x.bin', { start: 0, end: 1 }, fast, () => {}));
+    const e = await failure(read('http://127.0.0.1:1/x.bin', { start: 0, end: 1 }, fast, () => {}));
     expect(e.code).toBe('network');
+  });
+});
+
+describe('thread reader', () => {
+  it('hands over whole chunks, counts its ring in the host ledger while it reads, and releases it', async () => {
+    const host = new HostLedger();
+    const sizes: number[] = [];
+    let during = 0;
+    await thread.read(url, { start: 5, end: 100_005 }, { ...fast, host }, (c) => {
+      sizes.push(c.length);
+      during = Math.max(during, host.current);
+    });
+    expect(sizes.slice(0, -1).every((n) => n === 16 * 1024)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b)).toBe(100_000);
+    expect(during).toBe(2 * 16 * 1024);
+    expect(host.current).toBe(0);
+  });
+
+  it("fails with onChunk's error and stops reading; the ring comes back for the next read", async () => {
+    server.misbehave = { bytesPerSecond: 400_000 };
+    const boom = new Error('tensor rejected');
+    const e = await thread.read(url, { start: 0, end: SIZE }, fast, () => {
+      throw boom;
+    }).then(() => null, (x: unknown) => x);
+    expect(e).toBe(boom);
+    server.misbehave = {};
+    read = thread.read;
+    expect(await collect(0, SIZE)).toEqual(data);
+  });
+
+  it('rejects reads once closed', async () => {
+    const t = threadRangeReader();
+    await t.close();
+    expect((await failure(t.read(url, { start: 0, end: 10 }, fast, () => {}))).code).toBe('cancelled');
   });
 });
 

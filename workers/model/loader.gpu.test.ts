@@ -8,6 +8,7 @@ import { bf16BitsToF32, f32ToF16Bits } from './half.ts';
 import { loadWeights, type LoadWeightsOptions } from './loader.ts';
 import { readTensorMap, type TensorMap, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, type GpuTensor } from './tensor.ts';
+import { threadRangeReader, type ThreadReader } from './thread-reader.ts';
 
 const MODELS = ['llama-gqa-bf16', 'llama-tied-mqa-fp16', 'qwen2-bias-fp32'];
 const ROOT = new URL('../../../shared/models/random/', import.meta.url).pathname;
@@ -16,6 +17,8 @@ const fast = { retries: 3, backoffMs: 25 };
 
 let ctx: GpuContext;
 let server: ServeDirHandle;
+/** HTTP on a worker thread, in odd-sized chunks (the benchmark's default reader in Node). */
+let thread: ThreadReader;
 
 /** The f16x2 words a tensor must hold, converted on the CPU element by element with half.ts. */
 function expectedWords(r: TensorRecord, file: Uint8Array): Uint32Array {
@@ -55,8 +58,10 @@ async function failure(p: Promise<unknown>): Promise<EngineError> {
 beforeAll(async () => {
   ctx = await nodeGpuContext();
   server = await serveDir(ROOT);
+  thread = threadRangeReader({ chunkBytes: 70_001, buffers: 2 });
 });
 afterAll(async () => {
+  await thread?.close();
   await server?.close();
   ctx?.device.destroy();
 });
@@ -67,10 +72,11 @@ beforeEach(() => {
 
 describe.each(MODELS)('loadWeights %s', (model) => {
   const file = new Uint8Array(readFileSync(`${ROOT}${model}/model.safetensors`));
-  it.each(['naive', 'fp16', 'streamed', 'streamed:gpu'] as const)('%s uploads exactly the CPU-converted words', async (variant) => {
-    const [strategy, convertOn] = variant.split(':') as ['naive' | 'fp16' | 'streamed', 'gpu' | 'cpu' | undefined];
+  it.each(['naive', 'fp16', 'streamed', 'streamed:gpu', 'streamed:cpu:thread', 'streamed:gpu:thread'] as const)('%s uploads exactly the CPU-converted words', async (variant) => {
+    const [strategy, convertOn, reader] = variant.split(':') as ['naive' | 'fp16' | 'streamed', 'gpu' | 'cpu' | undefined, 'thread' | undefined];
     const map = await tensorMap(model);
-    const loaded = await loadWeights(ctx, map, { strategy, model, convertOn, http: fast, stream: { chunkBytes: 70_001, maxRequestBytes: 300_000 } });
+    const stream = { chunkBytes: 70_001, maxRequestBytes: 300_000, ...(reader ? { read: thread.read } : {}) };
+    const loaded = await loadWeights(ctx, map, { strategy, model, convertOn, http: fast, stream });
     try {
       expect(loaded.tensors.size).toBe(map.tensors.size);
       for (const r of map.tensors.values()) {
