@@ -99,6 +99,10 @@ export async function benchLoad(argv: string[]): Promise<void> {
   // process, not on the worker that uploads) or on this JavaScript thread, taking turns with conversion and upload.
   const readerArg = arg('--reader', 'thread');
   if (readerArg !== 'thread' && readerArg !== 'main') throw new Error(`--reader thread|main, not '${readerArg}'`);
+  // The stream's chunk (gather, staging slot, reader-thread chunk) and the reader thread's ring, for tuning runs.
+  const chunkBytes = Number(arg('--chunk-mib', String(DEFAULT_STREAM_OPTIONS.chunkBytes / 2 ** 20))) * 2 ** 20;
+  const ring = Number(arg('--ring', '4'));
+  if (!(chunkBytes >= 65536) || !(ring >= 1)) throw new Error('--chunk-mib must be ≥ 1/16 and --ring ≥ 1');
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
 
@@ -141,7 +145,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
         // thread; the ratio is taken against the faster of the two.
         const raw = await rawFetch(fetchPlan(map, strategy), whole);
         const useThread = !whole && readerArg === 'thread';
-        if (useThread) thread ??= threadRangeReader({ chunkBytes: DEFAULT_STREAM_OPTIONS.chunkBytes, workerUrl: threadWorkerUrl() });
+        if (useThread) thread ??= threadRangeReader({ chunkBytes, buffers: ring, workerUrl: threadWorkerUrl() });
         const rawThread = whole || !thread ? null : await rawFetch(fetchPlan(map, strategy), false, thread.read);
         const rawBest = rawThread && rawThread.mbPerS > raw.mbPerS ? rawThread : raw;
         const sampler = hostSampler(ctx);
@@ -152,7 +156,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
           model,
           convertOn,
           transform: int8 ? int8WeightTransform(ctx, { scope }) : undefined,
-          ...(useThread ? { stream: { read: thread!.read } } : {}),
+          stream: { chunkBytes, ...(useThread ? { read: thread!.read } : {}) },
         });
         const host = sampler.stop();
         const r = loaded.report;
@@ -166,6 +170,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
           convertOn: strategy === 'naive' || strategy === 'fp16' ? 'cpu' : convertOn,
           ...(int8 ? { int8Scope: scope } : {}),
           reader: whole ? 'fetch' : readerArg,
+          ...(whole ? {} : { chunkBytes, ...(useThread ? { ring } : {}) }),
           raw,
           ...(rawThread ? { rawThread } : {}),
           throughputRatio: r.mbPerS / rawBest.mbPerS,

@@ -1,5 +1,5 @@
 // Benchmarks in Node + Dawn: `npm run bench -- <subcommand> [options]`.
-//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--reader thread|main] [--int8-lm-head] [--json]
+//   load --model <url-or-dir> --strategy <name>[,<name>...] [--repeat N] [--convert-on gpu|cpu] [--reader thread|main] [--chunk-mib 4] [--ring 4] [--int8-lm-head] [--json]
 //   load --model <url-or-dir> --strategy streamed,streamed-int8 --cache <dir> [--int8-lm-head] [--json]   (cold, then warm)
 //   decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--json]
 //   quality --model <dir> [--threshold 6] [--windows N] [--int8-lm-head] [--json]
@@ -14,7 +14,7 @@ const SUBCOMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help
     help: 'decode --model <dir-or-url> [--precision fp16|int8[,...]] [--contexts 16,128,512] [--steps 16] [--threshold 6] [--json]',
   },
   quality: { run: benchQuality, help: 'quality --model <dir> [--threshold 6] [--windows N] [--int8-lm-head] [--json]' },
-  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--reader thread|main] [--cache <dir>] [--int8-lm-head] [--json]' },
+  load: { run: benchLoad, help: 'load --model <url-or-dir> --strategy naive|fp16|streamed[,...] [--repeat N] [--convert-on gpu|cpu] [--reader thread|main] [--chunk-mib 4] [--ring 4] [--cache <dir>] [--int8-lm-head] [--json]' },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -42,6 +42,16 @@ step load-streamed-gpu-main node $G/bench.mjs load --model $URL --strategy strea
 step load-streamed-cpu node $G/bench.mjs load --model $URL --strategy streamed --convert-on cpu --repeat 2 --json
 step load-int8 node $G/bench.mjs load --model $URL --strategy streamed-int8 --convert-on gpu --repeat 2 --json
 step load-fp16-naive node $G/bench.mjs load --model $URL --strategy fp16,naive --json
+if [ -n "${PROF:-}" ]; then # a V8 CPU profile of one streamed load (main thread and reader thread)
+  mkdir -p $OUT/prof
+  step prof node --cpu-prof --cpu-prof-dir=$OUT/prof $G/bench.mjs load --model $URL --strategy streamed --convert-on gpu --json
+  gzip -9 $OUT/prof/*.cpuprofile
+fi
+if [ -n "${TUNE:-}" ]; then # the stream's chunk and the reader thread's ring
+  for c in 4 8; do for r in 4 8 16; do
+    step tune-c$c-r$r node $G/bench.mjs load --model $URL --strategy streamed --convert-on gpu --chunk-mib $c --ring $r --repeat 3 --json
+  done; done
+fi
 kill $SERVER
 # 3. decode speed, fp16 against int8, on the 1.1B and on kjv
 step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512 --steps 32 --json
