@@ -9,6 +9,7 @@
 
 override WG: u32 = 64u;
 
+// The uniform buffer is shared with the split-K decode pass (attention_split.wgsl), whose Params add two fields.
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,

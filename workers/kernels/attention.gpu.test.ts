@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
-import { Attention, attentionScratchBytes } from './attention.ts';
+import { Attention, attentionPartialBytes, attentionScratchBytes, decodeChunkLength, type AttentionOptions } from './attention.ts';
 import { maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
 
 interface Shape {
@@ -37,10 +38,45 @@ function cpuAttention(s: Shape, q: Float32Array, kc: Float32Array, vc: Float32Ar
   return out;
 }
 
+interface Data {
+  q: Float32Array;
+  kc: Float32Array;
+  vc: Float32Array;
+}
+
+function testData(shape: Shape, tokens: number): Data {
+  const kvDim = shape.nKvHeads * shape.headDim;
+  return {
+    q: rand(tokens * shape.nHeads * shape.headDim, 1, 2),
+    kc: rand(shape.context * kvDim, 2, 2),
+    vc: rand(shape.context * kvDim, 3),
+  };
+}
+
+/** Runs `kernel` on the data and returns the output rows of the `tokens` queries (the output starts as garbage). */
+async function runAttention(ctx: GpuContext, group: BufferGroup, kernel: Attention, shape: Shape, d: Data, tokens: number, pos: number, kvLen?: number) {
+  const out = storage(ctx, group, 'out', rand(d.q.length, 9, 1e6));
+  const b = kernel.bind(
+    't',
+    shape,
+    {
+      q: storage(ctx, group, 'q', d.q),
+      kCache: storage(ctx, group, 'kc', d.kc),
+      vCache: storage(ctx, group, 'vc', d.vc),
+      scores: storage(ctx, group, 'scores', attentionScratchBytes(shape, tokens)),
+      out,
+    },
+    stepUniform(ctx, group, tokens, pos),
+    group,
+  );
+  runPass(ctx, (pass) => kernel.encode(pass, b, tokens, kvLen));
+  return { out: await readF32(ctx, out), binding: b };
+}
+
 describe.each([
   { workgroupSize: undefined, name: 'default workgroup' },
   { workgroupSize: 64, name: '64 threads' },
-])('causal attention over the KV cache ($name)', ({ workgroupSize }) => {
+])('causal attention over the KV cache, single pass ($name)', ({ workgroupSize }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
@@ -54,30 +90,94 @@ describe.each([
   ])('$name', async ({ tokens, pos, ...shape }) => {
     const group = ctx.ledger.group('test');
     try {
-      const kvDim = shape.nKvHeads * shape.headDim;
-      const q = rand(tokens * shape.nHeads * shape.headDim, 1, 2);
-      const kc = rand(shape.context * kvDim, 2, 2);
-      const vc = rand(shape.context * kvDim, 3);
-      const out = storage(ctx, group, 'out', q.byteLength);
-      const kernel = new Attention(ctx, { workgroupSize });
-      const b = kernel.bind(
-        't',
-        shape,
-        {
-          q: storage(ctx, group, 'q', q),
-          kCache: storage(ctx, group, 'kc', kc),
-          vCache: storage(ctx, group, 'vc', vc),
-          scores: storage(ctx, group, 'scores', attentionScratchBytes(shape, tokens)),
-          out,
-        },
-        stepUniform(ctx, group, tokens, pos),
-        group,
-      );
-      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
-      const { err, at } = maxRelErr(await readF32(ctx, out), cpuAttention(shape, q, kc, vc, tokens, pos));
+      const d = testData(shape, tokens);
+      const kernel = new Attention(ctx, { workgroupSize, splitDecode: 'never' });
+      const { out, binding } = await runAttention(ctx, group, kernel, shape, d, tokens, pos);
+      expect(binding.split).toBeNull();
+      const { err, at } = maxRelErr(out, cpuAttention(shape, d.q, d.kc, d.vc, tokens, pos));
       expect(err, `at ${at}`).toBeLessThan(2e-6);
     } finally {
       group.destroy();
     }
+  });
+});
+
+// Split-K decode, forced on every adapter (CPU adapters use the single pass by default) with short chunks so that
+// small caches already span several of them.
+describe.each([
+  { workgroupSize: undefined, name: 'default workgroup' },
+  { workgroupSize: 64, name: '64 threads' },
+])('split-K decode attention ($name)', ({ workgroupSize }) => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await nodeGpuContext();
+  });
+  afterAll(() => ctx?.device.destroy());
+
+  const mqa = { nHeads: 6, nKvHeads: 1, headDim: 48, context: 200 };
+  const gqa = { nHeads: 8, nKvHeads: 2, headDim: 32, context: 100 };
+  const wide = { nHeads: 2, nKvHeads: 2, headDim: 256, context: 64 };
+  // chunks = min(ceil(context / minChunk), floor(splitWorkgroups / nHeads)); active = ceil(T / chunk length).
+  it.each([
+    { name: 'MQA, T=1 (one chunk: the split pass writes the output)', shape: mqa, minChunk: 4, splitWorkgroups: 48, T: 1, active: 1 },
+    { name: 'MQA, T=5 (last chunk of 1)', shape: mqa, minChunk: 4, splitWorkgroups: 48, T: 5, active: 2 },
+    { name: 'MQA, T=37 (chunk 5, last of 2)', shape: mqa, minChunk: 4, splitWorkgroups: 48, T: 37, active: 8 },
+    { name: 'MQA, T=151 (chunk 19, last of 18)', shape: mqa, minChunk: 4, splitWorkgroups: 48, T: 151, active: 8 },
+    { name: 'MQA, T=200 = context (chunk 25, exact)', shape: mqa, minChunk: 4, splitWorkgroups: 48, T: 200, active: 8 },
+    { name: 'GQA, T=9 (chunk 8, last of 1)', shape: gqa, minChunk: 8, splitWorkgroups: 1024, T: 9, active: 2 },
+    { name: 'GQA, T=100 = context (13 chunks, last of 4)', shape: gqa, minChunk: 8, splitWorkgroups: 1024, T: 100, active: 13 },
+    { name: 'GQA, T=57, 3 chunks at most', shape: gqa, minChunk: 2, splitWorkgroups: 24, T: 57, active: 3 },
+    { name: 'MHA, head_dim 256, T=64', shape: wide, minChunk: 16, splitWorkgroups: 1024, T: 64, active: 4 },
+    { name: 'MHA, head_dim 256, T=50', shape: wide, minChunk: 16, splitWorkgroups: 1024, T: 50, active: 4 },
+  ])('$name', async ({ shape, minChunk, splitWorkgroups, T, active }) => {
+    const opts: AttentionOptions = { workgroupSize, minChunk, splitWorkgroups };
+    const group = ctx.ledger.group('test');
+    try {
+      const d = testData(shape, 1);
+      const split = new Attention(ctx, { ...opts, splitDecode: 'always' });
+      const { out, binding } = await runAttention(ctx, group, split, shape, d, 1, T - 1);
+      // the split path ran, over the chunks the case names
+      expect(binding.split).not.toBeNull();
+      const chunks = binding.split!.chunks;
+      expect(Math.ceil(T / decodeChunkLength(T, chunks, minChunk))).toBe(active);
+      expect(ctx.ledger.live().filter((b) => b.label.startsWith('attention.partials.')).map((b) => b.size)).toEqual([
+        attentionPartialBytes(shape, chunks),
+      ]);
+      const want = cpuAttention(shape, d.q, d.kc, d.vc, 1, T - 1);
+      const { err, at } = maxRelErr(out, want);
+      expect(err, `against the reference, at ${at}`).toBeLessThan(2e-6);
+
+      const single = new Attention(ctx, { ...opts, splitDecode: 'never' });
+      const { out: one } = await runAttention(ctx, group, single, shape, d, 1, T - 1);
+      const vs = maxRelErr(out, one);
+      expect(vs.err, `against the single pass, at ${vs.at}`).toBeLessThan(2e-6);
+
+      // told the cache length, a cache of one chunk takes the single pass (same values), a longer one the split
+      const { out: told } = await runAttention(ctx, group, split, shape, d, 1, T - 1, T);
+      const vsTold = maxRelErr(told, active === 1 ? one : out);
+      expect(vsTold.err, `with kvLen, at ${vsTold.at}`).toBeLessThan(2e-6);
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('prefill (several queries) takes the single pass; layers of one group share one partials buffer', async () => {
+    const shape = gqa;
+    const tokens = 6;
+    const pos = 40;
+    const group = ctx.ledger.group('test');
+    try {
+      const d = testData(shape, tokens);
+      const kernel = new Attention(ctx, { workgroupSize, splitDecode: 'always', minChunk: 4 });
+      const { out, binding } = await runAttention(ctx, group, kernel, shape, d, tokens, pos);
+      expect(binding.split).not.toBeNull();
+      const { err, at } = maxRelErr(out, cpuAttention(shape, d.q, d.kc, d.vc, tokens, pos));
+      expect(err, `at ${at}`).toBeLessThan(2e-6);
+      await runAttention(ctx, group, kernel, shape, d, 1, pos);
+      expect(ctx.ledger.live().filter((b) => b.label.startsWith('attention.partials.')).length).toBe(1);
+    } finally {
+      group.destroy();
+    }
+    expect(ctx.ledger.live().filter((b) => b.label.startsWith('attention.partials.'))).toEqual([]);
   });
 });

@@ -1,5 +1,17 @@
-// Owner of shaders/attention.wgsl: causal GQA attention of this forward's queries over one layer's KV cache.
+// Owner of shaders/attention.wgsl, attention_split.wgsl and attention_combine.wgsl: causal GQA attention of this
+// forward's queries over one layer's KV cache.
+// Two paths, chosen at encode() from the number of queries:
+// - single pass (attention.wgsl): one workgroup per (query, head) walks the cache positions alone. Prefill has
+//   tokens × heads workgroups; a decode step only n_heads, which leaves most of a GPU idle and grows with the context.
+// - split-K decode (one query, GPUs): attention_split.wgsl cuts the positions into chunks, one workgroup per
+//   (chunk, head) writing a partial max, sum of exp and weighted V; attention_combine.wgsl merges them. The dispatch
+//   covers `chunks` chunks per head (fixed at bind(): enough workgroups to fill a GPU, no more than the context needs);
+//   the shaders pick the chunk length from the cache length at run time (decodeChunkLength), so a short cache uses
+//   one chunk (the split workgroup then writes the output itself and the combine returns) and a long one all of them.
+//   CPU adapters keep the single pass (barriers are slow there and a CPU has no SMs to fill) unless asked.
 import source from '../../shaders/attention.wgsl?raw';
+import combineSource from '../../shaders/attention_combine.wgsl?raw';
+import splitSource from '../../shaders/attention_split.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
@@ -7,6 +19,15 @@ import { createBindGroup, createKernelPipeline, createParams, workgroupSize, typ
 
 /** The workgroup copies one query head into workgroup memory of this many floats. */
 export const MAX_HEAD_DIM = 256;
+
+// Split-K defaults, tuned with scripts/bench-attention.ts on an H200 (32 heads, 4 KV heads, head_dim 64, µs per layer):
+// min chunk 16/32/64 are within 13% of each other from T=512 up (at T=64: 21/24/29 µs), 128 is 55% slower at T=512;
+// 1024 workgroups (32 chunks per head) against 256: 2.1× faster at T=2048, 2.8× at 8192; against 4096: 10% faster
+// at 2048, 15% slower at 8192. The single pass: 14 µs at T=16, 168 at 512, 1085 at 2048, 4280 at 8192.
+/** Split-K decode: positions per chunk at least (a chunk shorter than this costs more to merge than it saves). */
+export const DEFAULT_MIN_CHUNK = 32;
+/** Split-K decode: workgroups (heads × chunks) the split pass dispatches at most on a GPU, enough to fill a large one. */
+export const DEFAULT_SPLIT_WORKGROUPS = 1024;
 
 export interface AttentionShape {
   nHeads: number;
@@ -16,9 +37,32 @@ export interface AttentionShape {
   context: number;
 }
 
+export interface AttentionOptions {
+  /** Threads per workgroup of the attention passes (a power of two; default 8 on CPU adapters, 64 on GPUs). */
+  workgroupSize?: number;
+  /**
+   * Decode (one query) with split-K: 'auto' (default) on GPUs only, 'always' also on CPU adapters (tests),
+   * 'never' the single pass everywhere (benchmarks).
+   */
+  splitDecode?: 'auto' | 'always' | 'never';
+  /** Positions per chunk at least (default DEFAULT_MIN_CHUNK). */
+  minChunk?: number;
+  /** Workgroups of the split pass at most, heads × chunks (default DEFAULT_SPLIT_WORKGROUPS). */
+  splitWorkgroups?: number;
+}
+
+export interface SplitBinding {
+  readonly split: GPUBindGroup;
+  readonly combine: GPUBindGroup;
+  /** Chunks per head in the dispatch (> 1). */
+  readonly chunks: number;
+}
+
 export interface AttentionBinding {
   readonly bindGroup: GPUBindGroup;
   readonly nHeads: number;
+  /** The split-K decode pass, or null where decode runs the single pass. */
+  readonly split: SplitBinding | null;
 }
 
 /** Bytes of the scores scratch the kernel needs for `maxTokens` queries. */
@@ -26,12 +70,33 @@ export function attentionScratchBytes(shape: AttentionShape, maxTokens: number):
   return maxTokens * shape.nHeads * shape.context * 4;
 }
 
+/** Chunks per head of the split decode pass for this shape (1: no split). */
+export function decodeChunks(shape: AttentionShape, minChunk: number, splitWorkgroups: number): number {
+  return Math.max(1, Math.min(Math.ceil(shape.context / minChunk), Math.floor(splitWorkgroups / shape.nHeads)));
+}
+
+/** The chunk length the split and combine shaders use for a cache of `len` positions (mirrors the WGSL). */
+export function decodeChunkLength(len: number, chunks: number, minChunk: number): number {
+  return Math.max(minChunk, Math.ceil(len / chunks));
+}
+
+/** Bytes of the split pass's partials: (max, sum, head_dim weighted values) per head and chunk. */
+export function attentionPartialBytes(shape: AttentionShape, chunks: number): number {
+  return shape.nHeads * chunks * (shape.headDim + 2) * 4;
+}
+
 export class Attention {
   private readonly kp: KernelPipeline;
+  private readonly splitKp: KernelPipeline | null;
+  private readonly combineKp: KernelPipeline | null;
+  private readonly minChunk: number;
+  private readonly splitWorkgroups: number;
+  /** One partials buffer per run state (group) and size, shared by its layers: they run one after another. */
+  private readonly partials = new WeakMap<BufferGroup, Map<number, GPUBuffer>>();
 
   constructor(
     private readonly ctx: GpuContext,
-    opts: { workgroupSize?: number } = {},
+    opts: AttentionOptions = {},
   ) {
     // A power of two (tree reductions). 64 fills two GPU warps; a CPU backend pays for every barrier across every
     // thread of the workgroup, so the software adapters get 8 (measured 3-8× faster
@@ -40,9 +105,35 @@ export class Attention {
     this.kp = createKernelPipeline(ctx, 'attention', source, ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
       WG: wg,
     });
+    const mode = opts.splitDecode ?? 'auto';
+    const split = mode === 'always' || (mode === 'auto' && !ctx.software);
+    this.minChunk = Math.max(1, Math.floor(opts.minChunk ?? DEFAULT_MIN_CHUNK));
+    this.splitWorkgroups = split ? Math.max(1, Math.floor(opts.splitWorkgroups ?? DEFAULT_SPLIT_WORKGROUPS)) : 0;
+    this.splitKp = split
+      ? createKernelPipeline(
+          ctx,
+          'attention_split',
+          splitSource,
+          ['read', 'read', 'read', 'storage', 'storage', 'storage', 'uniform', 'uniform'],
+          { WG: wg },
+        )
+      : null;
+    this.combineKp = split
+      ? createKernelPipeline(ctx, 'attention_combine', combineSource, ['read', 'storage', 'uniform', 'uniform'], {
+          WG: workgroupSize(ctx, 64),
+        })
+      : null;
   }
 
-  /** q, out: f32 [maxTokens, nHeads*headDim]; caches: f32 [context, nKvHeads*headDim]; scores: attentionScratchBytes. */
+  /** Chunks per head the split decode pass of `shape` dispatches (1: decode runs the single pass). */
+  chunksFor(shape: AttentionShape): number {
+    return this.splitKp ? decodeChunks(shape, this.minChunk, this.splitWorkgroups) : 1;
+  }
+
+  /**
+   * q, out: f32 [maxTokens, nHeads*headDim]; caches: f32 [context, nKvHeads*headDim]; scores: attentionScratchBytes.
+   * The split pass's partials (attentionPartialBytes) are created through `group`, once for all its layers.
+   */
   bind(
     label: string,
     shape: AttentionShape,
@@ -51,6 +142,7 @@ export class Attention {
     group: BufferGroup,
   ): AttentionBinding {
     if (shape.headDim > MAX_HEAD_DIM) throw new Error(`attention: head_dim ${shape.headDim} > ${MAX_HEAD_DIM}`);
+    const chunks = this.chunksFor(shape);
     const params = createParams(this.ctx, group, `attention.params.${label}`, [
       ['u32', shape.nHeads],
       ['u32', shape.nKvHeads],
@@ -58,6 +150,8 @@ export class Attention {
       ['u32', shape.nHeads / shape.nKvHeads],
       ['u32', shape.context],
       ['f32', 1 / Math.sqrt(shape.headDim)],
+      ['u32', chunks],
+      ['u32', this.minChunk],
     ]);
     const bindGroup = createBindGroup(this.ctx, `attention.bindGroup.${label}`, this.kp, [
       bufs.q,
@@ -68,13 +162,63 @@ export class Attention {
       params,
       step,
     ]);
-    return { bindGroup, nHeads: shape.nHeads };
+    let split: SplitBinding | null = null;
+    if (chunks > 1 && this.splitKp && this.combineKp) {
+      const partials = this.partialsFor(group, attentionPartialBytes(shape, chunks));
+      split = {
+        split: createBindGroup(this.ctx, `attention_split.bindGroup.${label}`, this.splitKp, [
+          bufs.q,
+          bufs.kCache,
+          bufs.vCache,
+          bufs.scores,
+          partials,
+          bufs.out,
+          params,
+          step,
+        ]),
+        combine: createBindGroup(this.ctx, `attention_combine.bindGroup.${label}`, this.combineKp, [partials, bufs.out, params, step]),
+        chunks,
+      };
+    }
+    return { bindGroup, nHeads: shape.nHeads, split };
   }
 
-  encode(pass: GPUComputePassEncoder, b: AttentionBinding, tokens: number): void {
-    const [wx, wy] = dispatch1d(tokens * b.nHeads, this.ctx.limits.maxComputeWorkgroupsPerDimension);
+  /**
+   * Records the attention of `tokens` queries. One query (decode) takes the split-K passes where bind() set them up;
+   * a caller that knows the cache length (`kvLen`, positions 0 .. pos + tokens) lets a cache of one chunk take the
+   * single pass instead, which saves the combine dispatch (a few µs per layer on a GPU).
+   */
+  encode(pass: GPUComputePassEncoder, b: AttentionBinding, tokens: number, kvLen?: number): void {
+    const maxPerDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const oneChunk = kvLen !== undefined && kvLen <= this.minChunk;
+    if (tokens === 1 && !oneChunk && b.split && this.splitKp && this.combineKp) {
+      pass.setPipeline(this.splitKp.pipeline);
+      pass.setBindGroup(0, b.split.split);
+      pass.dispatchWorkgroups(...dispatch1d(b.split.chunks * b.nHeads, maxPerDim));
+      pass.setPipeline(this.combineKp.pipeline);
+      pass.setBindGroup(0, b.split.combine);
+      pass.dispatchWorkgroups(...dispatch1d(b.nHeads, maxPerDim));
+      return;
+    }
+    const [wx, wy] = dispatch1d(tokens * b.nHeads, maxPerDim);
     pass.setPipeline(this.kp.pipeline);
     pass.setBindGroup(0, b.bindGroup);
     pass.dispatchWorkgroups(wx, wy);
+  }
+
+  private partialsFor(group: BufferGroup, bytes: number): GPUBuffer {
+    let bySize = this.partials.get(group);
+    if (!bySize) this.partials.set(group, (bySize = new Map()));
+    let buffer = bySize.get(bytes);
+    if (!buffer) {
+      buffer = group.createBuffer({
+        label: `attention.partials.${group.name}`,
+        size: bytes,
+        usage: GPUBufferUsage.STORAGE,
+        category: 'activations',
+      });
+      bySize.set(bytes, buffer);
+    }
+    return buffer;
   }
 }
