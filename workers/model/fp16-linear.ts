@@ -32,6 +32,8 @@ export class Fp16Kernels {
 
 interface Fp16Binding extends LinearBinding {
   readonly kind: 'fp16';
+  /** The products read x as it is. */
+  readonly input: null;
   readonly matvec: MatVecBinding;
   /** null when bound for one token only. */
   readonly matmul: MatMulBinding | null;
@@ -72,6 +74,7 @@ export class Fp16Linear implements LinearLayer {
     const k = this.kernels;
     return {
       kind: 'fp16',
+      input: null,
       matvec: k.matvec.bind(this.weight, x, y, group),
       matmul: maxTokens > 1 ? k.matmul.bind(this.weight, x, y, step, group) : null,
       bias: this.bias ? k.bias.bind(this.bias, y, step, group) : null,
@@ -79,6 +82,10 @@ export class Fp16Linear implements LinearLayer {
   }
 
   encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+    this.encodeProduct(pass, binding, tokens);
+  }
+
+  encodeProduct(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
     const b = binding as Fp16Binding;
     if (tokens === 1) this.kernels.matvec.encode(pass, b.matvec);
     else if (b.matmul) this.kernels.matmul.encode(pass, b.matmul, tokens);

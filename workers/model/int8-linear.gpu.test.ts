@@ -1,5 +1,6 @@
 // The whole LLM.int8 linear layer (quantize at load, outliers + per-token quantization + int8 product at run time)
-// against the CPU reference, with dot4I8Packed and with the fallback kernel.
+// against the CPU reference, with dot4I8Packed and with the fallback kernel; and layers sharing one input stage
+// (linear.ts bindSharedInput) against the same layers each quantizing its own copy of x, bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
@@ -15,9 +16,11 @@ import {
   unexplainedInt8Diffs,
   unpackI8Rows,
 } from './int8-reference.ts';
+import { Fp16Kernels, Fp16Linear } from './fp16-linear.ts';
 import { Int8Kernels, quantizeLinear } from './int8-linear.ts';
+import { bindSharedInput, encodeSharedInput, type LinearLayer } from './linear.ts';
 import { allocateTensor, writeRows } from './tensor.ts';
-import { randF16 } from '../kernels/test-support.ts';
+import { f16Tensor, randF16, runPass, storage } from '../kernels/test-support.ts';
 
 interface Case {
   n: number;
@@ -76,7 +79,7 @@ async function run(ctx: GpuContext, dp4a: boolean, c: Case) {
     }
     expect(unexplainedInt8Diffs(gpuW.q, quantizeRowsRef(w, c.n, c.k), w, c.k, gpuW.scales)).toEqual([]);
     const cols = outlierColumnsRef(x, c.tokens, c.k, c.threshold);
-    const { xq, sx } = binding.scratch.inputs;
+    const { xq, sx } = binding.input.inputs;
     const words = new Uint32Array(await readBuffer(ctx, xq, 0, c.tokens * Math.ceil(c.k / 4) * 4));
     const gpuX = { q: unpackI8Rows(words, c.tokens, c.k, Math.ceil(c.k / 4)), scales: new Float32Array(await readBuffer(ctx, sx, 0, c.tokens * 4)) };
     const inliers = x.slice(0, c.tokens * c.k).map((v, i) => (cols.includes(i % c.k) ? 0 : v));
@@ -95,6 +98,93 @@ function expectClose(got: Float32Array, want: Float64Array, rel = 2e-5) {
   let worst = 0;
   for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   expect(worst).toBeLessThanOrEqual(rel * scale);
+}
+
+/** Counts what a pass records, forwarding to the real pass. */
+function countingPass(pass: GPUComputePassEncoder): { pass: GPUComputePassEncoder; dispatches: () => number } {
+  let n = 0;
+  const counted = {
+    setPipeline: (p: GPUComputePipeline) => pass.setPipeline(p),
+    setBindGroup: (i: number, g: GPUBindGroup) => pass.setBindGroup(i, g),
+    dispatchWorkgroups: (x: number, y?: number, z?: number) => {
+      n++;
+      pass.dispatchWorkgroups(x, y, z);
+    },
+  };
+  return { pass: counted as unknown as GPUComputePassEncoder, dispatches: () => n };
+}
+
+/**
+ * Layers reading one x, recorded through one shared input stage, against the same layers each bound to its own copy
+ * of x (so each quantizes x itself, as before sharing): every y must be bit-identical, forward after forward, with a
+ * new x each time (other outlier columns, prefill and decode token counts), so a stage recorded for the wrong tokens
+ * or left over from an earlier x would show.
+ */
+async function sharedVsAlone(ctx: GpuContext, dp4a: boolean) {
+  const group = ctx.ledger.group('test');
+  try {
+    const k = 64;
+    const maxTokens = 5;
+    const specs = [
+      { name: 'q', n: 40, threshold: 6, bias: true },
+      { name: 'k', n: 24, threshold: 6, bias: false },
+      { name: 'v', n: 24, threshold: 6, bias: true },
+      { name: 'no-outliers', n: 16, threshold: 0, bias: false },
+    ];
+    const layers: LinearLayer[] = [];
+    for (const [i, sp] of specs.entries()) {
+      const src = f16Tensor(ctx, group, sp.name, randF16(sp.n * k, 31 + i, 0.5), [sp.n, k]);
+      const bias = sp.bias ? f16Tensor(ctx, group, `${sp.name}.bias`, randF16(sp.n, 77 + i), [sp.n]) : null;
+      layers.push(await quantizeLinear(ctx, group, src, bias, { threshold: sp.threshold, dp4a }));
+      for (const p of src.parts) group.release(p.buffer);
+    }
+    // an fp16 layer in the same group: no input stage, recorded exactly as alone
+    const fp16W = f16Tensor(ctx, group, 'fp16', randF16(12 * k, 5, 0.5), [12, k]);
+    layers.push(new Fp16Linear(ctx, Fp16Kernels.for(ctx), 'fp16', fp16W, null));
+
+    const step = group.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, category: 'uniforms' });
+    const xShared = storage(ctx, group, 'x.shared', maxTokens * k * 4);
+    const ysShared = layers.map((l) => storage(ctx, group, `y.shared.${l.name}`, maxTokens * l.outFeatures * 4));
+    const shared = bindSharedInput(xShared, layers.map((l, i) => [l, ysShared[i]] as const), step, maxTokens, group);
+    const alone = layers.map((l) => {
+      const x = storage(ctx, group, `x.${l.name}`, maxTokens * k * 4);
+      const y = storage(ctx, group, `y.${l.name}`, maxTokens * l.outFeatures * 4);
+      return { layer: l, x, y, binding: l.bind(x, y, step, maxTokens, group) };
+    });
+
+    // one stage for the three threshold-6 layers, one for threshold 0, none for fp16; alone, every layer has its own
+    const [q, kk, v, off, fp16] = shared.products.map((p) => p.binding.input);
+    expect(kk).toBe(q);
+    expect(v).toBe(q);
+    expect(off).not.toBe(q);
+    expect(fp16).toBeNull();
+    expect(shared.stages).toEqual([q, off]);
+    expect(new Set(alone.map((a) => a.binding.input)).size).toBe(5);
+
+    const forwards = [5, 1, 3, 1, 1];
+    const dispatches: number[] = [];
+    for (const [f, tokens] of forwards.entries()) {
+      const x = int8TestActivations(maxTokens, k, 1000 + f);
+      x[(5 + 11 * f) % k] = 7.5 - f; // another outlier column in token 0 each forward
+      for (const b of [xShared, ...alone.map((a) => a.x)]) ctx.device.queue.writeBuffer(b, 0, x);
+      ctx.device.queue.writeBuffer(step, 0, uniformData([['u32', tokens], ['u32', 0], ['u32', tokens], ['u32', 0]]));
+      runPass(ctx, (pass) => {
+        const counting = countingPass(pass);
+        encodeSharedInput(counting.pass, shared, tokens);
+        dispatches.push(counting.dispatches());
+        for (const a of alone) a.layer.encode(pass, a.binding, tokens);
+      });
+      for (const [i, a] of alone.entries()) {
+        const bytes = tokens * a.layer.outFeatures * 4;
+        const got = new Uint32Array(await readBuffer(ctx, ysShared[i], 0, bytes));
+        const want = new Uint32Array(await readBuffer(ctx, a.y, 0, bytes));
+        expect(got, `forward ${f} (${tokens} tokens), layer ${a.layer.name}`).toEqual(want);
+      }
+    }
+    return { dispatches, forwards, products: layers.length };
+  } finally {
+    group.destroy();
+  }
 }
 
 const cases: [string, Case][] = [
@@ -132,6 +222,14 @@ describe.each([
     // against the reference end to end: exact-tie rounding of a division off by an ulp may move one int8 value by 1
     expectClose(got, want, 2e-2);
     if (c.maxBindingBytes) expect(layer.weight.parts.length).toBeGreaterThan(1);
+    expect(ctx.ledger.current).toBe(0);
+  });
+
+  it('layers sharing one input stage give bit-identical y to each quantizing x alone, with fewer dispatches', async () => {
+    const { dispatches, forwards, products } = await sharedVsAlone(ctx, !disable);
+    // per forward: each of the 2 stages once (outliers + quantize_x for several tokens, quantize_x alone for one),
+    // then one product per int8 layer (one int8 matmul each: no split weight) and the fp16 matvec/matmul
+    expect(dispatches).toEqual(forwards.map((t) => 2 * (t > 1 ? 2 : 1) + products));
     expect(ctx.ledger.current).toBe(0);
   });
 

@@ -1,7 +1,8 @@
 // LLM.int8 linear layer (Dettmers et al. 2022): int8 weights with one absmax/127 scale per output row, quantized on
 // the GPU while the model loads; at run time, per forward and entirely on the GPU, the input columns where any
 // |x| >= threshold are multiplied in float against the dequantized int8 weight columns and the others are quantized
-// per token and multiplied in int8. Threshold 0 turns the decomposition off.
+// per token and multiplied in int8. Threshold 0 turns the decomposition off. The first two steps depend on x and the
+// threshold only, so layers that read the same x (q/k/v, gate/up) share them: see Int8InputStage.
 // Semantics: ../shared/models/README.md (llama-outliers-fp16); CPU reference: int8-reference.ts.
 import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -10,7 +11,7 @@ import { Int8MatMul, type Int8MatMulBinding } from '../kernels/int8-matmul.ts';
 import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../kernels/int8-outliers.ts';
 import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
 import { QuantizeRows } from '../kernels/quantize-rows.ts';
-import type { LinearBinding, LinearLayer } from './linear.ts';
+import type { InputStage, LinearBinding, LinearLayer } from './linear.ts';
 import { isQuantizedLinear } from './plan.ts';
 import { allocateTensor, type GpuTensor } from './tensor.ts';
 
@@ -54,23 +55,40 @@ export interface Int8LinearOptions {
 }
 
 /**
- * The per-activation scratch of the decomposition (outlier mask and list, quantized x, token scales), shared by every
- * int8 layer that reads the same x: layers run one after another, so each layer's three steps can reuse it.
+ * The input stage of the int8 layers over one x (linear.ts InputStage): the outlier columns, then the per-token int8
+ * quantization of the other columns, with the buffers they write (outlier mask and list, quantized x, token scales).
+ * An outlier column is one where |x[t, c]| >= threshold for some token t of the step: x and the threshold alone decide
+ * it, never the weight, and so does the quantization. Every int8 layer bound through one group to the same x and Step
+ * uniform with the same k and threshold therefore gets the same stage (and buffers); one recording of it after x was
+ * written serves all of them (linear.ts bindSharedInput), and a layer recorded alone records it again, which rewrites
+ * the same values.
  */
-interface Scratch {
-  group: BufferGroup;
-  k: number;
-  maxTokens: number;
-  threshold: number;
-  outliers: OutliersBinding;
-  quantizeX: QuantizeXBinding;
-  inputs: { x: GPUBuffer; xq: GPUBuffer; sx: GPUBuffer; outlierList: GPUBuffer };
+class Int8InputStage implements InputStage {
+  constructor(
+    private readonly kernels: Int8Kernels,
+    readonly group: BufferGroup,
+    readonly k: number,
+    readonly maxTokens: number,
+    readonly threshold: number,
+    /** The Step uniform the stage's kernels read. */
+    readonly step: GPUBuffer,
+    private readonly outliers: OutliersBinding,
+    private readonly quantizeX: QuantizeXBinding,
+    /** What the int8 product reads: x, its int8 rows and scales, and the outlier list. */
+    readonly inputs: { x: GPUBuffer; xq: GPUBuffer; sx: GPUBuffer; outlierList: GPUBuffer },
+  ) {}
+
+  encode(pass: GPUComputePassEncoder, tokens: number): void {
+    if (!(tokens >= 1 && tokens <= this.maxTokens)) throw new Error(`int8 input stage: ${tokens} tokens, bound for 1..${this.maxTokens}`);
+    if (tokens > 1) this.kernels.outliers.encode(pass, this.outliers); // one token: quantizeX finds them itself
+    this.kernels.quantizeX.encode(pass, this.quantizeX, tokens);
+  }
 }
-const scratchByX = new WeakMap<GPUBuffer, Scratch[]>();
+const stagesByX = new WeakMap<GPUBuffer, Int8InputStage[]>();
 
 interface Int8Binding extends LinearBinding {
   readonly kind: 'int8';
-  readonly scratch: Scratch;
+  readonly input: Int8InputStage;
   readonly matmul: Int8MatMulBinding;
   readonly maxTokens: number;
 }
@@ -110,18 +128,28 @@ export class Int8Linear implements LinearLayer {
     if (y.size < maxTokens * this.outFeatures * 4) {
       throw new Error(`int8 linear '${this.name}': y holds fewer than ${maxTokens}×${this.outFeatures} floats`);
     }
-    const scratch = this.scratchFor(x, step, maxTokens, group);
-    const matmul = this.kernels.matmul.bind(this.weight, this.scales, this.bias, scratch.inputs, y, step, group);
-    return { kind: 'int8', scratch, matmul, maxTokens };
+    const input = this.inputStageFor(x, step, maxTokens, group);
+    const matmul = this.kernels.matmul.bind(this.weight, this.scales, this.bias, input.inputs, y, step, group);
+    return { kind: 'int8', input, matmul, maxTokens };
   }
 
+  /** Outlier columns, per-token quantization of x, then the int8 product. */
   encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+    const b = this.check(binding, tokens);
+    b.input.encode(pass, tokens);
+    this.kernels.matmul.encode(pass, b.matmul, tokens);
+  }
+
+  /** The int8 product alone, reading what binding.input last wrote (see LinearLayer.encodeProduct). */
+  encodeProduct(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+    this.kernels.matmul.encode(pass, this.check(binding, tokens).matmul, tokens);
+  }
+
+  private check(binding: LinearBinding, tokens: number): Int8Binding {
     const b = binding as Int8Binding;
     if (b.kind !== 'int8') throw new Error(`int8 linear '${this.name}': binding of kind '${b.kind}'`);
     if (!(tokens >= 1 && tokens <= b.maxTokens)) throw new Error(`int8 linear '${this.name}': ${tokens} tokens, bound for 1..${b.maxTokens}`);
-    if (tokens > 1) this.kernels.outliers.encode(pass, b.scratch.outliers); // one token: quantizeX finds them itself
-    this.kernels.quantizeX.encode(pass, b.scratch.quantizeX, tokens);
-    this.kernels.matmul.encode(pass, b.matmul, tokens);
+    return b;
   }
 
   /** Releases the int8 weight, its scales and the bias from the group that owns them (if still alive). */
@@ -132,28 +160,32 @@ export class Int8Linear implements LinearLayer {
     for (const p of this.bias?.parts ?? []) release(p.buffer);
   }
 
-  private scratchFor(x: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): Scratch {
+  /** The input stage of x for this layer's k and threshold: the one already made through `group`, or a new one. */
+  private inputStageFor(x: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): Int8InputStage {
     const k = this.inFeatures;
-    const list = scratchByX.get(x) ?? [];
-    scratchByX.set(x, list);
+    const list = stagesByX.get(x) ?? [];
+    stagesByX.set(x, list);
     const found = list.find(
-      (s) => s.group === group && !group.isDestroyed && s.k === k && s.maxTokens >= maxTokens && s.threshold === this.threshold,
+      (s) =>
+        s.group === group && !group.isDestroyed && s.step === step && s.k === k && s.maxTokens >= maxTokens && s.threshold === this.threshold,
     );
     if (found) return found;
     const label = `${x.label || 'x'}.int8`;
     const outlierBuffers = createOutlierBuffers(group, k, label);
     const act = createQuantizedActivations(group, k, maxTokens, label);
-    const scratch: Scratch = {
+    const stage = new Int8InputStage(
+      this.kernels,
       group,
       k,
       maxTokens,
-      threshold: this.threshold,
-      outliers: this.kernels.outliers.bind(x, k, this.threshold, step, outlierBuffers, group, label),
-      quantizeX: this.kernels.quantizeX.bind(x, k, this.threshold, outlierBuffers, act, step, group, label),
-      inputs: { x, xq: act.xq, sx: act.sx, outlierList: outlierBuffers.list },
-    };
-    list.push(scratch);
-    return scratch;
+      this.threshold,
+      step,
+      this.kernels.outliers.bind(x, k, this.threshold, step, outlierBuffers, group, label),
+      this.kernels.quantizeX.bind(x, k, this.threshold, outlierBuffers, act, step, group, label),
+      { x, xq: act.xq, sx: act.sx, outlierList: outlierBuffers.list },
+    );
+    list.push(stage);
+    return stage;
   }
 }
 

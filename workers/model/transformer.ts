@@ -15,7 +15,7 @@ import { SwiGlu } from '../kernels/swiglu.ts';
 import { EngineError } from '../errors.ts';
 import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
-import type { LinearBinding } from './linear.ts';
+import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
 import type { SamplingParams } from './sampler-cpu.ts';
 import type { Weights } from './weights.ts';
@@ -59,16 +59,15 @@ class ModelKernels {
 
 interface LayerBindings {
   attnNorm: RmsNormBinding;
-  wq: LinearBinding;
-  wk: LinearBinding;
-  wv: LinearBinding;
+  /** q, k and v read the same normed x: the int8 input stage is recorded once for the three. */
+  qkv: SharedInputBinding;
   rope: RopeBinding;
   attention: AttentionBinding;
   wo: LinearBinding;
   residual: ElementwiseBinding;
   ffnNorm: RmsNormBinding;
-  gate: LinearBinding;
-  up: LinearBinding;
+  /** gate and up read the same normed x. */
+  gateUp: SharedInputBinding;
   swiglu: ElementwiseBinding;
   down: LinearBinding;
 }
@@ -123,16 +122,13 @@ export class Transformer implements TokenModel {
       embed: k.embedding.bind(w.embed, s.ids, s.x, s.step, group),
       layers: w.layers.map((l, i) => ({
         attnNorm: k.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        wq: l.wq.bind(s.xb, s.q, s.step, T, group),
-        wk: l.wk.bind(s.xb, s.k, s.step, T, group),
-        wv: l.wv.bind(s.xb, s.v, s.step, T, group),
+        qkv: bindSharedInput(s.xb, [[l.wq, s.q], [l.wk, s.k], [l.wv, s.v]], s.step, T, group),
         rope: k.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
         attention: k.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
         wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
         residual: k.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
         ffnNorm: k.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        gate: l.gate.bind(s.xb, s.gate, s.step, T, group),
-        up: l.up.bind(s.xb, s.up, s.step, T, group),
+        gateUp: bindSharedInput(s.xb, [[l.gate, s.gate], [l.up, s.up]], s.step, T, group),
         swiglu: k.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
         down: l.down.bind(s.gate, s.proj, s.step, T, group),
       })),
@@ -152,10 +148,8 @@ export class Transformer implements TokenModel {
       const lb = b.layers[i];
       // attention rmsnorm
       k.rmsnorm.encode(pass, lb.attnNorm, T);
-      // q, k, v projections (+ bias where the model has one)
-      l.wq.encode(pass, lb.wq, T);
-      l.wk.encode(pass, lb.wk, T);
-      l.wv.encode(pass, lb.wv, T);
+      // q, k, v projections (+ bias where the model has one), one int8 quantization of x for the three
+      encodeSharedInput(pass, lb.qkv, T);
       // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
       k.rope.encode(pass, lb.rope, T);
       // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
@@ -166,8 +160,7 @@ export class Transformer implements TokenModel {
       // ffn rmsnorm
       k.rmsnorm.encode(pass, lb.ffnNorm, T);
       // SwiGLU: down(silu(gate(x)) * up(x)), then the residual connection
-      l.gate.encode(pass, lb.gate, T);
-      l.up.encode(pass, lb.up, T);
+      encodeSharedInput(pass, lb.gateUp, T);
       k.swiglu.encode(pass, lb.swiglu, T);
       l.down.encode(pass, lb.down, T);
       k.add.encode(pass, lb.residual, T);

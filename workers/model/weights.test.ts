@@ -43,7 +43,8 @@ function recorder(): { specs: LinearSpec[]; factory: LinearFactory } {
   const factory: LinearFactory = (spec) => {
     specs.push(spec);
     const [outFeatures, inFeatures] = (spec.weight as GpuTensor).shape;
-    return { name: spec.name, inFeatures, outFeatures, bytes: 0, bind: () => ({ kind: 'x' }), encode: () => {}, destroy: () => {} } as LinearLayer;
+    const bind = () => ({ kind: 'x', input: null });
+    return { name: spec.name, inFeatures, outFeatures, bytes: 0, bind, encode: () => {}, encodeProduct: () => {}, destroy: () => {} } satisfies LinearLayer;
   };
   return { specs, factory };
 }
