@@ -139,8 +139,11 @@ export class Transformer implements TokenModel {
     };
   }
 
-  /** Records the forward pass of T tokens (already in s.ids, Step uniform written) up to the final norm in s.xb. */
-  private forward(pass: GPUComputePassEncoder, T: number): void {
+  /**
+   * Records the forward pass of T tokens at positions pos .. pos+T (already in s.ids, Step uniform written) up to the
+   * final norm in s.xb. The cache then holds pos + T positions, which lets decode attention skip its split for a short one.
+   */
+  private forward(pass: GPUComputePassEncoder, T: number, pos: number): void {
     const { k, b, weights: w } = this;
     // token embeddings: x = embed[ids]
     k.embedding.encode(pass, b.embed, T);
@@ -153,7 +156,7 @@ export class Transformer implements TokenModel {
       // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
       k.rope.encode(pass, lb.rope, T);
       // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
-      k.attention.encode(pass, lb.attention, T);
+      k.attention.encode(pass, lb.attention, T, pos + T);
       // output projection, then the residual connection
       l.wo.encode(pass, lb.wo, T);
       k.add.encode(pass, lb.residual, T);
@@ -189,7 +192,7 @@ export class Transformer implements TokenModel {
 
     const enc = device.createCommandEncoder({ label: 'forward' });
     let pass = enc.beginComputePass({ label: 'forward.layers' });
-    this.forward(pass, T);
+    this.forward(pass, T, pos);
     if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
     pass.end();
     if (head === 'sample') {
