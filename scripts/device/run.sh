@@ -34,6 +34,11 @@ step verify-llama-outliers-fp16-int8 node $G/verify.mjs --model $M/llama-outlier
 step verify-kjv-llama-int8 node $G/verify.mjs --model $KJV --precision int8 --json
 # 2. the streamed-load acceptance on a generated >= 1 GiB bf16 checkpoint, served over HTTP by a separate process
 log gen; [ -f $DATA/model.safetensors ] || node $G/gen-checkpoint.mjs --out $DATA --params $PARAMS --dtype bf16 | tee "$OUT/gen.json"
+# 3. decode speed, fp16 against int8, on the 1.1B and on kjv
+step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512,1536 --steps 32 --json
+step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --json
+step quality-kjv node $G/bench.mjs quality --model $KJV --json
+# 4. loads over HTTP from a separate server process
 node $G/serve-dir.mjs $DATA > /tmp/serve.txt & SERVER=$!
 for i in $(seq 50); do grep -q listening /tmp/serve.txt && break; sleep 0.1; done
 URL=$(sed -n 's/^listening \(\S*\).*/\1/p' /tmp/serve.txt)
@@ -53,8 +58,4 @@ if [ -n "${TUNE:-}" ]; then # the stream's chunk and the reader thread's ring
   done; done
 fi
 kill $SERVER
-# 3. decode speed, fp16 against int8, on the 1.1B and on kjv
-step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512 --steps 32 --json
-step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --json
-step quality-kjv node $G/bench.mjs quality --model $KJV --json
 log done
