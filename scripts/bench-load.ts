@@ -180,7 +180,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
             // streamed: fp16 weights + one tensor; streamed-int8: what stays (int8 + scales + fp16 rest) + one fp16 tensor
             peakGpuWithinWeightsPlusLargest: r.peakGpuBytes <= (int8 ? r.finalGpuBytes : r.weightBytes) + largest,
             // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
-            hostGrowthMiB: host.rssMinusGpu / 2 ** 20,
+            // On a real GPU the buffers are not in rss: the growth is rss itself.
+            hostGrowthMiB: (ctx.software ? host.rssMinusGpu : host.rss) / 2 ** 20,
             // What the loader itself held at once (JS buffers for weights): the browser's measure, beside rss here.
             loaderHostBuffersMiB: r.peakHostBuffersBytes / 2 ** 20,
             throughputAtLeast80PctOfRaw: r.mbPerS >= 0.8 * rawBest.mbPerS,
