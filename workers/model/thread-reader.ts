@@ -53,8 +53,12 @@ export function threadRangeReader(o: ThreadReaderOptions = {}): ThreadReader {
   let seq = 0;
   let closed = false;
   worker.on('message', (m: ReaderMessage) => handlers.get(m.id)?.(m));
-  worker.on('error', (e: Error) => {
-    for (const h of handlers.values()) h({ type: 'error', id: -1, error: { name: 'EngineError', code: 'internal', message: `reader thread: ${e.message}`, details: {} } });
+  const failAll = (message: string) => {
+    for (const h of [...handlers.values()]) h({ type: 'error', id: -1, error: { name: 'EngineError', code: 'internal', message, details: {} } });
+  };
+  worker.on('error', (e: Error) => failAll(`reader thread: ${e.message}`));
+  worker.on('exit', (code) => {
+    if (!closed) failAll(`reader thread exited (code ${code})`);
   });
   const give = (buf: ArrayBuffer) => {
     if (!closed) worker.postMessage({ type: 'give', buf } satisfies ReaderRequest, [buf]);
@@ -68,18 +72,27 @@ export function threadRangeReader(o: ThreadReaderOptions = {}): ThreadReader {
       const releaseRing = opts.host?.hold(buffers * chunkBytes);
       let chain = Promise.resolve();
       let settled = false;
+      /** No more onChunk calls (cancelled, or onChunk failed); the thread is told to stop reading. */
+      let stopped = false;
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        if (!closed) worker.postMessage({ type: 'cancel', id } satisfies ReaderRequest);
+      };
       const settle = (e?: unknown) => {
         if (settled) return;
         settled = true;
         releaseRing?.();
         opts.signal?.removeEventListener('abort', onAbort);
         if (e === undefined) resolve();
-        else {
-          if (!closed) worker.postMessage({ type: 'cancel', id } satisfies ReaderRequest);
-          reject(e);
-        }
+        else reject(e);
       };
-      const onAbort = () => settle(cancelledError(fileUrl));
+      // Like streamRange, a cancelled read rejects once the onChunk in progress has returned, never while it runs,
+      // so the caller's clean-up cannot race a chunk still being written.
+      const onAbort = () => {
+        stop();
+        void chain.then(() => settle(cancelledError(fileUrl)));
+      };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       handlers.set(id, (m) => {
         switch (m.type) {
@@ -87,8 +100,9 @@ export function threadRangeReader(o: ThreadReaderOptions = {}): ThreadReader {
             const { buf, len, at } = m;
             chain = chain.then(async () => {
               try {
-                if (!settled) await onChunk(new Uint8Array(buf, 0, len), at);
+                if (!stopped) await onChunk(new Uint8Array(buf, 0, len), at);
               } catch (e) {
+                stop();
                 settle(e);
               } finally {
                 give(buf);
