@@ -1,6 +1,6 @@
 // A static file server with HTTP Range support for tests and the load benchmark, which can also misbehave on purpose:
-// ignore Range, drop the connection mid-body, send a wrong Content-Range, go slowly, answer 403/404/503, or end bodies
-// early. Usable as a library (serveDir) or a CLI:
+// ignore Range, drop the connection mid-body, send a wrong Content-Range, go slowly, answer 403/404/503, end bodies
+// early, hang up without answering (an unreachable network, as fetch sees it), or never answer. Usable as a library (serveDir) or a CLI:
 //   tsx scripts/serve-dir.ts <dir> [--port 0] [--ignore-range] [--drop-after N] [--slow BYTES_PER_S]
 // The CLI prints one line `listening <url>` once ready.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -27,6 +27,10 @@ export interface Misbehaviour {
   failFirst?: number;
   /** Bytes at or past this absolute offset are never sent: bodies end there cleanly (chunked, no Content-Length). */
   truncateAt?: number;
+  /** Close every connection without an answer: fetch() rejects, as when the network cannot be reached. */
+  hangUp?: boolean;
+  /** Never answer (the connection stays open until the client gives up or the server closes). */
+  silent?: boolean;
 }
 
 export interface RequestLogEntry {
@@ -63,6 +67,8 @@ export async function serveDir(
 
   async function serve(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): Promise<void> {
     const m = handle.misbehave;
+    if (m.hangUp) return void req.socket.destroy();
+    if (m.silent) return;
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Range');
     res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
 import { EngineError } from '../errors.ts';
 import { HostLedger } from './host-ledger.ts';
-import { fetchJson, readPrefix, streamRange } from './http.ts';
+import { fetchJson, isUnreachable, readPrefix, streamRange } from './http.ts';
 import type { RangeReader } from './stream-load.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
@@ -207,5 +207,50 @@ describe('readPrefix and fetchJson', () => {
     expect(e.code).toBe('http');
     expect(e.message).toContain('spa.json');
     expect(e.details.status).toBe(404);
+  });
+});
+
+describe('unreachable network (what an offline load starts from)', () => {
+  it('a fetch that rejects (connection closed unanswered) is unreachable, after its retries', async () => {
+    server.misbehave = { hangUp: true };
+    const e = await failure(fetchJson(server.url + 'config.json', fast));
+    expect(e.code).toBe('network');
+    expect(e.details).toMatchObject({ file: server.url + 'config.json', unreachable: true });
+    expect(isUnreachable(e)).toBe(true);
+    expect(server.log.length).toBe(1 + fast.retries);
+    const r = await failure(collect(0, 1000));
+    expect(isUnreachable(r)).toBe(true);
+  });
+  it('an HTTP status is never unreachable: the server answered', async () => {
+    for (const status of [404, 403, 503, 429]) {
+      server.misbehave = { statusByPath: { 'config.json': status } };
+      const e = await failure(fetchJson(server.url + 'config.json', { retries: 0 }));
+      expect([e.code, e.details.status, isUnreachable(e)]).toEqual(['http', status, false]);
+    }
+  });
+  it('a body cut short after an answer is not unreachable', async () => {
+    server.misbehave = { dropAfterBytes: 1000 };
+    const e = await failure(collect(0, 250_000, { retries: 0 }));
+    expect(e.code).toBe('network');
+    expect(isUnreachable(e)).toBe(false);
+  });
+  it('with responseTimeoutMs, no answer in time is unreachable at once (no retry); an answer in time is read whole', async () => {
+    server.misbehave = { silent: true };
+    const t0 = performance.now();
+    const e = await failure(fetchJson(server.url + 'config.json', { ...fast, responseTimeoutMs: 300 }));
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(e.details).toMatchObject({ unreachable: true, timeout: true });
+    expect(e.message).toMatch(/config\.json: no answer within 0\.3 s/);
+    expect(server.log.length).toBe(1);
+    // the timer stops at the answer: a slow body is not cut by it
+    server.misbehave = { bytesPerSecond: 200_000 };
+    expect(await collect(0, 250_000, { responseTimeoutMs: 300 })).toEqual(data.subarray(0, 250_000));
+  });
+  it('a cancel while waiting is a cancel, not unreachable', async () => {
+    server.misbehave = { silent: true };
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const e = await failure(fetchJson(server.url + 'config.json', { ...fast, signal: ac.signal, responseTimeoutMs: 5000 }));
+    expect(e.code).toBe('cancelled');
   });
 });

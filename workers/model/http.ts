@@ -14,6 +14,11 @@ export interface HttpOptions {
   onRetry?: (info: { url: string; attempt: number; at: number; reason: string }) => void;
   /** A load's host-bytes ledger: streamRange counts each body chunk in it while the chunk is handed on. */
   host?: HostLedger;
+  /**
+   * Give up on a request whose response has not begun within this many ms: an EngineError('network') marked
+   * unreachable and timeout (isUnreachable), not retried. Unset (the default): wait as long as fetch does.
+   */
+  responseTimeoutMs?: number;
 }
 
 /** A byte range [start, end) of one file. */
@@ -44,8 +49,21 @@ function transientStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
-/** A failed fetch() with no response: a network error, or (in a browser, cross-origin) most often CORS. */
-function fetchFailure(url: string, e: unknown): EngineError {
+/**
+ * True for a load error that means the network could not be reached: fetch() itself rejected (no response at all:
+ * offline, DNS, refused connection, or a cross-origin failure the browser will not tell apart) or no response began
+ * within `responseTimeoutMs`. An HTTP status (404, 403, 5xx, 429) is never this: the server answered.
+ */
+export function isUnreachable(e: unknown): e is EngineError {
+  return e instanceof EngineError && (e.code === 'network' || e.code === 'cors') && e.details.unreachable === true;
+}
+
+/**
+ * A failed fetch() with no response: a network error, or (in a browser, cross-origin) most often CORS. `unreachable`:
+ * fetch() rejected before any response (not a body cut short after one).
+ */
+function fetchFailure(url: string, e: unknown, unreachable = false): EngineError {
+  const mark = unreachable ? { unreachable: true } : {};
   const loc = (globalThis as { location?: { origin?: string } }).location;
   const crossOrigin = !!loc?.origin && !url.startsWith(loc.origin) && /^https?:/.test(url);
   const why = e instanceof Error ? e.message : String(e);
@@ -54,10 +72,10 @@ function fetchFailure(url: string, e: unknown): EngineError {
       'cors',
       `could not fetch ${fileName(url)} from ${new URL(url).origin}: the server refused the cross-origin request ` +
         `(CORS) or could not be reached (${why})`,
-      { file: url },
+      { file: url, ...mark },
     );
   }
-  return new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url });
+  return new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url, ...mark });
 }
 
 export function statusError(url: string, status: number, what = fileName(url)): EngineError {
@@ -85,14 +103,37 @@ function sleep(ms: number, signal: AbortSignal | undefined, url: string): Promis
   });
 }
 
-/** fetch() with abort turned into EngineError('cancelled') and failures into network/cors errors. */
-async function doFetch(url: string, init: RequestInit, signal: AbortSignal | undefined): Promise<Response> {
+/** A failure that a retry is not expected to cure soon: a response timeout (the caller decides what to do). */
+function final(e: EngineError): boolean {
+  return e.details.timeout === true;
+}
+
+/**
+ * fetch() with abort turned into EngineError('cancelled') and failures into network/cors errors (marked unreachable:
+ * fetch rejected); with `responseTimeoutMs`, a response that has not begun in time is a network error too.
+ */
+async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promise<Response> {
+  const signal = opts.signal;
   checkAbort(signal, url);
+  const ms = opts.responseTimeoutMs;
+  const timer = ms !== undefined && ms > 0 ? new AbortController() : null;
+  const t = timer ? setTimeout(() => timer.abort(), ms) : undefined;
   try {
-    return await fetch(url, { ...init, signal });
+    const both = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
+    return await fetch(url, { ...init, signal: both });
   } catch (e) {
-    if (signal?.aborted || isAbort(e)) throw cancelledError(url);
-    throw fetchFailure(url, e);
+    if (signal?.aborted) throw cancelledError(url);
+    if (timer?.signal.aborted) {
+      throw new EngineError('network', `could not fetch ${fileName(url)}: no answer within ${(ms! / 1000).toFixed(1)} s`, {
+        file: url,
+        unreachable: true,
+        timeout: true,
+      });
+    }
+    if (isAbort(e)) throw cancelledError(url);
+    throw fetchFailure(url, e, true);
+  } finally {
+    clearTimeout(t);
   }
 }
 
@@ -130,8 +171,8 @@ class RetryableError extends Error {
 /** GET a whole (small) file. Returns null on 404 when `optional`. */
 export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false): Promise<Uint8Array | null> {
   return withRetry(url, opts, async () => {
-    const res = await doFetch(url, {}, opts.signal).catch((e: EngineError) => {
-      throw e.code === 'network' ? new RetryableError(e) : e;
+    const res = await doFetch(url, {}, opts).catch((e: EngineError) => {
+      throw e.code === 'network' && !final(e) ? new RetryableError(e) : e;
     });
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
@@ -236,8 +277,8 @@ export async function streamRange(
     url,
     opts,
     async (progressed) => {
-      const res = await doFetch(url, { headers: { Range: `bytes=${pos}-${end - 1}` } }, opts.signal).catch((e) => {
-        throw e instanceof EngineError && e.code !== 'cancelled' ? new RetryableError(e) : e;
+      const res = await doFetch(url, { headers: { Range: `bytes=${pos}-${end - 1}` } }, opts).catch((e) => {
+        throw e instanceof EngineError && e.code !== 'cancelled' && !final(e) ? new RetryableError(e) : e;
       });
       if (res.status === 416 && allowShort) {
         await res.body?.cancel().catch(() => {});
