@@ -14,6 +14,8 @@ export type EngineErrorCode =
   | 'cancelled'
   | 'bad-input'
   | 'storage'
+  /** The network could not be reached and the cache lacks what the load needs (details.file names it). */
+  | 'offline'
   | 'internal';
 
 export interface EngineErrorDetails {

@@ -9,12 +9,13 @@ import type { Validator } from './validator.ts';
 export const MANIFEST_FORMAT = 1;
 const SLOTS = ['manifest.0', 'manifest.1'] as const;
 
-export type EntryKind = 'file' | 'int8';
+/** file: a model file's bytes; int8: a kept quantized weight (int8-store.ts); source: a model's small files (offline.ts). */
+export type EntryKind = 'file' | 'int8' | 'source';
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   kind: EntryKind;
-  /** The file's URL (int8 entries: the source file's URL + '#int8/' + tensor name). */
+  /** The file's URL (int8 entries: the source file's URL + '#int8/' + tensor name; source entries: the model's base URL). */
   url: string;
   /** The model the entry belongs to (its base URL), for listing and deleting by model. */
   model: string;

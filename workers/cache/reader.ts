@@ -7,6 +7,7 @@
 import { EngineError } from '../errors.ts';
 import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../model/http.ts';
 import type { CacheEntry } from './entry.ts';
+import type { NoNetwork } from './offline.ts';
 import type { ByteCache } from './store.ts';
 import { probeValidator, type Validator } from './validator.ts';
 
@@ -26,13 +27,17 @@ export function newCounters(): ReadCounters {
   return { networkBytes: 0, cacheBytes: 0, networkRequests: 0 };
 }
 
-/** Streams `range` of the entry's file to `onChunk`, in order, each byte once. */
+/**
+ * Streams `range` of the entry's file to `onChunk`, in order, each byte once. With `noNetwork` (an offline load),
+ * a block that is not committed or fails its check is that error instead of a fetch.
+ */
 export async function readThrough(
   entry: CacheEntry,
   range: ByteRange,
   http: HttpOptions,
   onChunk: CachedChunk,
   counters: ReadCounters,
+  noNetwork?: NoNetwork | null,
 ): Promise<void> {
   const B = entry.blockBytes;
   const end = Math.min(range.end, entry.size);
@@ -58,12 +63,17 @@ export async function readThrough(
         continue;
       }
     }
+    if (noNetwork) throw notWhole(noNetwork, entry, i);
     let j = i + 1;
     while (j * B < end && !entry.has(j)) j++;
     await fetchBlocks(entry, i, j, { start: pos, end: Math.min(end, j * B) }, http, onChunk, counters);
     pos = Math.min(end, j * B);
     i = j;
   }
+}
+
+function notWhole(noNetwork: NoNetwork, entry: CacheEntry, block: number): EngineError {
+  return noNetwork(entry.url, `is not whole in the cache (block ${block} is missing or failed its check)`);
 }
 
 /** Fetches blocks [i, j) whole, commits each as it completes, and hands `deliver`'s bytes to onChunk as they come. */
@@ -105,9 +115,11 @@ async function fetchBlocks(
 }
 
 /**
- * A per-load reader over the cache for one model: finds each file's validator with a one-byte probe (or takes it
+ * A per-load reader over the cache for one model: finds each file's validator with a two-byte probe (or takes it
  * from `validators`), opens its entry, and streams ranges through it. `streamRange` has http.streamRange's shape
  * with a `fromCache` flag added to the callback. A file whose size the server does not tell is read uncached.
+ * With `noNetwork` (an offline load: the validators come from the cache, offline.ts) it sends no request at all:
+ * a file without a validator, or bytes not committed, are that error.
  */
 export class CachedReader {
   readonly counters = newCounters();
@@ -117,6 +129,7 @@ export class CachedReader {
     readonly cache: ByteCache,
     readonly model: string,
     private readonly validators: ReadonlyMap<string, Validator> = new Map(),
+    readonly noNetwork: NoNetwork | null = null,
   ) {}
 
   /** The cache entry of `url` (null: not cacheable). */
@@ -124,7 +137,9 @@ export class CachedReader {
     let e = this.entries.get(url);
     if (!e) {
       e = (async () => {
-        const v = this.validators.get(url) ?? (await probeValidator(url, http));
+        const known = this.validators.get(url);
+        if (!known && this.noNetwork) throw this.noNetwork(url, 'is not in the cache');
+        const v = known ?? (await probeValidator(url, http));
         return v ? this.cache.entry({ url, validator: v, model: this.model }) : null;
       })();
       e.catch(() => this.entries.delete(url));
@@ -154,7 +169,7 @@ export class CachedReader {
         { file: url },
       );
     }
-    return readThrough(entry, range, opts, onChunk, this.counters);
+    return readThrough(entry, range, opts, onChunk, this.counters, this.noNetwork);
   };
 
   /**
@@ -164,11 +179,13 @@ export class CachedReader {
   readonly readPrefix = async (url: string, n: number, http: HttpOptions): Promise<PrefixRead> => {
     const entry = await this.entryFor(url, http);
     const end = entry ? Math.min(n, entry.size) : 0;
-    if (!entry || end === 0 || !Array.from({ length: Math.ceil(end / entry.blockBytes) }, (_, i) => entry.has(i)).every(Boolean)) {
+    const gap = entry ? Array.from({ length: Math.ceil(end / entry.blockBytes) }, (_, i) => i).find((i) => !entry.has(i)) : undefined;
+    if (!entry || end === 0 || gap !== undefined) {
+      if (entry && this.noNetwork) throw notWhole(this.noNetwork, entry, gap ?? 0);
       return readPrefix(url, n, http);
     }
     const bytes = new Uint8Array(end);
-    await readThrough(entry, { start: 0, end }, http, (c, at) => void bytes.set(c, at), this.counters);
+    await readThrough(entry, { start: 0, end }, http, (c, at) => void bytes.set(c, at), this.counters, this.noNetwork);
     return { bytes, size: entry.size, rangeSupported: true };
   };
 
@@ -181,6 +198,7 @@ export class CachedReader {
     if (!entry) return false;
     for (let i = 0; i < entry.blockCount; i++) {
       if (entry.has(i)) continue;
+      if (this.noNetwork) throw notWhole(this.noNetwork, entry, i);
       let j = i + 1;
       while (j < entry.blockCount && !entry.has(j)) j++;
       await fetchBlocks(entry, i, j, { start: 0, end: 0 }, http, () => {}, this.counters);
