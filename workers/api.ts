@@ -94,6 +94,12 @@ export interface LoadReport {
   bytesFromCache: number;
   /** cold: nothing was cached; warm: every weight byte came from the cache; partial: some; off: cache not used. */
   cache: 'cold' | 'warm' | 'partial' | 'off';
+  /**
+   * Present only when the network could not be reached: the model was loaded from the cache alone (small files,
+   * headers and weights as an earlier online load kept them), not revalidated against the server. `reason`: the
+   * request that failed, in words.
+   */
+  offline?: { reason: string };
   /** (network + cache bytes) / total time, MB/s. */
   mbPerS: number;
   tensors: number;
@@ -124,10 +130,17 @@ export type PeakHostSource = 'rss' | 'loader-accounted' | 'none';
 export interface CachedModelInfo {
   /** The model's base URL: what deleteCache() takes. */
   model: string;
-  /** Bytes stored: file blocks + kept int8 weights. */
+  /** Bytes stored: file blocks + kept int8 weights + the small files kept for offline loads. */
   bytes: number;
   /** Of `bytes`, the kept int8 weights. */
   int8Bytes: number;
+  /** Of `bytes`, the small files (config, tokenizer, index) kept for an offline load. */
+  smallFilesBytes: number;
+  /**
+   * Every weight file is complete and the small files are kept: a load can take it from the cache alone when the
+   * network cannot be reached (unless the server's files changed since and a later load left them partial).
+   */
+  offline: boolean;
   /** Bytes of the model's files (what a complete copy holds). */
   fileSize: number;
   /** Every file entry is complete. */

@@ -63,8 +63,10 @@ describe('engine with a cache on kjv-llama', () => {
 
     const list = await engine.listCache();
     expect(list.available).toBe(true);
-    expect(list.models).toEqual([expect.objectContaining({ model: `${server.url}kjv-llama/`, complete: true, int8Bytes: 0, files: 1 })]);
-    expect(list.models[0].bytes).toBe(list.models[0].fileSize);
+    expect(list.models).toEqual([expect.objectContaining({ model: `${server.url}kjv-llama/`, complete: true, offline: true, int8Bytes: 0, files: 1 })]);
+    // the weights, and the small files kept for an offline load (config, tokenizer: kjv-llama's tokenizer.json is ~100 kB)
+    expect(list.models[0].smallFilesBytes).toBeGreaterThan(50_000);
+    expect(list.models[0].bytes).toBe(list.models[0].fileSize + list.models[0].smallFilesBytes);
     await engine.unload();
   });
 

@@ -34,10 +34,13 @@ export interface EngineHost {
 function cachedModelInfo(m: CachedModel): CachedModelInfo {
   const files = m.files.filter((f) => f.kind === 'file');
   const int8Bytes = m.files.filter((f) => f.kind === 'int8').reduce((a, f) => a + f.bytes, 0);
+  const small = m.files.filter((f) => f.kind === 'source');
   return {
     model: m.model,
     bytes: m.bytes,
     int8Bytes,
+    smallFilesBytes: small.reduce((a, f) => a + f.bytes, 0),
+    offline: m.complete && files.length > 0 && small.some((f) => f.complete),
     fileSize: files.reduce((a, f) => a + f.size, 0),
     complete: m.complete,
     files: files.length,

@@ -92,7 +92,7 @@ export class FakeEngine implements EngineApi {
     onProgress({ phase: 'done', bytesDone: 100, bytesTotal: 100, tensorsDone: 2, tensorsTotal: 2, mbPerS: 10, etaS: 0 });
     const warm = req.cache !== 'off' && this.cached.has(req.model);
     if (req.cache !== 'off' && this.cacheAvailable) {
-      this.cached.set(req.model, { model: req.model, bytes: 100, int8Bytes: 0, fileSize: 100, complete: true, files: 1, updatedAt: this.t });
+      this.cached.set(req.model, { model: req.model, bytes: 100, int8Bytes: 0, smallFilesBytes: 0, offline: false, fileSize: 100, complete: true, files: 1, updatedAt: this.t });
     }
     this.loaded = { model: req.model, architecture: 'llama', vocabSize: 4096, contextLength: 1024, hasChatTemplate: this.hasChatTemplate, precision: req.strategy === 'streamed-int8' ? 'int8' : 'fp16' };
     return {
