@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineError, type EngineErrorCode } from '../workers/errors.ts';
 import { describeError, inputError } from './error-messages.ts';
 
-const CODES: EngineErrorCode[] = ['no-webgpu', 'device-lost', 'out-of-memory', 'will-not-fit', 'network', 'cors', 'http', 'bad-file', 'unsupported', 'cancelled', 'bad-input', 'storage', 'internal'];
+const CODES: EngineErrorCode[] = ['no-webgpu', 'device-lost', 'out-of-memory', 'will-not-fit', 'network', 'cors', 'http', 'bad-file', 'unsupported', 'cancelled', 'bad-input', 'storage', 'offline', 'internal'];
 
 describe('describeError', () => {
   it('gives every code a title and (except cancel) next steps, keeping the engine message as detail', () => {
@@ -20,6 +20,11 @@ describe('describeError', () => {
     expect(describeError(new EngineError('no-webgpu', 'x'), 'gpu').nextSteps.join(' ')).toMatch(/Chrome/);
     expect(describeError(new EngineError('unsupported', 'x'), 'load').title).toMatch(/not supported/);
     expect(describeError(new EngineError('network', 'x', { file: 'config.json' }), 'load').nextSteps.join(' ')).toMatch(/config\.json/);
+  });
+  it('says which file an offline load lacks and how to keep a model for offline use', () => {
+    const u = describeError(new EngineError('offline', 'x', { file: 'http://h/models/m/model.safetensors' }), 'load');
+    expect(u.title).toMatch(/network could not be reached.*model\.safetensors/);
+    expect(u.nextSteps.join(' ')).toMatch(/load the model once/);
   });
   it('maps HTTP status to a cause', () => {
     expect(describeError(new EngineError('http', 'x', { status: 404, file: 'model.safetensors' }), 'load').title).toMatch(/not found.*model\.safetensors/);

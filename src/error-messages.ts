@@ -123,6 +123,14 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
           'Or free disk space (the browser gives each site a share of the free space).',
         ],
       };
+    case 'offline':
+      return {
+        title: `The network could not be reached, and the model is not all in the cache${file ? ` (${file.split('/').pop()})` : ''}`,
+        nextSteps: [
+          'Reconnect, then load the model once with “Keep downloaded weights” ticked and a streamed strategy: its files are then kept for loading offline.',
+          'Models marked “loads offline” in the Cached models panel load without the network.',
+        ],
+      };
     case 'internal':
     default:
       return {

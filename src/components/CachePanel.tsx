@@ -57,7 +57,8 @@ export function CachePanel() {
                 (storage.persisted === true ? ' · persistent' : storage.persisted === false ? ' · may be evicted under storage pressure' : '')
               : 'Storage use unknown.'}{' '}
             The streamed strategies keep downloaded weights here (streamed-int8 also its int8 weights), so the next load
-            reads no weight bytes from the network.
+            reads no weight bytes from the network; with its small files kept too, a complete model loads when the
+            network cannot be reached.
           </p>
           <div className="table-scroll">
             <table data-testid="cache-table">
@@ -79,14 +80,19 @@ export function CachePanel() {
                   </tr>
                 )}
                 {models.map((m) => (
-                  <tr key={m.model} data-testid="cached-model" data-model={m.model} data-complete={m.complete}>
+                  <tr key={m.model} data-testid="cached-model" data-model={m.model} data-complete={m.complete} data-offline={m.offline}>
                     <td className="mono" title={m.model}>
                       {modelLabel(m.model)}
                     </td>
                     <td>{formatBytes(m.bytes)}</td>
                     <td>{formatBytes(m.int8Bytes)}</td>
                     <td>
-                      {m.files} · {m.complete ? 'complete' : `partial (${formatBytes(m.bytes - m.int8Bytes)} of ${formatBytes(m.fileSize)})`}
+                      {m.files} ·{' '}
+                      {m.complete
+                        ? m.offline
+                          ? 'complete · loads offline'
+                          : 'complete'
+                        : `partial (${formatBytes(m.bytes - m.int8Bytes - m.smallFilesBytes)} of ${formatBytes(m.fileSize)})`}
                     </td>
                     <td>
                       <button type="button" className="secondary" data-testid="cache-delete" onClick={() => void remove(m.model)} disabled={disabled}>

@@ -78,10 +78,24 @@ export function LoadControls() {
           Loaded <strong>{info.model}</strong> · {info.architecture} · {info.precision} · context {info.contextLength} · vocab {info.vocabSize}
           {report && <> · {formatMs(report.timings.totalMs)} ({report.strategy})</>}
           {report && (
-            <span data-testid="load-bytes" data-network={report.bytesFetched} data-cache={report.bytesFromCache} data-state={report.cache}>
+            <span
+              data-testid="load-bytes"
+              data-network={report.bytesFetched}
+              data-cache={report.bytesFromCache}
+              data-state={report.cache}
+              data-offline={report.offline ? 'true' : 'false'}
+            >
               {' '}· network {formatBytes(report.bytesFetched)}
               {report.cache !== 'off' && <> · from cache {formatBytes(report.bytesFromCache)} ({report.cache})</>}
             </span>
+          )}
+          {report?.offline && (
+            <>
+              {' '}·{' '}
+              <span className="offline" data-testid="load-offline" title={`The network could not be reached: ${report.offline.reason}`}>
+                offline: loaded from the cache, not revalidated with the server
+              </span>
+            </>
           )}
         </p>
       )}

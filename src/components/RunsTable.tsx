@@ -74,8 +74,14 @@ export function RunsTable() {
                 <td data-testid="run-network-bytes" data-bytes={r.report.bytesFetched}>
                   {formatBytes(r.report.bytesFetched)}
                 </td>
-                <td data-testid="run-cache-bytes" data-bytes={r.report.bytesFromCache} data-cache={r.report.cache}>
-                  {r.report.cache === 'off' ? 'off' : `${formatBytes(r.report.bytesFromCache)} (${r.report.cache})`}
+                <td
+                  data-testid="run-cache-bytes"
+                  data-bytes={r.report.bytesFromCache}
+                  data-cache={r.report.cache}
+                  data-offline={r.report.offline ? 'true' : 'false'}
+                  title={r.report.offline ? `Offline, not revalidated: ${r.report.offline.reason}` : undefined}
+                >
+                  {r.report.cache === 'off' ? 'off' : `${formatBytes(r.report.bytesFromCache)} (${r.report.cache}${r.report.offline ? ', offline' : ''})`}
                 </td>
                 <td>{formatRate(r.report.mbPerS, 'MB/s')}</td>
               </tr>
