@@ -62,6 +62,8 @@ test('kjv-llama with every strategy: the reference greedy continuation, stats, c
       } else {
         expect(text).toBe(REF.greedy_text);
       }
+      // kjv-llama has no chat template (the preview server's index.html for chat_template.jinja is not one)
+      await expect(page.getByTestId('chat-toggle')).toBeDisabled();
       const stats = page.getByTestId('stats');
       await expect(stats).toContainText('Time to first token');
       await expect(page.getByTestId('stat-decode')).toContainText('tok/s');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
 import { EngineError } from '../errors.ts';
 import { HostLedger } from './host-ledger.ts';
-import { fetchJson, isUnreachable, readPrefix, streamRange } from './http.ts';
+import { fetchJson, isHtmlDocument, isUnreachable, readPrefix, streamRange } from './http.ts';
 import type { RangeReader } from './stream-load.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
@@ -176,6 +176,18 @@ describe('thread reader', () => {
     const t = threadRangeReader();
     await t.close();
     expect((await failure(t.read(url, { start: 0, end: 10 }, fast, () => {}))).code).toBe('cancelled');
+  });
+});
+
+describe('isHtmlDocument', () => {
+  const enc = (t: string) => new TextEncoder().encode(t);
+  it("knows a single-page app's index.html, not a chat template that begins with '<'", () => {
+    expect(isHtmlDocument(enc('<!doctype html>\n<html lang="en"><head>'))).toBe(true);
+    expect(isHtmlDocument(enc('\uFEFF  <!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN">'))).toBe(true);
+    expect(isHtmlDocument(enc('<html><body>app</body></html>'))).toBe(true);
+    expect(isHtmlDocument(enc("<|im_start|>system\n{{ messages[0]['content'] }}"))).toBe(false);
+    expect(isHtmlDocument(enc('<s>{% for m in messages %}{{ m.content }}{% endfor %}'))).toBe(false);
+    expect(isHtmlDocument(enc('{{ bos_token }}<html>'))).toBe(false);
   });
 });
 

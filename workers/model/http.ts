@@ -189,6 +189,15 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
   });
 }
 
+/**
+ * Whether bytes are an HTML document: what single-page-app servers (vite, many static hosts) answer with status 200
+ * for a file that is not there. Only a doctype or an <html> tag counts, since a text file (a chat template) may well
+ * begin with '<' ('<|im_start|>', '<s>').
+ */
+export function isHtmlDocument(bytes: Uint8Array): boolean {
+  return /^\uFEFF?\s*<(!doctype\s+html|html)[\s>]/i.test(new TextDecoder().decode(bytes.subarray(0, 256)));
+}
+
 export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false): Promise<T | null> {
   const bytes = await fetchBytes(url, opts, optional);
   if (bytes === null) return null;

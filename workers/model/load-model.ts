@@ -18,7 +18,7 @@ import type { ByteCache } from '../cache/store.ts';
 import type { Validator } from '../cache/validator.ts';
 import { parseConfig, type Config } from './config.ts';
 import { HostLedger } from './host-ledger.ts';
-import { fetchBytes, isUnreachable, type HttpOptions } from './http.ts';
+import { fetchBytes, isHtmlDocument, isUnreachable, type HttpOptions } from './http.ts';
 import { int8LinearFactory, int8WeightTransform, DEFAULT_OUTLIER_THRESHOLD } from './int8-linear.ts';
 import { keptInt8Weights } from './kept-int8.ts';
 import { loadWeights } from './loader.ts';
@@ -127,7 +127,8 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   let chatTemplate = offline ? offline.chatTemplate : null;
   if (!offline) {
     const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true);
-    chatTemplate = jinja ? new TextDecoder().decode(jinja) : null;
+    // a single-page app's index.html in place of a missing template is no template
+    chatTemplate = jinja && !isHtmlDocument(jinja) ? new TextDecoder().decode(jinja) : null;
   }
   const tokenizer = Tokenizer.fromJson(source.tokenizer, source.tokenizerConfig, source.generationConfig, {
     chatTemplate: chatTemplate ?? undefined,
