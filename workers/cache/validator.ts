@@ -46,7 +46,7 @@ export async function probeValidator(url: string, opts: HttpOptions = {}): Promi
   try {
     // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and
     // start sending the whole file.
-    res = await fetch(url, { headers: { Range: 'bytes=0-1' }, signal: opts.signal });
+    res = await fetch(url, { headers: { Range: 'bytes=0-1' }, cache: 'no-store', signal: opts.signal });
   } catch (e) {
     if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled', { file: url });
     throw new EngineError('network', `could not fetch ${fileName(url)}: ${(e as Error).message}`, { file: url });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
 import { EngineError } from '../errors.ts';
+import { probeValidator } from '../cache/validator.ts';
 import { HostLedger } from './host-ledger.ts';
 import { fetchJson, isHtmlDocument, isUnreachable, readPrefix, streamRange } from './http.ts';
 import type { RangeReader } from './stream-load.ts';
@@ -176,6 +177,27 @@ describe('thread reader', () => {
     const t = threadRangeReader();
     await t.close();
     expect((await failure(t.read(url, { start: 0, end: 10 }, fast, () => {}))).code).toBe('cancelled');
+  });
+});
+
+describe('the browser HTTP cache', () => {
+  it('is bypassed by every request (no-store): weights have their own cache, and a partial entry once truncated a body', async () => {
+    const real = globalThis.fetch;
+    const modes: (RequestCache | undefined)[] = [];
+    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      modes.push(init?.cache);
+      return real(input, init);
+    }) as typeof fetch;
+    try {
+      await streamRange(url, { start: 0, end: 1000 }, fast, () => {});
+      await readPrefix(url, 100, fast);
+      await fetchJson(server.url + 'config.json', fast);
+      await probeValidator(url, fast);
+    } finally {
+      globalThis.fetch = real;
+    }
+    expect(modes.length).toBeGreaterThanOrEqual(4);
+    expect(modes.every((m) => m === 'no-store')).toBe(true);
   });
 });
 

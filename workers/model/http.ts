@@ -120,7 +120,10 @@ async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promi
   const t = timer ? setTimeout(() => timer.abort(), ms) : undefined;
   try {
     const both = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
-    return await fetch(url, { ...init, signal: both });
+    // Past the browser's HTTP cache: weights are kept in our own cache (workers/cache), and Chromium's cache, given
+    // partial (206) entries, bodies cancelled after a prefix and a server that gzips a file it was asked a range of,
+    // has served a whole-file GET a truncated body (vite preview, e2e/flow.spec.ts).
+    return await fetch(url, { ...init, cache: 'no-store', signal: both });
   } catch (e) {
     if (signal?.aborted) throw cancelledError(url);
     if (timer?.signal.aborted) {
