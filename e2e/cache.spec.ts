@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type BrowserContext } from '@playwright/test';
+import { generateGreedy, REF, settle } from './kjv.ts';
 
 // The model cache in a real browser (OPFS in the engine's worker): kjv-llama loaded twice with 'streamed' reads no
 // weight byte from the network the second time; the Cached models panel lists it, and deleting it empties the panel.
@@ -7,18 +7,6 @@ import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 // network cannot be reached: context.route aborts them, the engine worker's fetches included), generates the same
 // text and says it was loaded offline; a model never kept fails, with the browser offline (context.setOffline), with
 // the offline error naming config.json.
-
-const REF = (
-  JSON.parse(readFileSync(new URL('../public/models/kjv-llama/reference.json', import.meta.url), 'utf8')) as {
-    prompts: { text: string; greedy_ids: number[]; greedy_text: string }[];
-  }
-).prompts[0];
-
-async function settle(page: Page, ok: ReturnType<Page['getByTestId']>, timeout = 120_000): Promise<void> {
-  const error = page.getByTestId('error');
-  await expect(ok.or(error).first()).toBeVisible({ timeout });
-  if (await error.isVisible()) throw new Error(`the app shows an error: ${(await error.innerText()).replace(/\s+/g, ' ')}`);
-}
 
 test('a second streamed load of kjv-llama comes from the cache; the panel lists and deletes it', async ({ page }) => {
   const errors: string[] = [];
@@ -58,16 +46,6 @@ test('a second streamed load of kjv-llama comes from the cache; the panel lists 
   await expect(panel.getByTestId('cached-model')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
-
-async function generateGreedy(page: Page): Promise<string> {
-  await page.getByTestId('temperature').fill('0');
-  await page.getByTestId('max-tokens').fill(String(REF.greedy_ids.length));
-  await page.getByTestId('prompt').fill(REF.text);
-  await page.getByTestId('generate-button').click();
-  await settle(page, page.getByTestId('stat-stop'));
-  await expect(page.getByTestId('stop-button')).toBeDisabled();
-  return (await page.getByTestId('output').textContent()) ?? '';
-}
 
 /** Every request for the model's files fails as on a network that cannot be reached; returns the URLs it failed. */
 async function cutModelNetwork(context: BrowserContext): Promise<string[]> {

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
+import { generateGreedy, REF, settle } from './kjv.ts';
 
 // The whole visit against the real engine: load the embedded kjv-llama with each strategy, generate the reference
 // greedy continuation, charts with data, a cancelled load that gives its memory back, and errors in words.
 
-const reference = JSON.parse(readFileSync(new URL('../public/models/kjv-llama/reference.json', import.meta.url), 'utf8')) as {
-  prompts: { text: string; greedy_ids: number[]; greedy_text: string }[];
-};
-const REF = reference.prompts[0];
 const STRATEGIES = ['naive', 'fp16', 'streamed', 'streamed-int8'] as const;
 
 async function open(page: Page): Promise<string[]> {
@@ -19,29 +16,12 @@ async function open(page: Page): Promise<string[]> {
   return errors;
 }
 
-/** Waits for `ok`, or fails at once with the error banner's words when the app shows an error instead. */
-async function settle(page: Page, ok: ReturnType<Page['getByTestId']>, timeout = 120_000): Promise<void> {
-  const error = page.getByTestId('error');
-  await expect(ok.or(error).first()).toBeVisible({ timeout });
-  if (await error.isVisible()) throw new Error(`the app shows an error: ${(await error.innerText()).replace(/\s+/g, ' ')}`);
-}
-
 async function loadModel(page: Page, strategy: string, model = 'models/kjv-llama/'): Promise<void> {
   await page.getByTestId('model-url').fill(model);
   await page.getByTestId('strategy').selectOption(strategy);
   await page.getByTestId('load-button').click();
   await settle(page, page.getByTestId('model-info'));
   await expect(page.getByTestId('model-info')).toContainText(strategy);
-}
-
-async function generateGreedy(page: Page): Promise<string> {
-  await page.getByTestId('temperature').fill('0');
-  await page.getByTestId('max-tokens').fill(String(REF.greedy_ids.length));
-  await page.getByTestId('prompt').fill(REF.text);
-  await page.getByTestId('generate-button').click();
-  await settle(page, page.getByTestId('stat-stop'));
-  await expect(page.getByTestId('stop-button')).toBeDisabled();
-  return (await page.getByTestId('output').textContent()) ?? '';
 }
 
 test('kjv-llama with every strategy: the reference greedy continuation, stats, charts, export', async ({ page }, testInfo) => {
