@@ -5,6 +5,7 @@ import type { Int8Scope, LoadStrategy, PlanReport } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
+import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
 import { maxContext, type Config } from './config.ts';
 import { elementCount, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow } from './tensor.ts';
@@ -157,13 +158,15 @@ function mib(n: number): string {
 
 /**
  * Activations of one forward of `t` tokens (f32): residual x, normed xb, attention output, q, k, v, the two SwiGLU
- * hidden vectors, attention scores (heads × ctx per token) and the logits.
+ * hidden vectors, attention scores (heads × ctx per token) and the logits; plus, on GPUs, the split-K decode
+ * attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU adapters).
  */
 export function activationBytes(s: ModelShape, ctx: number, t: number): number {
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
   const perToken = 3 * s.hidden + q + 2 * kv + 2 * s.intermediate + s.heads * ctx + s.vocab;
-  return perToken * t * 4;
+  const att = { nHeads: s.heads, nKvHeads: s.kvHeads, headDim: s.headDim, context: ctx };
+  return perToken * t * 4 + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
 }
 
 export function kvCacheBytes(s: ModelShape, ctx: number): number {
