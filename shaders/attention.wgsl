@@ -30,27 +30,7 @@ struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
 @group(0) @binding(6) var<uniform> step: Step;
 
 var<workgroup> qs: array<f32, 256>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&red[0]);
-}
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&red[0]);
-}
+// reduce_max / reduce_sum (and their workgroup array) come from attention_reduce.wgsl, put in front by attention.ts.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -1,5 +1,6 @@
-// Owner of shaders/attention.wgsl, attention_split.wgsl and attention_combine.wgsl: causal GQA attention of this
-// forward's queries over one layer's KV cache.
+// Owner of shaders/attention.wgsl, attention_split.wgsl and attention_combine.wgsl (and of attention_reduce.wgsl, the
+// workgroup reductions put in front of the first two): causal GQA attention of this forward's queries over one
+// layer's KV cache.
 // Two paths, chosen at encode() from the number of queries:
 // - single pass (attention.wgsl): one workgroup per (query, head) walks the cache positions alone. Prefill has
 //   tokens × heads workgroups; a decode step only n_heads, which leaves most of a GPU idle and grows with the context.
@@ -11,6 +12,7 @@
 //   CPU adapters keep the single pass (barriers are slow there and a CPU has no SMs to fill) unless asked.
 import source from '../../shaders/attention.wgsl?raw';
 import combineSource from '../../shaders/attention_combine.wgsl?raw';
+import reduceSource from '../../shaders/attention_reduce.wgsl?raw';
 import splitSource from '../../shaders/attention_split.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
@@ -102,7 +104,7 @@ export class Attention {
     // thread of the workgroup, so the software adapters get 8 (measured 3-8× faster
     // than 64 on SwiftShader and lavapipe for a 64-token prefill chunk).
     const wg = 1 << Math.floor(Math.log2(workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 8 : 64))));
-    this.kp = createKernelPipeline(ctx, 'attention', source, ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
+    this.kp = createKernelPipeline(ctx, 'attention', `${reduceSource}\n${source}`, ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
       WG: wg,
     });
     const mode = opts.splitDecode ?? 'auto';
@@ -113,7 +115,7 @@ export class Attention {
       ? createKernelPipeline(
           ctx,
           'attention_split',
-          splitSource,
+          `${reduceSource}\n${splitSource}`,
           ['read', 'read', 'read', 'storage', 'storage', 'storage', 'uniform', 'uniform'],
           { WG: wg },
         )
