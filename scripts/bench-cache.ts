@@ -8,10 +8,10 @@ import { NodeFsBackend } from '../workers/cache/fs.node.ts';
 import { CachedReader } from '../workers/cache/reader.ts';
 import { ByteCache } from '../workers/cache/store.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
-import { int8WeightTransform } from '../workers/model/int8-linear.ts';
-import { keptInt8Weights } from '../workers/model/kept-int8.ts';
-import { loadWeights } from '../workers/model/loader.ts';
-import type { TensorMap } from '../workers/model/safetensors.ts';
+import { int8WeightTransform } from '../workers/load/quantize.ts';
+import { keptInt8Weights } from '../workers/load/kept-int8.ts';
+import { loadWeights } from '../workers/load/loader.ts';
+import type { TensorMap } from '../workers/load/safetensors.ts';
 
 export async function benchCache(
   ctx: GpuContext,

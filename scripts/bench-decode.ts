@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
-import type { SamplingParams } from '../workers/model/sampler-cpu.ts';
-import { loadModelWeights } from '../workers/model/testing/model-weights.ts';
+import type { SamplingParams } from '../workers/kernels/sample.ts';
+import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
 import { buildWeights, fp16LinearFactory, type Weights } from '../workers/model/weights.ts';
 import { readModelConfig } from './model-files.ts';

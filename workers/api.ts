@@ -119,7 +119,7 @@ export interface LoadReport {
   hostMemorySource: PeakHostSource;
   /**
    * The most bytes of JS buffers the loader held at once for weights (whole files, chunks, conversion and read-back
-   * buffers; workers/model/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
+   * buffers; workers/gpu/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
    */
   peakHostBuffersBytes: number;
 }

@@ -5,11 +5,13 @@
 // Host bytes (counted in `http.host`, the load's ledger, when given): a block read from the cache while it is handed
 // on, the write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
 import { EngineError } from '../errors.ts';
-import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../model/http.ts';
+import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../net/http.ts';
 import type { CacheEntry } from './entry.ts';
-import type { NoNetwork } from './offline.ts';
 import type { ByteCache } from './store.ts';
 import { probeValidator, type Validator } from './validator.ts';
+
+/** Builds the error of a load that could not reach the network and finds `file` missing or incomplete in the cache. */
+export type NoNetwork = (file: string, what: string) => EngineError;
 
 /** Receives bytes in order; `fromCache` tells where they came from (the load report counts network bytes only). */
 export type CachedChunk = (chunk: Uint8Array, offset: number, fromCache: boolean) => void | Promise<void>;
@@ -118,7 +120,7 @@ async function fetchBlocks(
  * A per-load reader over the cache for one model: finds each file's validator with a two-byte probe (or takes it
  * from `validators`), opens its entry, and streams ranges through it. `streamRange` has http.streamRange's shape
  * with a `fromCache` flag added to the callback. A file whose size the server does not tell is read uncached.
- * With `noNetwork` (an offline load: the validators come from the cache, offline.ts) it sends no request at all:
+ * With `noNetwork` (an offline load: the validators come from the cache, offline-source.ts) it sends no request at all:
  * a file without a validator, or bytes not committed, are that error.
  */
 export class CachedReader {

@@ -4,7 +4,7 @@
 // static server we know send an ETag). Where the server publishes the content's SHA-256 (the hub's X-Linked-Etag
 // for LFS files, or an ETag that is 64 hex digits), the whole file is checked against it once complete.
 import { EngineError } from '../errors.ts';
-import { fileName, parseContentRange, statusError, type HttpOptions } from '../model/http.ts';
+import { fileName, parseContentRange, statusError, type HttpOptions } from '../net/http.ts';
 
 export interface Validator {
   size: number;

@@ -2,7 +2,7 @@
 import source from '../../shaders/bias_add.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { ElementwiseKernel, type ElementwiseBinding } from './elementwise.ts';
 
 export class BiasAdd extends ElementwiseKernel {

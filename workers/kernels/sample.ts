@@ -1,12 +1,22 @@
 // Owner of shaders/sample.wgsl: greedy / temperature / top-k / top-p sampling of one logits row on the GPU, by the
-// rules of the CPU reference (workers/model/sampler-cpu.ts) with the caller's uniform draw u.
+// rules of the CPU reference (workers/testing/sampler-reference.ts) with the caller's uniform draw u.
 import source from '../../shaders/sample.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, type KernelPipeline } from './pipeline.ts';
 
-import type { SamplingParams } from '../model/sampler-cpu.ts';
+/** One sampled token's settings, by the rules of the CPU reference (workers/testing/sampler-reference.ts). */
+export interface SamplingParams {
+  /** 0 (or less) = greedy. */
+  temperature: number;
+  /** Keep the K most likely tokens; 0 = all. */
+  topK: number;
+  /** Nucleus mass in (0, 1]; 1 = off. */
+  topP: number;
+  /** This token's uniform draw in [0, 1): Mulberry32.nextUniform(), a multiple of 2^-24 (exact in f32). */
+  u: number;
+}
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 

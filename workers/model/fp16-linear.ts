@@ -8,7 +8,7 @@ import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { MatMulF16, type MatMulBinding } from '../kernels/matmul.ts';
 import { MatVecF16, type MatVecBinding } from '../kernels/matvec.ts';
 import type { LinearBinding, LinearLayer } from './linear.ts';
-import type { GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 
 /** The pipelines of the fp16 path, created once per device and shared by every layer. */
 export class Fp16Kernels {

@@ -1,9 +1,10 @@
 // The generation loop, independent of the GPU: prompt → ids → prefill → step … → text deltas, with the stop
 // rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL transformer with its GPU
-// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (sampler-cpu.ts).
+// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (mulberry32.ts).
 import type { GenerateOptions, GenerateStats, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
-import { Mulberry32, type SamplingParams } from './sampler-cpu.ts';
+import type { SamplingParams } from '../kernels/sample.ts';
+import { Mulberry32 } from './mulberry32.ts';
 import { StopStringFilter } from './stop-strings.ts';
 import { StreamDecoder, type Tokenizer } from './tokenizer.ts';
 

@@ -17,7 +17,7 @@ import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
 import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
-import type { SamplingParams } from './sampler-cpu.ts';
+import type { SamplingParams } from '../kernels/sample.ts';
 import type { Weights } from './weights.ts';
 
 export interface TransformerOptions {
