@@ -5,7 +5,9 @@ import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
-import { createInt8Linear, Int8Kernels, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
+import { QuantizeRows } from '../kernels/quantize-rows.ts';
+import { createInt8Linear, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
 import { isQuantizedLinear } from './plan.ts';
 
 /**
@@ -19,7 +21,7 @@ export async function quantizeWeight(
   opts: { maxBindingBytes?: number } = {},
 ): Promise<Int8Weight> {
   if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeWeight: '${fp16.name}' must be f16x2 [out, in]`);
-  const kernels = Int8Kernels.for(ctx);
+  const quantizeRows = perDevice(ctx, 'quantize_rows', (c) => new QuantizeRows(c));
   const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
   const weight = allocateTensor(group, fp16.name, fp16.shape, 'i8x4', { maxBindingBytes, category: 'weights' });
   const scales = group.createBuffer({
@@ -28,11 +30,11 @@ export async function quantizeWeight(
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     category: 'scales',
   });
-  const binding = kernels.quantizeRows.bind(fp16, weight, scales, group);
+  const binding = quantizeRows.bind(fp16, weight, scales, group);
   try {
     const enc = ctx.device.createCommandEncoder({ label: `quantize_rows.${fp16.name}` });
     const pass = enc.beginComputePass({ label: `quantize_rows.${fp16.name}` });
-    kernels.quantizeRows.encode(pass, binding);
+    quantizeRows.encode(pass, binding);
     pass.end();
     ctx.device.queue.submit([enc.finish()]);
     await ctx.device.queue.onSubmittedWorkDone();

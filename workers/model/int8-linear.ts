@@ -9,34 +9,26 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import { Int8MatMul, type Int8MatMulBinding } from '../kernels/int8-matmul.ts';
 import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../kernels/int8-outliers.ts';
 import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
-import { QuantizeRows } from '../kernels/quantize-rows.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
 import type { InputStage, LinearBinding, LinearLayer } from './linear.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 
 /** The threshold of LLM.int8 (bitsandbytes' default) and of the reference emulation. */
 export const DEFAULT_OUTLIER_THRESHOLD = 6;
 
-/** The pipelines of the int8 path, created once per device (and per dp4a choice) and shared by every layer. */
+/** The pipelines of the int8 layers at run time, created once per device (and per dp4a choice) and shared by every layer. */
 export class Int8Kernels {
-  readonly quantizeRows: QuantizeRows;
   readonly outliers: Int8Outliers;
   readonly quantizeX: Int8QuantizeX;
   readonly matmul: Int8MatMul;
 
-  private static readonly cache = new WeakMap<GpuContext, Map<boolean, Int8Kernels>>();
-
   /** dp4a: use dot4I8Packed (default: where the device has it); false forces the fallback kernel. */
   static for(ctx: GpuContext, opts: { dp4a?: boolean } = {}): Int8Kernels {
     const dp4a = (opts.dp4a ?? true) && ctx.features.dot4I8Packed;
-    let byVariant = Int8Kernels.cache.get(ctx);
-    if (!byVariant) Int8Kernels.cache.set(ctx, (byVariant = new Map()));
-    let k = byVariant.get(dp4a);
-    if (!k) byVariant.set(dp4a, (k = new Int8Kernels(ctx, dp4a)));
-    return k;
+    return perDevice(ctx, dp4a ? 'int8-linear.dp4a' : 'int8-linear', (c) => new Int8Kernels(c, dp4a));
   }
 
   private constructor(ctx: GpuContext, dp4a: boolean) {
-    this.quantizeRows = new QuantizeRows(ctx);
     this.outliers = new Int8Outliers(ctx);
     this.quantizeX = new Int8QuantizeX(ctx);
     this.matmul = new Int8MatMul(ctx, { dp4a });

@@ -8,16 +8,17 @@ import { ResidualAdd } from '../kernels/add.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
 import { Rope, type RopeBinding } from '../kernels/rope.ts';
-import { Sampler, type SampleBinding } from '../kernels/sample.ts';
+import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
+import { writeStep } from '../kernels/step.ts';
 import { SwiGlu } from '../kernels/swiglu.ts';
 import { EngineError } from '../errors.ts';
 import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
 import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
-import type { SamplingParams } from '../kernels/sample.ts';
 import type { Weights } from './weights.ts';
 
 export interface TransformerOptions {
@@ -31,7 +32,6 @@ export interface TransformerOptions {
 
 /** The kernel owners (pipelines), created once per device and shared by every Transformer on it. */
 class ModelKernels {
-  private static readonly cache = new WeakMap<GpuContext, ModelKernels>();
   readonly embedding: Embedding;
   readonly rmsnorm: RmsNorm;
   readonly rope: Rope;
@@ -41,9 +41,7 @@ class ModelKernels {
   readonly sampler: Sampler;
 
   static for(ctx: GpuContext): ModelKernels {
-    let k = ModelKernels.cache.get(ctx);
-    if (!k) ModelKernels.cache.set(ctx, (k = new ModelKernels(ctx)));
-    return k;
+    return perDevice(ctx, 'transformer', (c) => new ModelKernels(c));
   }
 
   private constructor(ctx: GpuContext) {
@@ -90,7 +88,6 @@ export class Transformer implements TokenModel {
   private readonly group: BufferGroup;
   private readonly s: RunState;
   private readonly b: Bindings;
-  private readonly stepData = new Uint32Array(4);
   private readonly idsData: Uint32Array;
   private readonly idsOne = [0];
 
@@ -187,8 +184,8 @@ export class Transformer implements TokenModel {
       this.idsData[i] = id;
     }
     device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
-    this.writeStep(s.step, T, pos);
-    this.writeStep(s.lastStep, 1, pos + T - 1);
+    writeStep(this.ctx.device.queue, s.step, T, pos);
+    writeStep(this.ctx.device.queue, s.lastStep, 1, pos + T - 1);
 
     const enc = device.createCommandEncoder({ label: 'forward' });
     let pass = enc.beginComputePass({ label: 'forward.layers' });
@@ -205,13 +202,6 @@ export class Transformer implements TokenModel {
       enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
     }
     device.queue.submit([enc.finish()]);
-  }
-
-  private writeStep(buffer: GPUBuffer, tokens: number, pos: number): void {
-    this.stepData[0] = tokens;
-    this.stepData[1] = pos;
-    this.stepData[2] = pos + tokens;
-    this.ctx.device.queue.writeBuffer(buffer, 0, this.stepData);
   }
 
   private async readSampled(): Promise<number> {

@@ -4,7 +4,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import { readBuffer } from '../gpu/node-gpu.ts';
 import { packF16, roundToF16 } from '../gpu/half.ts';
 import { allocateTensor, writeRows, type GpuTensor } from '../gpu/tensor.ts';
-import { uniformData } from '../kernels/dispatch.ts';
+import { STEP_UNIFORM_BYTES, writeStep } from '../kernels/step.ts';
 
 /** Deterministic pseudo-random values in [-scale, scale). */
 export function rand(n: number, seed: number, scale = 1): Float32Array {
@@ -55,8 +55,8 @@ export function storage(ctx: GpuContext, group: BufferGroup, label: string, data
 }
 
 export function stepUniform(ctx: GpuContext, group: BufferGroup, tokens: number, pos = 0): GPUBuffer {
-  const b = group.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, category: 'uniforms' });
-  ctx.device.queue.writeBuffer(b, 0, uniformData([['u32', tokens], ['u32', pos], ['u32', pos + tokens], ['u32', 0]]));
+  const b = group.createBuffer({ label: 'step', size: STEP_UNIFORM_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, category: 'uniforms' });
+  writeStep(ctx.device.queue, b, tokens, pos);
   return b;
 }
 
