@@ -4,6 +4,7 @@ import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { F16x2Converter } from './convert.ts';
 import { GpuTensorWriter, GpuUploader } from './gpu-upload.ts';
 import { LoadMeter } from './load-meter.ts';
+import { QueueBackpressure } from './queue-backpressure.ts';
 import type { TensorDtype } from '../gpu/dtypes.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { allocateTensor, rowCount, type GpuTensor } from '../gpu/tensor.ts';
@@ -52,11 +53,12 @@ describe('GpuTensorWriter', () => {
     // Special values so every class goes through the split paths too.
     if (dtype === 'BF16') new Uint16Array(bytes.buffer).set([0x7f80, 0xff81, 0x0001, 0x8040, 0x477f, 0x3380].slice(0, elements));
     const record: TensorRecord = { name: `t.${dtype}.${shape.join('x')}`, file: '', dtype, shape, start: 0, end: bytes.length };
-    const meter = new LoadMeter(ctx.ledger, ctx.device.queue, 0, 0);
+    const meter = new LoadMeter(ctx.ledger, 0, 0);
     const group = ctx.ledger.group('test.writer');
     try {
       for (const [slotBytes, seed] of [[16, 1], [12, 2], [64, 3], [1 << 16, 4]]) {
-        const up = new GpuUploader(ctx, group, meter, { slotBytes, slots: 2, fenceBytes: 32, maxFences: 1 });
+        const backpressure = new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: 32, maxFences: 1 });
+        const up = new GpuUploader(ctx, group, backpressure, { slotBytes, slots: 2 });
         const shape1 = shape.length === 0 ? [1] : shape;
         const rowBytes = Math.ceil(shape1.slice(1).reduce((a, b) => a * b, shape1.length > 1 ? 1 : shape1[0]) / 2) * 4;
         const t = allocateTensor(group, record.name, shape1, 'f16x2', { maxBindingBytes: 2 * rowBytes }); // parts of 2 rows
@@ -67,15 +69,16 @@ describe('GpuTensorWriter', () => {
           const n = Math.min(bytes.length - off, 1 + (s >>> 16) % 23);
           w.push(t, bytes.subarray(off, off + n));
           off += n;
-          await up.throttle();
+          await backpressure.throttle();
         }
         w.finish();
-        await up.finish();
+        await backpressure.drain();
+        up.release();
         const want = cpuWords(record, bytes, rowCount(shape1) * t.rowWords);
         expect(Array.from(await gpuWords(t)), `slot ${slotBytes}`).toEqual(Array.from(want));
         for (const p of t.parts) group.release(p.buffer);
       }
-      const w = new GpuTensorWriter(record, new GpuUploader(ctx, group, meter, { slotBytes: 64 }));
+      const w = new GpuTensorWriter(record, new GpuUploader(ctx, group, new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: 64, maxFences: 2 }), { slotBytes: 64 }));
       const t = allocateTensor(group, record.name, shape.length ? shape : [1], 'f16x2', { maxBindingBytes: 1 << 20 });
       w.push(t, bytes.subarray(0, bytes.length - 1));
       expect(() => w.finish()).toThrow(/elements arrived/);

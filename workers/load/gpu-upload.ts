@@ -5,13 +5,12 @@
 //
 // Queue writes and submits run in order on the queue timeline, so a staging slot or a Params slot can be rewritten as
 // soon as the dispatch that read it is submitted. What must be bounded is the host memory Dawn (or the browser) holds
-// for writes not yet executed: after every `fenceBytes` staged, the uploader asks for onSubmittedWorkDone() and keeps
-// at most `maxFences` of those outstanding (waiting on the oldest), so network and GPU overlap and in-flight bytes
-// stay at a few chunks, whatever the model's size.
+// for writes not yet executed: every byte written is counted by the load's QueueBackpressure
+// (queue-backpressure.ts), which the strategy throttles between chunks.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { ConvertToF16, convertParams, CONVERT_PARAMS_BYTES } from '../kernels/convert-to-f16.ts';
-import type { LoadMeter } from './load-meter.ts';
+import type { QueueBackpressure } from './queue-backpressure.ts';
 import type { TensorDtype } from '../gpu/dtypes.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow, type GpuTensor } from '../gpu/tensor.ts';
@@ -26,10 +25,6 @@ export interface UploaderOptions {
   slotBytes: number;
   /** Staging slots (default 3). */
   slots?: number;
-  /** Fence outstanding writes after this many bytes (default: one slot). */
-  fenceBytes?: number;
-  /** Fences outstanding before the uploader waits for the oldest (default 2). */
-  maxFences?: number;
 }
 
 export class GpuUploader {
@@ -44,23 +39,17 @@ export class GpuUploader {
   private readonly head = new Uint8Array(HEAD);
   private slot = 0;
   private paramSlot = 0;
-  private readonly fences: Promise<void>[] = [];
-  private sinceFence = 0;
-  private readonly fenceBytes: number;
-  private readonly maxFences: number;
   private kernelInstance: ConvertToF16 | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
     private readonly group: BufferGroup,
-    private readonly meter: LoadMeter,
+    private readonly backpressure: QueueBackpressure,
     o: UploaderOptions,
   ) {
     this.slotBytes = Math.ceil(o.slotBytes / 4) * 4;
     this.slotStride = HEAD + this.slotBytes + 8;
     this.slots = o.slots ?? 3;
-    this.fenceBytes = o.fenceBytes ?? this.slotBytes;
-    this.maxFences = o.maxFences ?? 2;
   }
 
   private get kernel(): ConvertToF16 {
@@ -102,7 +91,7 @@ export class GpuUploader {
       this.queue.writeBuffer(staging, base, this.head.buffer, 0, HEAD);
     }
     writeUnaligned(this.queue, staging, base + HEAD, body, this.tail);
-    this.written(body.length);
+    this.backpressure.written(body.length);
     return base + HEAD - carry.length;
   }
 
@@ -142,32 +131,11 @@ export class GpuUploader {
       off += n;
     }
     if (off < bytes.length) throw new Error(`tensor '${t.name}': ${bytes.length - off} bytes past its end`);
-    this.written(bytes.length);
+    this.backpressure.written(bytes.length);
   }
 
-  /** Counts bytes given to queue.writeBuffer (here or by a CPU converter) toward the next fence. */
-  written(n: number): void {
-    this.sinceFence += n;
-    if (this.sinceFence >= this.fenceBytes) {
-      this.sinceFence = 0;
-      this.fences.push(this.queue.onSubmittedWorkDone());
-    }
-  }
-
-  /** Waits while more than `maxFences` fences are outstanding (call between chunks). */
-  async throttle(): Promise<void> {
-    if (this.fences.length <= this.maxFences) return;
-    const t = this.meter.now();
-    while (this.fences.length > this.maxFences) await this.fences.shift();
-    this.meter.uploadMs += this.meter.now() - t;
-  }
-
-  /** Waits for every write and conversion, then releases the staging buffers. */
-  async finish(): Promise<void> {
-    const t = this.meter.now();
-    await Promise.all(this.fences.splice(0));
-    await this.queue.onSubmittedWorkDone();
-    this.meter.uploadMs += this.meter.now() - t;
+  /** Releases the staging buffers: call once the queue has done every write and conversion (backpressure.drain()). */
+  release(): void {
     if (this.staging) this.group.release(this.staging);
     if (this.params) this.group.release(this.params);
     this.staging = this.params = null;

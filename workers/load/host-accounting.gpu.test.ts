@@ -90,7 +90,7 @@ describe('host bytes the loader holds (kjv-llama)', () => {
     for (const pass of ['cold', 'warm']) {
       const host = new HostLedger();
       const reader = new CachedReader(cache, `${server.url}kjv-llama/`);
-      const kept = keptInt8Weights(ctx, reader, { http: { ...fast, host } });
+      const kept = keptInt8Weights(ctx, reader, { http: fast, host });
       const { report } = await load('streamed-int8', { host, cache: { reader }, kept: kept.kept, transform: kept.keeping(int8WeightTransform(ctx)) });
       expect(report.cache, pass).toBe(pass === 'cold' ? 'cold' : 'warm');
       expect(host.peak, pass).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { int8Layout, Int8Store } from './kept-int8-store.ts';
 import type { CachedReader } from '../cache/reader.ts';
 import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import type { HostLedger } from '../gpu/host-ledger.ts';
 import type { HttpOptions } from '../net/http.ts';
 import { isInt8Weight, type Int8Weight } from '../model/int8-linear.ts';
 import type { KeptTensors, TensorTransform } from './loader.ts';
@@ -26,7 +27,7 @@ export interface KeptInt8 {
 export function keptInt8Weights(
   ctx: GpuContext,
   reader: CachedReader,
-  opts: { http?: HttpOptions; maxBindingBytes?: number; scope?: Int8Scope } = {},
+  opts: { http?: HttpOptions; host?: HostLedger; maxBindingBytes?: number; scope?: Int8Scope } = {},
 ): KeptInt8 {
   // The transform's rule (same scope): a kept lm_head is used only by a load that quantizes lm_head, and a load that
   // does not streams lm_head's fp16 bytes even where an earlier load kept an int8 copy.
@@ -49,7 +50,7 @@ export function keptInt8Weights(
         if (!isQuantizedLinear(r.name, r.shape, scope)) return null;
         const store = await storeFor(r.file);
         if (!store) return null;
-        const w = await loadKeptInt8Weight(ctx, group, store, r.name, r.shape, opts.maxBindingBytes, opts.http?.host);
+        const w = await loadKeptInt8Weight(ctx, group, store, r.name, r.shape, opts.maxBindingBytes, opts.host);
         return w ? { tensor: w, bytes: int8Layout(r.shape).total } : null;
       },
     },
@@ -57,7 +58,7 @@ export function keptInt8Weights(
       const out = await transform(tensor, record, group);
       if (isInt8Weight(out)) {
         const store = await storeFor(record.file);
-        if (store) await keepInt8Weight(ctx, group, store, out, opts.http?.host);
+        if (store) await keepInt8Weight(ctx, group, store, out, opts.host);
       }
       return out;
     },

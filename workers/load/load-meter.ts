@@ -1,45 +1,41 @@
-// Timings, byte counts, progress callbacks and peaks (GPU ledger, host memory) of one load.
+// Timings, byte counts, progress callbacks and peaks (GPU ledger, host memory) of one load. Every counter is written
+// through a method here; the rest of the load reads them.
 import type { LoadPhase, LoadProgress, LoadTimings } from '../api.ts';
 import type { MemoryLedger } from '../gpu/ledger.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
 import { HostMemoryMonitor, type HostMemorySource } from './host-memory.ts';
 
-/** Backpressure: after this many bytes written with queue.writeBuffer, wait for the queue (bounds its staging). */
-const UPLOAD_FLUSH_BYTES = 32 * 1024 * 1024;
+/** Where a load's time goes (LoadTimings without total and compile, which the meter and load-model.ts give). */
+export type LoadTimer = 'network' | 'convert' | 'upload' | 'quantize' | 'cache';
 
 export class LoadMeter {
   readonly now = () => performance.now();
   readonly t0 = this.now();
-  networkMs = 0;
-  convertMs = 0;
-  uploadMs = 0;
-  quantizeMs = 0;
-  cacheMs = 0;
-  bytesFetched = 0;
-  /** Weight bytes read from the cache (count toward progress like network bytes). */
-  bytesFromCache = 0;
-  tensorsDone = 0;
-  currentTensor: string | undefined;
-  phase: LoadPhase = 'download';
-  private pendingUpload = 0;
+  private readonly ms: Record<LoadTimer, number> = { network: 0, convert: 0, upload: 0, quantize: 0, cache: 0 };
+  private fetchedBytes = 0;
+  private cachedBytes = 0;
+  private totalBytes: number;
+  private doneTensors = 0;
+  private tensorNow: string | undefined;
+  private phaseNow: LoadPhase = 'download';
   private sinceMark = 0;
   private lastProgress = -Infinity;
   private readonly ledgerStart: number;
   private ledgerPeak: number;
   private readonly unsubscribe: () => void;
-  readonly host = new HostMemoryMonitor();
+  private readonly host = new HostMemoryMonitor();
   /** Host bytes the load holds itself (host-ledger.ts); its peak is counted from the load's start. */
   readonly hostBuffers: HostLedger;
 
   constructor(
     private readonly ledger: MemoryLedger,
-    private readonly queue: GPUQueue,
     /** Bytes the load reads; a tensor taken whole from the cache (kept int8) swaps its fp16 bytes for its own. */
-    public bytesTotal: number,
+    bytesTotal: number,
     readonly tensorsTotal: number,
     private readonly onProgress?: (p: LoadProgress) => void,
     hostBuffers: HostLedger = new HostLedger(),
   ) {
+    this.totalBytes = bytesTotal;
     this.hostBuffers = hostBuffers;
     hostBuffers.resetPeak();
     this.ledgerStart = ledger.current;
@@ -50,48 +46,81 @@ export class LoadMeter {
   }
 
   /** Network bytes arrived (counted once, even when a retry re-reads). */
+  get bytesFetched(): number {
+    return this.fetchedBytes;
+  }
+
+  /** Weight bytes read from the cache (count toward progress like network bytes). */
+  get bytesFromCache(): number {
+    return this.cachedBytes;
+  }
+
+  get bytesDone(): number {
+    return this.fetchedBytes + this.cachedBytes;
+  }
+
+  get bytesTotal(): number {
+    return this.totalBytes;
+  }
+
+  get tensorsDone(): number {
+    return this.doneTensors;
+  }
+
+  /** Adds the time since `from` (a now()) to `timer`; returns now. */
+  timeSince(timer: LoadTimer, from: number): number {
+    const t = this.now();
+    this.ms[timer] += t - from;
+    return t;
+  }
+
+  /** Network bytes arrived. */
   fetched(n: number): void {
-    this.bytesFetched += n;
+    this.fetchedBytes += n;
     this.arrived(n);
   }
 
   /** Bytes read from the cache. */
   fromCache(n: number): void {
-    this.bytesFromCache += n;
+    this.cachedBytes += n;
     this.arrived(n);
-  }
-
-  get bytesDone(): number {
-    return this.bytesFetched + this.bytesFromCache;
   }
 
   private arrived(n: number): void {
     this.sinceMark += n;
     if (this.sinceMark >= 4 << 20) {
       this.sinceMark = 0;
-      this.host.mark();
+      this.sampleHost();
     }
     this.progress(false);
   }
 
-  uploaded(n: number): void {
-    this.pendingUpload += n;
+  /** Takes a host memory sample now (besides the one every 4 MiB arrived). */
+  sampleHost(): void {
+    this.host.mark();
   }
 
-  /** Waits for the GPU queue when enough writes are pending, so staging memory stays bounded. */
-  async drainIfNeeded(force = false): Promise<void> {
-    if (this.pendingUpload < UPLOAD_FLUSH_BYTES && !(force && this.pendingUpload > 0)) return;
-    const t = this.now();
-    this.host.mark();
-    this.queue.submit([]);
-    await this.queue.onSubmittedWorkDone();
-    this.uploadMs += this.now() - t;
-    this.pendingUpload = 0;
+  /** The tensor whose bytes are being written (progress shows it). */
+  atTensor(name: string): void {
+    this.tensorNow = name;
   }
 
   tensorDone(): void {
-    this.tensorsDone++;
+    this.doneTensors++;
     this.progress(false);
+  }
+
+  /** A tensor taken whole from the cache instead of its `streamedBytes` of fp16 bytes: `bytes` read from the cache. */
+  keptTensor(bytes: number, streamedBytes: number): void {
+    this.totalBytes += bytes - streamedBytes;
+    this.fromCache(bytes);
+    this.tensorDone();
+  }
+
+  /** The load is complete: the last progress report says so. */
+  done(): void {
+    this.phaseNow = 'done';
+    this.progress(true);
   }
 
   progress(force: boolean): void {
@@ -102,14 +131,14 @@ export class LoadMeter {
     const s = (t - this.t0) / 1000;
     const rate = s > 0 ? this.bytesDone / 1e6 / s : 0;
     this.onProgress({
-      phase: this.phase,
+      phase: this.phaseNow,
       bytesDone: this.bytesDone,
-      bytesTotal: this.bytesTotal,
-      tensorsDone: this.tensorsDone,
+      bytesTotal: this.totalBytes,
+      tensorsDone: this.doneTensors,
       tensorsTotal: this.tensorsTotal,
       mbPerS: rate,
-      etaS: rate > 0 ? (this.bytesTotal - this.bytesDone) / 1e6 / rate : NaN,
-      currentTensor: this.currentTensor,
+      etaS: rate > 0 ? (this.totalBytes - this.bytesDone) / 1e6 / rate : NaN,
+      currentTensor: this.tensorNow,
     });
   }
 
@@ -121,12 +150,12 @@ export class LoadMeter {
   timings(): LoadTimings {
     return {
       totalMs: this.now() - this.t0,
-      networkMs: this.networkMs,
-      convertMs: this.convertMs,
-      uploadMs: this.uploadMs,
-      quantizeMs: this.quantizeMs,
+      networkMs: this.ms.network,
+      convertMs: this.ms.convert,
+      uploadMs: this.ms.upload,
+      quantizeMs: this.ms.quantize,
       compileMs: 0,
-      cacheMs: this.cacheMs,
+      cacheMs: this.ms.cache,
     };
   }
 

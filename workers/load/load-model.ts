@@ -189,7 +189,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
     const host = new HostLedger();
     // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and kept weights follow.
     const scope = plan.int8Scope ?? 'decoder';
-    const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http: { ...http, host }, scope }) : null;
+    const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http, host, scope }) : null;
     const quantize = int8 ? int8WeightTransform(ctx, { scope }) : undefined;
     const loaded = await loadWeights(ctx, map, {
       strategy: req.strategy,

@@ -3,7 +3,7 @@
 // buffers. Host memory in flight is one chunk, plus what the fetch implementation buffers, plus the writes the GPU
 // queue has not yet executed (bounded by `throttle`, see gpu-upload.ts), whatever the model's size. A server that ignores Range gets one sequential read of each file.
 // The load's host ledger (meter.hostBuffers) counts the gather chunk while the file streams; the chunks being routed
-// are counted by whoever reads them (http.streamRange, the cache reader), through `http.host`.
+// are counted by whoever reads them (http.streamRange, the cache reader), which is handed the same ledger.
 import { streamRange, type ByteRange, type HttpOptions, type RangeReader } from '../net/http.ts';
 import type { LoadMeter } from './load-meter.ts';
 import type { SafetensorsFile, TensorRecord } from './safetensors.ts';
@@ -79,7 +79,7 @@ class FileRouter<T> {
         pos = r.start;
       }
       const n = Math.min(bytes.length - off, r.end - pos);
-      this.meter.currentTensor = r.name;
+      this.meter.atTensor(r.name);
       if (n > 0) s.push(bytes.subarray(off, off + n));
       off += n;
       pos += n;
@@ -92,7 +92,6 @@ class FileRouter<T> {
     const s = this.sinks[this.i++];
     await s.finish();
     this.meter.tensorDone();
-    await this.meter.drainIfNeeded();
     while (this.sinks[this.i] && this.sinks[this.i].record.end === this.sinks[this.i].record.start) {
       await this.sinks[this.i++].finish();
       this.meter.tensorDone();
@@ -148,10 +147,10 @@ export async function streamFile<T>(
       onTensor(router.current?.record.name);
       await read(file.url, req, { ...http, expectSize: file.size }, async (bytes, at, fromCache) => {
         if (fromCache) {
-          meter.cacheMs += meter.now() - waitFrom;
+          meter.timeSince('cache', waitFrom);
           meter.fromCache(bytes.length);
         } else {
-          meter.networkMs += meter.now() - waitFrom;
+          meter.timeSince('network', waitFrom);
           meter.fetched(bytes.length);
         }
         if (at !== chunkAt + fill) throw new Error(`stream out of order at ${at}`);
@@ -177,7 +176,7 @@ export async function streamFile<T>(
           }
         }
         waitFrom = meter.now();
-      });
+      }, meter.hostBuffers);
       onTensor(router.current?.record.name);
       await flush();
     }

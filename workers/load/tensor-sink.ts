@@ -7,6 +7,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import { F16x2Converter } from './convert.ts';
 import { GpuTensorWriter, writeInPieces, type GpuUploader } from './gpu-upload.ts';
 import type { LoadMeter } from './load-meter.ts';
+import type { QueueBackpressure } from './queue-backpressure.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
 
@@ -18,7 +19,9 @@ export interface SinkContext<T> {
   group: BufferGroup;
   maxBindingBytes: number;
   meter: LoadMeter;
-  /** Streamed loads: fences the queue's writes in flight; with `convertOnGpu`, raw bytes go to the GPU for conversion. */
+  /** Counts the bytes written to the queue (the strategy throttles on it). */
+  backpressure: QueueBackpressure;
+  /** Streamed loads with `convertOnGpu`: raw bytes go to the GPU through its staging ring for conversion. */
   uploader?: GpuUploader;
   /** Convert on the GPU (convert_to_f16) rather than here (convert.ts); needs `uploader`. */
   convertOnGpu?: boolean;
@@ -76,22 +79,20 @@ export class TensorSink<T> {
     const t0 = meter.now();
     if (converter instanceof GpuTensorWriter) {
       converter.push(tensor, bytes); // staging + dispatch recording; the conversion itself runs on the GPU
-      meter.convertMs += meter.now() - t0;
+      meter.timeSince('convert', t0);
       this.bytesIn += bytes.length;
       return;
     }
     const { wordOffset, words } = converter.push(bytes);
     const release = meter.hostBuffers.hold(converter.workingBytes);
-    const t1 = meter.now();
-    meter.convertMs += t1 - t0;
+    const t1 = meter.timeSince('convert', t0);
     try {
       writeWords(queue, tensor, wordOffset, words);
     } finally {
       release();
     }
-    if (this.ctx.uploader) this.ctx.uploader.written(words.byteLength);
-    else meter.uploaded(words.byteLength);
-    meter.uploadMs += meter.now() - t1;
+    this.ctx.backpressure.written(words.byteLength);
+    meter.timeSince('upload', t1);
     this.bytesIn += bytes.length;
   }
 
@@ -110,7 +111,7 @@ export class TensorSink<T> {
     if (transform) {
       const t0 = meter.now();
       result = await transform(tensor, this.record, this.ctx.group);
-      if (result !== tensor) meter.quantizeMs += meter.now() - t0; // only the tensors it replaced (quantized)
+      if (result !== tensor) meter.timeSince('quantize', t0); // only the tensors it replaced (quantized)
     }
     this.ctx.done(this.record.name, result);
   }

@@ -150,10 +150,10 @@ describe('thread reader', () => {
     const host = new HostLedger();
     const sizes: number[] = [];
     let during = 0;
-    await thread.read(url, { start: 5, end: 100_005 }, { ...fast, host }, (c) => {
+    await thread.read(url, { start: 5, end: 100_005 }, fast, (c) => {
       sizes.push(c.length);
       during = Math.max(during, host.current);
-    });
+    }, host);
     expect(sizes.slice(0, -1).every((n) => n === 16 * 1024)).toBe(true);
     expect(sizes.reduce((a, b) => a + b)).toBe(100_000);
     expect(during).toBe(2 * 16 * 1024);

@@ -12,8 +12,6 @@ export interface HttpOptions {
   backoffMs?: number;
   /** Called before each retry (for logs and tests). */
   onRetry?: (info: { url: string; attempt: number; at: number; reason: string }) => void;
-  /** A load's host-bytes ledger: streamRange counts each body chunk in it while the chunk is handed on. */
-  host?: HostLedger;
   /**
    * Give up on a request whose response has not begun within this many ms: an EngineError('network') marked
    * unreachable and timeout (isUnreachable), not retried. Unset (the default): wait as long as fetch does.
@@ -28,14 +26,16 @@ export interface ByteRange {
 }
 
 /**
- * Where range bytes come from: http.streamRange by default, the thread reader (thread-reader.ts), or the cache's reader (workers/cache/reader.ts), which also
- * tells whether each chunk came from the cache.
+ * Where range bytes come from: streamRange by default, the thread reader (thread-reader.ts), or the cache's reader
+ * (workers/cache/reader.ts), which also tells whether each chunk came from the cache. `host`, when given, counts the
+ * host bytes the reader holds while it reads (its chunks, a ring, a block buffer).
  */
 export type RangeReader = (
   url: string,
   range: ByteRange,
   opts: HttpOptions & { expectSize?: number | null },
   onChunk: (chunk: Uint8Array, at: number, fromCache?: boolean) => void | Promise<void>,
+  host?: HostLedger,
 ) => Promise<void>;
 
 export function fileName(url: string): string {
@@ -254,13 +254,14 @@ export async function readPrefix(url: string, n: number, opts: HttpOptions = {})
   let rangeSupported = true;
   const chunks: Uint8Array[] = [];
   let got = 0;
-  await streamRange(url, { start: 0, end: n }, opts, (chunk) => {
-    chunks.push(chunk.slice());
-    got += chunk.length;
-  }, (info) => {
+  const onInfo = (info: RangeInfo) => {
     size = info.size;
     rangeSupported = info.rangeSupported;
-  }, true);
+  };
+  await readRange(url, { start: 0, end: n }, opts, (chunk) => {
+    chunks.push(chunk.slice());
+    got += chunk.length;
+  }, { onInfo, allowShort: true });
   const bytes = new Uint8Array(got);
   let o = 0;
   for (const c of chunks) {
@@ -282,16 +283,29 @@ export interface RangeInfo {
  * - a dropped connection, a body that ends early, a 5xx/429: retry with backoff, resuming at the next byte not yet
  *   delivered (a retry that delivers bytes resets the retry count);
  * - 404/403/other 4xx: EngineError('http') at once; abort: EngineError('cancelled').
- * `onChunk` may be async (backpressure): the next read waits for it. `allowShort` accepts a file that ends before
- * `end` (prefix reads); otherwise a short file is an error naming it.
+ * `onChunk` may be async (backpressure): the next read waits for it. `host`, a load's host-bytes ledger, counts each
+ * body chunk while onChunk has it.
  */
-export async function streamRange(
+export function streamRange(
   url: string,
   range: ByteRange,
   opts: HttpOptions & { expectSize?: number | null },
   onChunk: (chunk: Uint8Array, offset: number) => void | Promise<void>,
-  onInfo?: (info: RangeInfo) => void,
-  allowShort = false,
+  host?: HostLedger,
+): Promise<void> {
+  return readRange(url, range, opts, onChunk, { host });
+}
+
+/**
+ * streamRange, and for prefix reads: `onInfo` is told the file's size and whether the server honours Range, and
+ * `allowShort` accepts a file that ends before `end` (otherwise a short file is an error naming it).
+ */
+async function readRange(
+  url: string,
+  range: ByteRange,
+  opts: HttpOptions & { expectSize?: number | null },
+  onChunk: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+  { host, onInfo, allowShort = false }: { host?: HostLedger; onInfo?: (info: RangeInfo) => void; allowShort?: boolean },
 ): Promise<void> {
   let pos = range.start;
   let end = range.end;
@@ -375,7 +389,7 @@ export async function streamRange(
             progressed();
             const at = pos;
             pos += c.length;
-            const release = opts.host?.hold(r.value.byteLength);
+            const release = host?.hold(r.value.byteLength);
             try {
               await onChunk(c, at);
             } finally {

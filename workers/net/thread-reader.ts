@@ -63,12 +63,12 @@ export function threadRangeReader(o: ThreadReaderOptions = {}): ThreadReader {
     if (!closed) worker.postMessage({ type: 'give', buf } satisfies ReaderRequest, [buf]);
   };
 
-  const read: RangeReader = (fileUrl, range, opts: HttpOptions & { expectSize?: number | null }, onChunk) =>
+  const read: RangeReader = (fileUrl, range, opts: HttpOptions & { expectSize?: number | null }, onChunk, host) =>
     new Promise<void>((resolve, reject) => {
       if (opts.signal?.aborted) return reject(cancelledError(fileUrl));
       if (closed) return reject(cancelledError(fileUrl));
       const id = ++seq;
-      const releaseRing = opts.host?.hold(buffers * chunkBytes);
+      const releaseRing = host?.hold(buffers * chunkBytes);
       let chain = Promise.resolve();
       let settled = false;
       /** No more onChunk calls (cancelled, or onChunk failed); the thread is told to stop reading. */
