@@ -204,6 +204,20 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
 }
 
 /**
+ * The status and headers of a GET of `url` with `headers`, its body cancelled unread (a probe). A fetch that rejects
+ * is retried as every request here is; the status is the caller's to judge.
+ */
+export async function probe(url: string, headers: Record<string, string>, opts: HttpOptions = {}): Promise<{ status: number; headers: Headers }> {
+  return withRetry(url, opts, async () => {
+    const res = await doFetch(url, { headers }, opts).catch((e: EngineError) => {
+      throw e.code === 'network' && !final(e) ? new RetryableError(e) : e;
+    });
+    await res.body?.cancel().catch(() => {});
+    return { status: res.status, headers: res.headers };
+  });
+}
+
+/**
  * Whether bytes are an HTML document: what single-page-app servers (vite, many static hosts) answer with status 200
  * for a file that is not there. Only a doctype or an <html> tag counts, since a text file (a chat template) may well
  * begin with '<' ('<|im_start|>', '<s>').
