@@ -1,6 +1,6 @@
 // The host bytes one load holds itself: every ArrayBuffer / typed array it keeps alive for weight bytes (whole files
 // in naive and fp16, gather chunks, network and cache chunks while they are routed, conversion buffers, read-back
-// copies of kept int8 weights), counted when it is taken and when it is let go, with the peak. This is the browser
+// copies of cached int8 weights), counted when it is taken and when it is let go, with the peak. This is the browser
 // worker's measure of host memory, where no process-level one exists (performance.memory and
 // measureUserAgentSpecificMemory are absent there); in Node it is reported beside rss.
 // Not counted: what the platform holds out of the loader's sight (fetch's own body buffers, the copies

@@ -56,19 +56,19 @@ export class Sampler {
   }
 
   /** Writes the sampling parameters, u included (queue.writeBuffer: takes effect for the next submitted step). */
-  setOptions(b: SampleBinding, o: SamplingParams): void {
-    if (!(o.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${o.topP}`);
+  setOptions(b: SampleBinding, params: SamplingParams): void {
+    if (!(params.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${params.topP}`);
     this.ctx.device.queue.writeBuffer(
       b.params,
       0,
       uniformData([
         ['u32', b.vocab],
-        ['u32', Math.max(0, Math.floor(o.topK))],
+        ['u32', Math.max(0, Math.floor(params.topK))],
         ['u32', b.rowOffset],
         ['u32', 0],
-        ['f32', o.temperature],
-        ['f32', Math.min(1, o.topP)],
-        ['f32', o.u],
+        ['f32', params.temperature],
+        ['f32', Math.min(1, params.topP)],
+        ['f32', params.u],
       ]),
     );
   }

@@ -1,7 +1,7 @@
 // The streamed loader reading through the byte cache, over HTTP from serve-dir (whose request log is the witness):
 // a warm load makes no weight requests and uploads the same words; a load cut by a dropped connection resumes at the
 // first block not committed; a corrupted block is detected and fetched again; a warm streamed-int8 load takes the
-// kept int8 weights without quantizing. The ledger returns to where it was after every failure.
+// cached int8 weights without quantizing. The ledger returns to where it was after every failure.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { isInt8Weight, type Int8Weight } from '../model/int8-linear.ts';
 import { int8WeightTransform } from './quantize.ts';
-import { keptInt8Weights } from './kept-int8.ts';
+import { cachedInt8Weights } from './int8-cache.ts';
 import { loadWeights, type LoadedWeights } from './loader.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
 import { NodeFsBackend } from '../cache/fs.node.ts';
@@ -66,7 +66,7 @@ async function words(loaded: LoadedWeights<GpuTensor | Int8Weight>): Promise<Map
 
 async function load(cache: ByteCache, opts: { int8?: boolean; retries?: number; quantized?: string[] } = {}) {
   const reader = new CachedReader(cache, `${server.url}${MODEL}/`);
-  const kept = opts.int8 ? keptInt8Weights(ctx, reader) : null;
+  const cachedInt8 = opts.int8 ? cachedInt8Weights(ctx, reader) : null;
   const quantize = int8WeightTransform(ctx);
   const loaded = await loadWeights<GpuTensor | Int8Weight>(ctx, map, {
     strategy: opts.int8 ? 'streamed-int8' : 'streamed',
@@ -74,9 +74,9 @@ async function load(cache: ByteCache, opts: { int8?: boolean; retries?: number; 
     http: { ...fast, retries: opts.retries ?? fast.retries },
     stream: { chunkBytes: 50_000 },
     cache: { reader },
-    kept: kept?.kept,
-    transform: kept
-      ? kept.keeping(async (t, r, g) => {
+    cached: cachedInt8?.tensors,
+    transform: cachedInt8
+      ? cachedInt8.storing(async (t, r, g) => {
           const q = await quantize(t, r, g);
           if (isInt8Weight(q)) opts.quantized?.push(r.name);
           return q;
@@ -176,7 +176,7 @@ describe('streamed loads through the byte cache', () => {
     again.loaded.group.destroy();
   });
 
-  it('a warm streamed-int8 load takes the kept int8 weights: no quantize, no fp16 bytes, the same words', async () => {
+  it('a warm streamed-int8 load takes the cached int8 weights: no quantize, no fp16 bytes, the same words', async () => {
     const { cache } = await tmpCache();
     const before = ctx.ledger.current;
     const quantizedCold: string[] = [];
@@ -203,13 +203,13 @@ describe('streamed loads through the byte cache', () => {
     expect(ctx.ledger.current).toBe(before);
   });
 
-  it('a kept int8 weight that fails its check is quantized again from fp16', async () => {
+  it('a cached int8 weight that fails its check is quantized again from fp16', async () => {
     const corrupt: { url: string; block: number; reason: string }[] = [];
     const { cache, dir } = await tmpCache(corrupt);
     const cold = await load(cache, { int8: true });
     const coldWords = await words(cold.loaded);
     cold.loaded.group.destroy();
-    // damage one kept int8 tensor (an entry whose url names '#int8/')
+    // damage one cached int8 tensor (an entry whose url names '#int8/')
     const entries = readdirSync(join(dir, 'v1')).map((e) => join(dir, 'v1', e));
     const names = (d: string) => readdirSync(d).filter((f) => f.startsWith('manifest.'));
     const int8Dir = entries.find((d) => names(d).some((f) => readFileSync(join(d, f), 'utf8').includes('#int8/model.layers.0.mlp.up_proj.weight')))!;

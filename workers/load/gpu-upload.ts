@@ -45,11 +45,11 @@ export class GpuUploader {
     private readonly ctx: GpuContext,
     private readonly group: BufferGroup,
     private readonly backpressure: QueueBackpressure,
-    o: UploaderOptions,
+    opts: UploaderOptions,
   ) {
-    this.slotBytes = Math.ceil(o.slotBytes / 4) * 4;
+    this.slotBytes = Math.ceil(opts.slotBytes / 4) * 4;
     this.slotStride = HEAD + this.slotBytes + 8;
-    this.slots = o.slots ?? 3;
+    this.slots = opts.slots ?? 3;
   }
 
   private get kernel(): ConvertToF16 {

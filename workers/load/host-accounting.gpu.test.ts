@@ -16,7 +16,7 @@ import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
 import type { Int8Weight } from '../model/int8-linear.ts';
 import { int8WeightTransform } from './quantize.ts';
-import { keptInt8Weights } from './kept-int8.ts';
+import { cachedInt8Weights } from './int8-cache.ts';
 import { loadWeights, type LoadWeightsOptions } from './loader.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
@@ -85,13 +85,13 @@ describe('host bytes the loader holds (kjv-llama)', () => {
     expect(host.current).toBe(0);
   });
 
-  it('streamed-int8 through the cache, cold (read-backs kept) then warm (kept weights read): bounded, back to 0', async () => {
+  it('streamed-int8 through the cache, cold (read-backs kept) then warm (cached weights read): bounded, back to 0', async () => {
     const cache = await ByteCache.open(new NodeFsBackend(mkdtempSync(join(tmpdir(), 'host-acct-'))), { blockBytes: 256 * 1024 });
     for (const pass of ['cold', 'warm']) {
       const host = new HostLedger();
       const reader = new CachedReader(cache, `${server.url}kjv-llama/`);
-      const kept = keptInt8Weights(ctx, reader, { http: fast, host });
-      const { report } = await load('streamed-int8', { host, cache: { reader }, kept: kept.kept, transform: kept.keeping(int8WeightTransform(ctx)) });
+      const cachedInt8 = cachedInt8Weights(ctx, reader, { http: fast, host });
+      const { report } = await load('streamed-int8', { host, cache: { reader }, cached: cachedInt8.tensors, transform: cachedInt8.storing(int8WeightTransform(ctx)) });
       expect(report.cache, pass).toBe(pass === 'cold' ? 'cold' : 'warm');
       expect(host.peak, pass).toBeGreaterThan(0);
       expect(host.peak, pass).toBeLessThan(fileSize / 2);

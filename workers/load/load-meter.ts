@@ -29,7 +29,7 @@ export class LoadMeter {
 
   constructor(
     private readonly ledger: MemoryLedger,
-    /** Bytes the load reads; a tensor taken whole from the cache (kept int8) swaps its fp16 bytes for its own. */
+    /** Bytes the load reads; a tensor taken whole from the cache (cached int8) swaps its fp16 bytes for its own. */
     bytesTotal: number,
     readonly tensorsTotal: number,
     private readonly onProgress?: (p: LoadProgress) => void,
@@ -111,7 +111,7 @@ export class LoadMeter {
   }
 
   /** A tensor taken whole from the cache instead of its `streamedBytes` of fp16 bytes: `bytes` read from the cache. */
-  keptTensor(bytes: number, streamedBytes: number): void {
+  cachedTensor(bytes: number, streamedBytes: number): void {
     this.totalBytes += bytes - streamedBytes;
     this.fromCache(bytes);
     this.tensorDone();

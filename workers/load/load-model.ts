@@ -1,4 +1,4 @@
-// From a model input to a runnable model, in the seed's three separable steps: read the small files and the
+// From a model input to a runnable model, in three separable steps: read the small files and the
 // safetensors headers and plan (nothing allocated yet), then load the weights by the chosen strategy (on the device,
 // in the target precision, one tensor at a time when streamed, quantized while loading for int8), then build the
 // transformer and its run state. Any failure frees every GPU buffer made so far; nothing half-loaded is returned.
@@ -21,7 +21,7 @@ import { HostLedger } from '../gpu/host-ledger.ts';
 import { fetchBytes, isHtmlDocument, isUnreachable, type HttpOptions } from '../net/http.ts';
 import { int8LinearFactory, DEFAULT_OUTLIER_THRESHOLD } from '../model/int8-linear.ts';
 import { int8WeightTransform } from './quantize.ts';
-import { keptInt8Weights } from './kept-int8.ts';
+import { cachedInt8Weights } from './int8-cache.ts';
 import { loadWeights } from './loader.ts';
 import { checkTensors, modelShape, planLoad } from './plan.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
@@ -85,19 +85,19 @@ function progress(phase: LoadProgress['phase']): LoadProgress {
 export async function prepareModel(
   ctx: GpuContext,
   req: LoadRequest,
-  o: ModelLoadOptions = {},
+  opts: ModelLoadOptions = {},
   opened?: OpenedModel,
 ): Promise<PreparedModel> {
-  const http: HttpOptions = { ...o.http, signal: o.signal };
-  o.onProgress?.(progress('resolve'));
-  const source = opened?.source ?? (await openModelSource(req.model, { ...http, baseHref: o.baseHref }));
+  const http: HttpOptions = { ...opts.http, signal: opts.signal };
+  opts.onProgress?.(progress('resolve'));
+  const source = opened?.source ?? (await openModelSource(req.model, { ...http, baseHref: opts.baseHref }));
   const offline = opened?.offline ?? null;
   const config = parseConfig(source.config);
-  o.onProgress?.(progress('plan'));
-  const reader = usesCache(req, o.cache)
+  opts.onProgress?.(progress('plan'));
+  const reader = usesCache(req, opts.cache)
     ? offline
-      ? new CachedReader(o.cache, source.baseUrl, offline.validators, (file, what) => offlineError(source.baseUrl, file, what, offline.reason))
-      : new CachedReader(o.cache, source.baseUrl)
+      ? new CachedReader(opts.cache, source.baseUrl, offline.validators, (file, what) => offlineError(source.baseUrl, file, what, offline.reason))
+      : new CachedReader(opts.cache, source.baseUrl)
     : null;
   const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix);
   const shape = modelShape(config);
@@ -144,30 +144,30 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
  */
 async function openOnline(
   req: LoadRequest,
-  o: ModelLoadOptions,
+  opts: ModelLoadOptions,
   http: HttpOptions,
   cache: ByteCache | null,
 ): Promise<{ baseUrl: string } & ({ source: ModelSource; unreachable: null } | { source: null; unreachable: EngineError })> {
-  const baseUrl = resolveModelBase(req.model, o.baseHref);
-  const kept = cache ? (await cache.peek(baseUrl, 'source').catch(() => null)) !== null : false;
-  const timeout = kept ? { responseTimeoutMs: o.reachTimeoutMs ?? DEFAULT_REACH_TIMEOUT_MS } : {};
+  const baseUrl = resolveModelBase(req.model, opts.baseHref);
+  const stored = cache ? (await cache.peek(baseUrl, 'source').catch(() => null)) !== null : false;
+  const timeout = stored ? { responseTimeoutMs: opts.reachTimeoutMs ?? DEFAULT_REACH_TIMEOUT_MS } : {};
   try {
-    return { baseUrl, source: await openModelSource(req.model, { ...http, ...timeout, baseHref: o.baseHref }), unreachable: null };
+    return { baseUrl, source: await openModelSource(req.model, { ...http, ...timeout, baseHref: opts.baseHref }), unreachable: null };
   } catch (e) {
     if (!cache || !isUnreachable(e)) throw e;
     return { baseUrl, source: null, unreachable: e };
   }
 }
 
-export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadOptions = {}): Promise<LoadedModel> {
+export async function loadModel(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOptions = {}): Promise<LoadedModel> {
   const t0 = performance.now();
-  const http: HttpOptions = { ...o.http, signal: o.signal };
+  const http: HttpOptions = { ...opts.http, signal: opts.signal };
   // The report's GPU peak covers the whole load: weights, quantization scratch and the run state.
   const base = ctx.ledger.current;
   ctx.ledger.resetPeak();
   const int8 = req.strategy === 'streamed-int8';
-  const cache = usesCache(req, o.cache) ? o.cache : null;
-  const online = await openOnline(req, o, http, cache);
+  const cache = usesCache(req, opts.cache) ? opts.cache : null;
+  const online = await openOnline(req, opts, http, cache);
   const { baseUrl } = online;
   // With the cache, all that reads or writes it (the small files, the headers, the weights) runs under the model's
   // lock: a second tab loading the same model waits, then opens its own view of the cache and finds what the first
@@ -176,7 +176,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
     // Offline: the small files and the weight versions from the cache, every weight file checked whole (or this throws).
     const offline = online.unreachable ? await openOffline(cache!, req.model, baseUrl, online.unreachable.message) : null;
     const source = online.source ?? offline!.source;
-    const prepared = await prepareModel(ctx, req, o, { source, offline });
+    const prepared = await prepareModel(ctx, req, opts, { source, offline });
     const { plan, map, reader } = prepared;
     if (!plan.fits) {
       throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
@@ -185,21 +185,21 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       });
     }
     const { tokenizer, chatTemplate } = await loadTokenizer(source, http, offline);
-    // One host ledger for the load's own buffers and the kept int8 weights' read-backs and block reads.
+    // One host ledger for the load's own buffers and the cached int8 weights' read-backs and block reads.
     const host = new HostLedger();
-    // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and kept weights follow.
+    // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and cached weights follow.
     const scope = plan.int8Scope ?? 'decoder';
-    const kept = reader && int8 ? keptInt8Weights(ctx, reader, { http, host, scope }) : null;
+    const cachedInt8 = reader && int8 ? cachedInt8Weights(ctx, reader, { http, host, scope }) : null;
     const quantize = int8 ? int8WeightTransform(ctx, { scope }) : undefined;
     const loaded = await loadWeights(ctx, map, {
       strategy: req.strategy,
       model: req.model,
-      signal: o.signal,
-      onProgress: o.onProgress,
-      http: o.http,
-      transform: kept && quantize ? kept.keeping(quantize) : quantize,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      http: opts.http,
+      transform: cachedInt8 && quantize ? cachedInt8.storing(quantize) : quantize,
       cache: reader ? { reader } : undefined,
-      kept: kept?.kept,
+      cached: cachedInt8?.tensors,
       host,
     });
     if (reader && !offline) {
@@ -212,11 +212,11 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
     }
     return { prepared, tokenizer, loaded, offline };
   };
-  const { prepared, tokenizer, loaded, offline } = cache ? await withLock(modelLockName(baseUrl), underLock, o.signal) : await underLock();
+  const { prepared, tokenizer, loaded, offline } = cache ? await withLock(modelLockName(baseUrl), underLock, opts.signal) : await underLock();
   const { plan, config } = prepared;
   let transformer: Transformer | null = null;
   try {
-    o.onProgress?.(progress('compile'));
+    opts.onProgress?.(progress('compile'));
     const tc = performance.now();
     const fp16 = fp16LinearFactory(ctx);
     const factory = int8 ? int8LinearFactory(ctx, fp16, { threshold: req.int8Threshold ?? DEFAULT_OUTLIER_THRESHOLD }) : fp16;
@@ -226,7 +226,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       maxTokens: MAX_TOKENS_PER_FORWARD,
     });
     await ctx.device.queue.onSubmittedWorkDone();
-    if (o.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+    if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
     const compileMs = performance.now() - tc;
     const report: LoadReport = {
       ...loaded.report,
@@ -235,7 +235,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, o: ModelLoadO
       finalGpuBytes: ctx.ledger.current - base,
       ...(offline ? { offline: { reason: offline.reason } } : {}),
     };
-    o.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched + report.bytesFromCache, bytesTotal: report.bytesFetched + report.bytesFromCache });
+    opts.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched + report.bytesFromCache, bytesTotal: report.bytesFetched + report.bytesFromCache });
     return { ...prepared, tokenizer, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };
   } catch (e) {
     transformer?.destroy();

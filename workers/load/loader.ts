@@ -41,16 +41,16 @@ export interface LoadWeightsOptions<T = GpuTensor> {
   only?: (name: string) => boolean;
   /** Streamed strategies: read ranges through this cache reader (bytes kept for the next load). */
   cache?: { reader: CachedReader };
-  /** Streamed strategies: tensors to be had whole without reading their bytes (kept int8 weights). */
-  kept?: KeptTensors<T>;
+  /** Streamed strategies: tensors to be had whole without reading their bytes (cached int8 weights). */
+  cached?: CachedTensors<T>;
   /**
-   * Counts the host bytes this load holds (default: a new ledger). Pass one to share it with `kept` and `transform`
-   * (kept int8 read-backs) or to look at it afterwards: every hold is released when the load ends, however it ends.
+   * Counts the host bytes this load holds (default: a new ledger). Pass one to share it with `cached` and `transform`
+   * (cached int8 read-backs) or to look at it afterwards: every hold is released when the load ends, however it ends.
    */
   host?: HostLedger;
 }
 
-export interface KeptTensors<T> {
+export interface CachedTensors<T> {
   /** The tensor made from stored bytes (`bytes` read), or null: stream it. Allocates only through `group`. */
   load(record: TensorRecord, group: BufferGroup): Promise<{ tensor: T; bytes: number } | null>;
 }

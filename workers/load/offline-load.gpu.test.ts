@@ -1,7 +1,7 @@
 // Offline warm start, through loadModel on kjv-llama (a copy served by serve-dir, whose request log is the witness):
 // once an online load has kept the model, a load that cannot reach the network (connections closed unanswered, or no
 // answer within reachTimeoutMs) comes from the cache alone, says so in its report and generates the same text, for
-// streamed and streamed-int8 (kept int8 weights). HTTP statuses keep their errors; an online load still revalidates
+// streamed and streamed-int8 (cached int8 weights). HTTP statuses keep their errors; an online load still revalidates
 // and follows changed files; a cache without the model, or with a block of it gone, fails with the 'offline' error
 // naming the file, and the GPU ledger is back where it was after every failure.
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';

@@ -42,7 +42,7 @@ export function modelShape(c: Config): ModelShape {
 }
 
 /**
- * The one rule for which weights `streamed-int8` quantizes (the plan's bytes, int8WeightTransform, the kept int8
+ * The one rule for which weights `streamed-int8` quantizes (the plan's bytes, int8WeightTransform, the cached int8
  * weights of the cache): 2-D `*_proj.weight`s inside decoder layers, and with scope 'decoder+lm_head' also
  * `lm_head.weight`. Embeddings and norms always stay fp16. The scope must come from int8Scope(), which never gives
  * 'decoder+lm_head' for tied embeddings (lm_head is then the embedding table, which the gather reads in fp16).
@@ -173,19 +173,19 @@ export function kvCacheBytes(s: ModelShape, ctx: number): number {
   return s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
 }
 
-export function planLoad(o: PlanOptions): PlanReport {
-  const s = o.shape;
-  const ctx = o.contextLength ?? Math.min(s.maxContext, 2048);
+export function planLoad(opts: PlanOptions): PlanReport {
+  const s = opts.shape;
+  const ctx = opts.contextLength ?? Math.min(s.maxContext, 2048);
   const bytes = zeroBytes();
   const reasons: string[] = [];
   let parameters = 0;
   let largest = { name: '', bytes: 0 };
   let largestLinearF16 = 0;
-  const binding = o.limits.maxStorageBufferBindingSize;
-  const { scope, note } = int8Scope(o, s.tiedEmbeddings);
-  for (const t of o.tensors) {
+  const binding = opts.limits.maxStorageBufferBindingSize;
+  const { scope, note } = int8Scope(opts, s.tiedEmbeddings);
+  for (const t of opts.tensors) {
     parameters += elementCount(t.shape);
-    const b = tensorGpuBytes(t, o.strategy, scope);
+    const b = tensorGpuBytes(t, opts.strategy, scope);
     bytes.weights += b.weights ?? 0;
     bytes.scales += b.scales ?? 0;
     const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
@@ -197,37 +197,37 @@ export function planLoad(o: PlanOptions): PlanReport {
       reasons.push(`one row of '${t.name}' is ${mib(rowBytes)}, more than one storage binding holds (${mib(binding)})`);
     }
     // naive: a full-precision (f32) copy of every tensor exists on the GPU before conversion.
-    if (o.strategy === 'naive') {
+    if (opts.strategy === 'naive') {
       bytes.staging += alignedSize(elementCount(t.shape) * 4);
-      if (rowLength(t.shape) * 4 > o.limits.maxBufferSize) {
-        reasons.push(`one f32 row of '${t.name}' exceeds the largest GPU buffer (${mib(o.limits.maxBufferSize)})`);
+      if (rowLength(t.shape) * 4 > opts.limits.maxBufferSize) {
+        reasons.push(`one f32 row of '${t.name}' exceeds the largest GPU buffer (${mib(opts.limits.maxBufferSize)})`);
       }
     }
   }
   // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
-  if (o.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
+  if (opts.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
   // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
   bytes['kv-cache'] = kvCacheBytes(s, ctx);
-  bytes.activations = activationBytes(s, ctx, o.maxTokens ?? 64);
+  bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
   const kvLayerBytes = ctx * s.kvHeads * s.headDim * 4;
   if (kvLayerBytes > binding) {
     reasons.push(`the KV cache of one layer (K or V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
   }
   if (ctx > s.maxContext) reasons.push(`context length ${ctx} is more than the model's maximum (${s.maxContext})`);
   const totalBytes = Object.values(bytes).reduce((a, b) => a + b, 0);
-  if (o.vramBudgetBytes !== undefined && totalBytes > o.vramBudgetBytes) {
+  if (opts.vramBudgetBytes !== undefined && totalBytes > opts.vramBudgetBytes) {
     const parts = (Object.entries(bytes) as [string, number][])
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k} ${mib(n)}`)
       .join(', ');
     reasons.push(
-      `needs ${mib(totalBytes)} of GPU memory (${parts}) but the budget is ${mib(o.vramBudgetBytes)}` +
-        (o.strategy === 'streamed-int8' ? '' : '; try streamed-int8 or a shorter context'),
+      `needs ${mib(totalBytes)} of GPU memory (${parts}) but the budget is ${mib(opts.vramBudgetBytes)}` +
+        (opts.strategy === 'streamed-int8' ? '' : '; try streamed-int8 or a shorter context'),
     );
   }
   return {
-    model: o.model,
-    architecture: o.architecture,
+    model: opts.model,
+    architecture: opts.architecture,
     parameters,
     bytes,
     totalBytes,
@@ -235,7 +235,7 @@ export function planLoad(o: PlanOptions): PlanReport {
     contextLength: ctx,
     fits: reasons.length === 0,
     reasons,
-    ...(o.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
+    ...(opts.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
     notes: note ? [note] : [],
   };
 }

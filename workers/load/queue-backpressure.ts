@@ -24,13 +24,13 @@ export class QueueBackpressure {
   constructor(
     private readonly queue: GPUQueue,
     private readonly meter: LoadMeter,
-    private readonly o: BackpressureOptions,
+    private readonly opts: BackpressureOptions,
   ) {}
 
   /** Counts bytes given to queue.writeBuffer toward the next fence. */
   written(n: number): void {
     this.sinceFence += n;
-    if (this.sinceFence >= this.o.fenceBytes) {
+    if (this.sinceFence >= this.opts.fenceBytes) {
       this.sinceFence = 0;
       this.fences.push(this.queue.onSubmittedWorkDone());
     }
@@ -38,10 +38,10 @@ export class QueueBackpressure {
 
   /** Waits while more than `maxFences` fences are outstanding (call between tensors or chunks). */
   async throttle(): Promise<void> {
-    if (this.fences.length <= this.o.maxFences) return;
+    if (this.fences.length <= this.opts.maxFences) return;
     const t = this.meter.now();
     this.meter.sampleHost();
-    while (this.fences.length > this.o.maxFences) await this.fences.shift();
+    while (this.fences.length > this.opts.maxFences) await this.fences.shift();
     this.meter.timeSince('upload', t);
   }
 

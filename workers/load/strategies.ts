@@ -7,7 +7,7 @@
 //             staging ring and converted on the GPU (gpu-upload.ts), or converted here on software adapters, where
 //             the "GPU" is these same CPU cores; either way the queue's writes in flight are fenced (a few chunks).
 //             Through a cache (workers/cache/reader.ts) when one is given: committed blocks come from storage, the
-//             rest from the network and are kept; `kept` tensors (kept int8 weights) are taken whole before
+//             rest from the network and are kept; `cached` tensors (int8 weights quantized by an earlier load) are taken whole before
 //             streaming, so their fp16 bytes are never read.
 //   streamed-int8: streamed, with a per-tensor `transform` (int8 quantization) once each tensor is in; a load
 //             without a transform is refused as unsupported.
@@ -20,7 +20,7 @@ import type { GpuTensor } from '../gpu/tensor.ts';
 import { cancelledError, fetchBytes, fileName, type HttpOptions } from '../net/http.ts';
 import { GpuUploader } from './gpu-upload.ts';
 import type { LoadMeter } from './load-meter.ts';
-import type { KeptTensors, LoadWeightsOptions } from './loader.ts';
+import type { CachedTensors, LoadWeightsOptions } from './loader.ts';
 import { QueueBackpressure, WHOLE_FILE_BACKPRESSURE } from './queue-backpressure.ts';
 import { elementCount, type SafetensorsFile, type TensorRecord } from './safetensors.ts';
 import { DEFAULT_STREAM_OPTIONS, streamFile } from './stream.ts';
@@ -119,7 +119,7 @@ async function loadStreamed<T>(run: LoadRun<T>): Promise<void> {
   // A fence per staging slot, two outstanding: the writes in flight stay at a few chunks.
   const backpressure = new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: Math.ceil(slotBytes / 4) * 4, maxFences: 2 });
   const uploader = new GpuUploader(ctx, run.group, backpressure, { slotBytes });
-  const files = opts.kept ? await takeKept(run, opts.kept, backpressure) : run.files;
+  const files = opts.cached ? await takeCached(run, opts.cached, backpressure) : run.files;
   for (const f of files) {
     run.at({ file: f.url });
     const onTensor = (t: string | undefined) => run.at({ file: f.url, tensor: t });
@@ -141,10 +141,10 @@ async function loadStreamedInt8<T>(run: LoadRun<T>): Promise<void> {
 }
 
 /**
- * Takes the tensors `kept` has whole (their bytes counted as read from the cache, progress adjusted) and returns the
+ * Takes the tensors `cached` has whole (their bytes counted as read from the cache, progress adjusted) and returns the
  * files with only the tensors left to stream.
  */
-async function takeKept<T>(run: LoadRun<T>, kept: KeptTensors<T>, backpressure: QueueBackpressure): Promise<SafetensorsFile[]> {
+async function takeCached<T>(run: LoadRun<T>, cached: CachedTensors<T>, backpressure: QueueBackpressure): Promise<SafetensorsFile[]> {
   const { meter } = run;
   const out: SafetensorsFile[] = [];
   for (const f of run.files) {
@@ -152,14 +152,14 @@ async function takeKept<T>(run: LoadRun<T>, kept: KeptTensors<T>, backpressure: 
     for (const r of f.tensors) {
       run.at({ file: f.url, tensor: r.name });
       const t0 = meter.now();
-      const k = await kept.load(r, run.group);
+      const k = await cached.load(r, run.group);
       meter.timeSince('cache', t0);
       if (!k) {
         rest.push(r);
         continue;
       }
       run.tensors.set(r.name, k.tensor);
-      meter.keptTensor(k.bytes, r.end - r.start);
+      meter.cachedTensor(k.bytes, r.end - r.start);
       backpressure.written(k.bytes);
       await backpressure.throttle();
     }

@@ -27,22 +27,22 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = {
 };
 
 /** Splits a file's tensors (sorted by offset) into range requests of at most maxRequestBytes. */
-export function planRequests(tensors: readonly TensorRecord[], o: Pick<StreamOptions, 'maxRequestBytes' | 'maxGapBytes'>): ByteRange[] {
+export function planRequests(tensors: readonly TensorRecord[], limits: Pick<StreamOptions, 'maxRequestBytes' | 'maxGapBytes'>): ByteRange[] {
   const out: ByteRange[] = [];
   let cur: ByteRange | null = null;
   for (const t of tensors) {
     if (t.end === t.start) continue;
     let start = t.start;
     while (start < t.end) {
-      if (cur && start - cur.end <= o.maxGapBytes && cur.end - cur.start < o.maxRequestBytes) {
-        const end = Math.min(t.end, cur.start + o.maxRequestBytes);
+      if (cur && start - cur.end <= limits.maxGapBytes && cur.end - cur.start < limits.maxRequestBytes) {
+        const end = Math.min(t.end, cur.start + limits.maxRequestBytes);
         if (end > cur.end && end > start) {
           cur.end = end;
           start = end;
           continue;
         }
       }
-      cur = { start, end: Math.min(t.end, start + o.maxRequestBytes) };
+      cur = { start, end: Math.min(t.end, start + limits.maxRequestBytes) };
       out.push(cur);
       start = cur.end;
     }
@@ -116,7 +116,7 @@ export async function streamFile<T>(
   sinks: TensorSink<T>[],
   meter: LoadMeter,
   http: HttpOptions,
-  o: StreamOptions,
+  opts: StreamOptions,
   onTensor: (name: string | undefined) => void,
   /** Awaited after each chunk is handed to the sinks: bounds the writes in flight on the GPU queue. */
   throttle: () => Promise<void> = async () => {},
@@ -125,12 +125,12 @@ export async function streamFile<T>(
   await router.finishEmptyLeading();
   const records = sinks.map((s) => s.record);
   const requests = file.rangeSupported
-    ? planRequests(records, o)
+    ? planRequests(records, opts)
     : records.length
       ? [{ start: records[0].start, end: Math.max(...records.map((r) => r.end)) }]
       : [];
-  const chunk = new Uint8Array(o.chunkBytes);
-  const read: RangeReader = o.read ?? streamRange;
+  const chunk = new Uint8Array(opts.chunkBytes);
+  const read: RangeReader = opts.read ?? streamRange;
   const releaseChunk = meter.hostBuffers.hold(chunk.byteLength);
   try {
     for (const req of requests) {
@@ -157,7 +157,7 @@ export async function streamFile<T>(
         let off = 0;
         while (off < bytes.length) {
           // Large network chunks go straight through; small ones are gathered into `chunk` first.
-          if (fill === 0 && bytes.length - off >= o.chunkBytes) {
+          if (fill === 0 && bytes.length - off >= opts.chunkBytes) {
             const n = bytes.length - off;
             onTensor(router.current?.record.name);
             await router.write(bytes.subarray(off), at + off);
@@ -166,11 +166,11 @@ export async function streamFile<T>(
             off += n;
             continue;
           }
-          const n = Math.min(o.chunkBytes - fill, bytes.length - off);
+          const n = Math.min(opts.chunkBytes - fill, bytes.length - off);
           chunk.set(bytes.subarray(off, off + n), fill);
           fill += n;
           off += n;
-          if (fill === o.chunkBytes) {
+          if (fill === opts.chunkBytes) {
             onTensor(router.current?.record.name);
             await flush();
           }

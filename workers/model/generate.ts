@@ -144,15 +144,15 @@ function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean): numb
     : tokenizer.encode(templated, { addSpecialTokens: false });
 }
 
-function validate(o: GenerateOptions): void {
+function validate(opts: GenerateOptions): void {
   const bad = (setting: string, why: string): never => {
     throw new EngineError('bad-input', `${setting} ${why}`, { setting });
   };
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
-  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature)) bad('temperature', 'must be 0 (greedy) or more');
-  if (!Number.isInteger(o.topK) || o.topK < 0) bad('topK', 'must be a whole number, 0 for off');
-  if (!(o.topP > 0 && o.topP <= 1)) bad('topP', 'must be in (0, 1]');
-  if (!Number.isInteger(o.seed)) bad('seed', 'must be a whole number');
+  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
+  if (!(opts.temperature >= 0) || !Number.isFinite(opts.temperature)) bad('temperature', 'must be 0 (greedy) or more');
+  if (!Number.isInteger(opts.topK) || opts.topK < 0) bad('topK', 'must be a whole number, 0 for off');
+  if (!(opts.topP > 0 && opts.topP <= 1)) bad('topP', 'must be in (0, 1]');
+  if (!Number.isInteger(opts.seed)) bad('seed', 'must be a whole number');
 }
 
 function rate(tokens: number, ms: number): number {

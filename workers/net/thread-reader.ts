@@ -39,10 +39,10 @@ export interface ThreadReader {
   close(): Promise<void>;
 }
 
-export function threadRangeReader(o: ThreadReaderOptions = {}): ThreadReader {
-  const chunkBytes = o.chunkBytes ?? 4 << 20;
-  const buffers = o.buffers ?? 4;
-  const url = o.workerUrl ?? new URL('./thread-reader.worker.ts', import.meta.url);
+export function threadRangeReader(options: ThreadReaderOptions = {}): ThreadReader {
+  const chunkBytes = options.chunkBytes ?? 4 << 20;
+  const buffers = options.buffers ?? 4;
+  const url = options.workerUrl ?? new URL('./thread-reader.worker.ts', import.meta.url);
   // A TypeScript script starts through a small module that registers tsx's hooks (Node 20 workers inherit none).
   const worker = url.pathname.endsWith('.ts')
     ? new Worker(new URL('./start-ts-worker.mjs', import.meta.url), { workerData: { script: url.href } })

@@ -9,8 +9,8 @@ import { packF16 } from '../gpu/half.ts';
 import { quantizeWeight } from './quantize.ts';
 import { allocateTensor, writeRows } from '../gpu/tensor.ts';
 import { NodeFsBackend } from '../cache/fs.node.ts';
-import { keepInt8Weight, loadKeptInt8Weight } from './kept-int8-gpu.ts';
-import { Int8Store } from './kept-int8-store.ts';
+import { storeInt8Weight, loadCachedInt8WeightsWeight } from './int8-cache-gpu.ts';
+import { Int8Store } from './int8-cache-store.ts';
 import { ByteCache } from '../cache/store.ts';
 
 let ctx: GpuContext;
@@ -22,7 +22,7 @@ afterAll(() => {
   ctx?.device.destroy();
 });
 
-describe('kept int8 weights', () => {
+describe('cached int8 weights', () => {
   it('round-trips i8x4 words and scales through the store', async () => {
     const [n, k] = [70, 132];
     const values = Float32Array.from({ length: n * k }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
@@ -33,8 +33,8 @@ describe('kept int8 weights', () => {
     const q = await quantizeWeight(ctx, group, fp16, { maxBindingBytes });
     const cache = await ByteCache.open(new NodeFsBackend(mkdtempSync(join(tmpdir(), 'int8-gpu-'))), { blockBytes: 1024 });
     const store = new Int8Store(cache, 'm', { url: 'http://x/model.safetensors', validator: { size: 1, etag: 'e', lastModified: null, sha256: null } });
-    await keepInt8Weight(ctx, group, store, q);
-    const warm = await loadKeptInt8Weight(ctx, group, store, 'w', [n, k], maxBindingBytes);
+    await storeInt8Weight(ctx, group, store, q);
+    const warm = await loadCachedInt8WeightsWeight(ctx, group, store, 'w', [n, k], maxBindingBytes);
     expect(warm).not.toBeNull();
     expect(warm!.weight.parts.length).toBe(4);
     for (let p = 0; p < 4; p++) {

@@ -1,12 +1,12 @@
-// Kept int8 weights: for each quantized linear weight, its i8x4 words [rows × rowWords u32] followed by its f32 row
+// Cached int8 weights: for each quantized linear weight, its i8x4 words [rows × rowWords u32] followed by its f32 row
 // scales [rows], stored as one cache entry, so a warm `streamed-int8` load reads about half the fp16 bytes and runs no
 // quantize kernel. Keyed by the source file's URL + validator, the tensor name and INT8_FORMAT.
 //
-// What invalidates a kept tensor: a new validator of the source file (ETag / size / Last-Modified: new weights), a
+// What invalidates a cached tensor: a new validator of the source file (ETag / size / Last-Modified: new weights), a
 // shape that differs, or a change of INT8_FORMAT. Bump INT8_FORMAT whenever the bytes quantize_rows produces would
 // change: its rounding, the absmax/127 scale formula, the i8x4 packing or row padding (tensor.ts), or the scale dtype.
 // Not the outlier threshold: LLM.int8's threshold splits activations at run time (int8-linear.ts) and the weight
-// quantization does not depend on it, so one kept copy serves every threshold.
+// quantization does not depend on it, so one cached copy serves every threshold.
 import { wordsPerRow, rowCount } from '../gpu/tensor.ts';
 import type { CacheEntry } from '../cache/entry.ts';
 import type { ReadCounters } from '../cache/reader.ts';
@@ -87,13 +87,13 @@ export class Int8Store {
     });
   }
 
-  /** Whether a complete kept copy exists (a stale one is discarded here). */
+  /** Whether a complete cached copy exists (a stale one is discarded here). */
   async has(name: string, shape: readonly number[]): Promise<boolean> {
     return (await this.entry(name, shape)).complete;
   }
 
   /**
-   * Streams the kept bytes in order: words at offsets [0, weightBytes), scales after. Returns false when the copy is
+   * Streams the cached bytes in order: words at offsets [0, weightBytes), scales after. Returns false when the copy is
    * incomplete or a block fails its check (it is dropped): the caller then quantizes from fp16 as on a cold load,
    * discarding whatever it wrote from this read.
    */

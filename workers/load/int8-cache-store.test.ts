@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NodeFsBackend } from '../cache/fs.node.ts';
-import { int8Layout, Int8Store } from './kept-int8-store.ts';
+import { int8Layout, Int8Store } from './int8-cache-store.ts';
 import { newCounters } from '../cache/reader.ts';
 import { ByteCache } from '../cache/store.ts';
 
@@ -40,7 +40,7 @@ describe('Int8Store', () => {
     expect(await store.has('w', shape)).toBe(true);
     expect(await readAll(store)).toEqual(bytes);
     expect(counters.cacheBytes).toBe(layout.total);
-    // Another shape, or another version of the source file: no kept copy (and the stale one is discarded).
+    // Another shape, or another version of the source file: no cached copy (and the stale one is discarded).
     expect(await store.has('w', [300, 128])).toBe(false);
     const changed = new Int8Store(cache, 'https://example.org/m/', { ...source, validator: { ...source.validator, etag: '"b"' } });
     expect(await changed.has('w', shape)).toBe(false);

@@ -1,4 +1,4 @@
-// Moving kept int8 weights between the GPU and the Int8Store: after a cold load quantizes a weight, its i8x4 words
+// Moving cached int8 weights between the GPU and the Int8Store: after a cold load quantizes a weight, its i8x4 words
 // and scales are read back in bounded slices and kept; on a warm load they are written straight into new buffers,
 // with no fp16 copy and no quantize kernel. Host memory: one staging slice and one cache block at a time, counted in
 // the load's host ledger (`host`) when one is given: the mapped slice and its copy, the store's block buffer, and each
@@ -8,7 +8,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import type { HostLedger } from '../gpu/host-ledger.ts';
 import type { Int8Weight } from '../model/int8-linear.ts';
 import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
-import { int8Layout, type Int8Store } from './kept-int8-store.ts';
+import { int8Layout, type Int8Store } from './int8-cache-store.ts';
 
 /** Largest read-back slice. */
 const SLICE_BYTES = 8 * 1024 * 1024;
@@ -52,7 +52,7 @@ async function readBack(
 }
 
 /** Keeps a freshly quantized weight in the store (words of every row part in order, then the scales). */
-export async function keepInt8Weight(ctx: GpuContext, group: BufferGroup, store: Int8Store, w: Int8Weight, host?: HostLedger): Promise<void> {
+export async function storeInt8Weight(ctx: GpuContext, group: BufferGroup, store: Int8Store, w: Int8Weight, host?: HostLedger): Promise<void> {
   const writer = await store.writer(w.weight.name, w.weight.shape);
   const release = host?.hold(writer.bufferBytes);
   try {
@@ -81,10 +81,10 @@ function writeWordBytes(queue: GPUQueue, t: GpuTensor, at: number, bytes: Uint8A
 }
 
 /**
- * The kept int8 weight of `name`, uploaded into new buffers of `group` (categories weights and scales, as
+ * The cached int8 weight of `name`, uploaded into new buffers of `group` (categories weights and scales, as
  * quantizeWeight makes them); null when there is no intact copy (nothing is left allocated then).
  */
-export async function loadKeptInt8Weight(
+export async function loadCachedInt8WeightsWeight(
   ctx: GpuContext,
   group: BufferGroup,
   store: Int8Store,
