@@ -2,7 +2,12 @@
 // per decoded token (weights + the KV cache up to that position), so tok/s can be set against memory bandwidth:
 // effective GB/s = bytes/token × tok/s.
 //   npm run bench -- decode --model <dir-or-url> [--precision fp16|int8[,…]] [--contexts 16,128,512] [--steps 16]
-//                           [--threshold 6] [--json]
+//                           [--threshold 6] [--profile] [--prefill 512] [--json]
+// Each row also says what one decode step costs besides the GPU's work: dispatches and compute passes per token, CPU
+// time to record and submit them, and time waiting for the sampled id. --profile adds, per context, the GPU time of
+// each kernel kind per token from timestamp queries (each dispatch in a timed pass of its own, in separate steps) and
+// their sum against the wall time per token: near 1, the GPU kernels bound decode; far below, dispatch overhead or
+// the CPU does. --prefill N times a prefill of N tokens on its own (tok/s).
 import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
@@ -25,6 +30,34 @@ export function bytesPerToken(w: Weights, dim: number, kvDim: number, layers: nu
   return { weights, kv };
 }
 
+/**
+ * GPU time per kernel kind per decode step, from `steps` steps with timestamp queries (each dispatch in a pass of its
+ * own), against the wall time per step measured without them.
+ */
+async function profileSteps(t: Transformer, id: number, pos: number, steps: number, wallMsPerToken: number) {
+  const rec = t.recorder;
+  try {
+    rec.startProfiling(4096);
+  } catch (e) {
+    return { unavailable: e instanceof Error ? e.message : String(e) };
+  }
+  try {
+    let next = await t.step(id, pos, GREEDY); // warm-up: the split passes' first use
+    rec.takeTimes();
+    for (let s = 1; s <= steps; s++) next = await t.step(next, pos + s, GREEDY);
+    const kinds = rec.takeTimes();
+    const perToken = Object.fromEntries(
+      Object.entries(kinds)
+        .sort((a, b) => b[1].gpuMs - a[1].gpuMs)
+        .map(([k, v]) => [k, { dispatches: v.dispatches / steps, gpuMs: v.gpuMs / steps }]),
+    );
+    const gpuMsPerToken = Object.values(kinds).reduce((n, v) => n + v.gpuMs, 0) / steps;
+    return { kernels: perToken, gpuMsPerToken, wallMsPerToken, gpuOverWall: gpuMsPerToken / wallMsPerToken };
+  } finally {
+    rec.stopProfiling();
+  }
+}
+
 export async function benchDecode(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -34,6 +67,8 @@ export async function benchDecode(argv: string[]): Promise<void> {
       contexts: { type: 'string', default: '16,128,512' },
       steps: { type: 'string', default: '16' },
       threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
+      profile: { type: 'boolean', default: false },
+      prefill: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -49,18 +84,31 @@ export async function benchDecode(argv: string[]): Promise<void> {
     const fp16 = fp16LinearFactory(ctx);
     const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
-    const maxCtx = Math.max(...contexts) + steps + 1;
+    const prefillTokens = values.prefill ? Number(values.prefill) : 0;
+    const maxCtx = Math.max(...contexts, prefillTokens) + steps + 1;
     const t = new Transformer(ctx, config, weights, { contextLength: maxCtx, maxTokens: 64 });
     try {
       // Deterministic prompt ids (a fixed stride through the vocabulary), and one warm-up step for pipeline caches.
-      const ids = Array.from({ length: Math.max(...contexts) }, (_, i) => (i * 7919 + 13) % config.vocabSize);
+      const ids = Array.from({ length: Math.max(...contexts, prefillTokens) }, (_, i) => (i * 7919 + 13) % config.vocabSize);
       await t.prefill(ids.slice(0, 4), 0, GREEDY);
+      if (prefillTokens > 0) {
+        await t.prefill(ids.slice(0, prefillTokens), 0, GREEDY); // warm-up: every chunk size's pipelines
+        const t0 = performance.now();
+        await t.prefill(ids.slice(0, prefillTokens), 0, GREEDY);
+        const ms = performance.now() - t0;
+        const row = { bench: 'prefill', model: values.model, precision, adapter, tokens: prefillTokens, chunk: t.maxTokens, prefillTokPerS: (prefillTokens * 1000) / ms, ms };
+        console.log(values.json ? JSON.stringify(row) : `${precision} prefill of ${prefillTokens}: ${row.prefillTokPerS.toFixed(1)} tok/s (${ms.toFixed(0)} ms)`);
+      }
       for (const c of contexts) {
         const t0 = performance.now();
         let next = await t.prefill(ids.slice(0, c), 0, GREEDY);
         const prefillMs = performance.now() - t0;
+        const cost = { dispatches: 0, passes: 0, recordMs: 0, waitMs: 0 };
         const t1 = performance.now();
-        for (let s = 0; s < steps; s++) next = await t.step(next, c + s, GREEDY);
+        for (let s = 0; s < steps; s++) {
+          next = await t.step(next, c + s, GREEDY);
+          for (const k of Object.keys(cost) as (keyof typeof cost)[]) cost[k] += t.lastForward[k];
+        }
         const decodeMs = performance.now() - t1;
         const b = bytesPerToken(weights, config.dim, config.kvDim, config.nLayers, c + steps / 2);
         const decodeTokPerS = (steps * 1000) / decodeMs;
@@ -78,6 +126,11 @@ export async function benchDecode(argv: string[]): Promise<void> {
           weightBytesPerToken: b.weights,
           kvBytesPerToken: b.kv,
           effectiveGBPerS: ((b.weights + b.kv) * decodeTokPerS) / 1e9,
+          dispatchesPerToken: cost.dispatches / steps,
+          passesPerToken: cost.passes / steps,
+          recordMsPerToken: cost.recordMs / steps,
+          readbackWaitMsPerToken: cost.waitMs / steps,
+          profile: values.profile ? await profileSteps(t, next, c + steps, steps, decodeMs / steps) : undefined,
         };
         if (values.json) console.log(JSON.stringify(row));
         else {

@@ -1,51 +1,46 @@
-// y[row] = sum_k W[row, k] * x[k] for one part of an fp16 weight (rows part.rowStart ..), decode path (one token).
-// W: fp16 packed two per u32, row-major, `row_words` u32 per row. x, y: f32.
-// Each workgroup computes WG / TPR rows; the TPR threads of a row stride over it and reduce in workgroup memory.
-// TPR = 1 (one thread per row, no barriers at all) is for CPU adapters, where barriers cost far more than the math;
-// TPR = 32 or 64 is for GPUs, where neighbouring threads then read neighbouring words.
+// The one-token product with an fp16 weight (one part of it): the finished rows of this thread's pairs, W x, with x
+// read through RMSNorm where Params.norm says (matvec_io.wgsl, which also holds the epilogues and entry points).
+// W: fp16 packed two per u32, rows a multiple of 4 words, read as vec4<u32> (8 weights per load). x: f32.
+// Each workgroup computes PAIRS pairs of rows per lane group: LANES = WG (GPUs) spreads a row's vec4 columns over the
+// whole workgroup (neighbouring threads read neighbouring 16 bytes) and sums with lanes_sum; LANES = 1 (CPU adapters,
+// where a barrier costs far more than the math) gives each thread its own pairs and needs no reduction at all.
+// half2() — two fp16 of a u32 as f32 — comes from matvec_f16_packed.wgsl (unpack2x16float, everywhere) or
+// matvec_f16_native.wgsl (an f16 load, with shader-f16); lanes_sum from matvec_reduce_subgroup.wgsl (subgroupAdd) or
+// matvec_reduce_workgroup.wgsl (a tree in workgroup memory). The owner (workers/kernels/matvec.ts) puts them in front.
 
-override WG: u32 = 64u;
-override TPR: u32 = 64u;  // threads per row: a power of two dividing WG
+@group(0) @binding(0) var<storage, read> w: array<vec4<u32>>;
 
-struct Params {
-  rows: u32,       // rows in this part
-  row_words: u32,  // u32 words per weight row (= ceil(K / 2))
-  y_offset: u32,   // where this part's first row goes in y
-  k: u32,          // elements per row
+fn dot8(v: vec4<u32>, a: vec4<f32>, b: vec4<f32>) -> f32 {
+  return dot(vec4<f32>(half2(v.x), half2(v.y)), a) + dot(vec4<f32>(half2(v.z), half2(v.w)), b);
 }
 
-@group(0) @binding(0) var<storage, read> w: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+fn product(flat: u32, lid: u32) -> Pairs {
+  let lane = lid % LANES;
+  let unit0 = (flat * (WG / LANES) + lid / LANES) * PAIRS;
+  let units = (p.rows + 1u) / 2u;
+  let row_vecs = p.row_words / 4u;
+  // where each pair's two rows start (pairs past the end read the last row; they are never stored)
+  var base: array<vec2<u32>, MAX_PAIRS>;
+  for (var i = 0u; i < PAIRS; i++) {
+    base[i] = min(pair_rows(min(unit0 + i, units - 1u)), vec2<u32>(p.rows - 1u)) * row_vecs;
+  }
+  var inv = 1.0;
+  if (p.norm != 0u) { inv = inv_rms(lane, lid); }
 
-var<workgroup> partial: array<f32, WG>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % TPR;
-  let row = (wg.x + wg.y * nwg.x) * (WG / TPR) + lid / TPR;
-  let valid = row < p.rows;
-  var acc = 0.0;
-  if (valid) {
-    let base = row * p.row_words;
-    for (var j = lane; j < p.row_words; j += TPR) {
-      let wv = unpack2x16float(w[base + j]);
-      let k0 = 2u * j;
-      // an odd K pads the last word with 0, and x has only K entries
-      let x1 = select(0.0, x[min(k0 + 1u, p.k - 1u)], k0 + 1u < p.k);
-      acc += wv.x * x[k0] + wv.y * x1;
+  var acc: array<vec2<f32>, MAX_PAIRS>;
+  for (var j = lane; j < row_vecs; j += LANES) {
+    let xa = xn4(8u * j, inv);
+    let xb = xn4(8u * j + 4u, inv);
+    for (var i = 0u; i < PAIRS; i++) {
+      acc[i] += vec2<f32>(dot8(w[base[i].x + j], xa, xb), dot8(w[base[i].y + j], xa, xb));
     }
   }
-  if (TPR > 1u) {
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
-      if (lane < s) { partial[lid] += partial[lid + s]; }
-      workgroupBarrier();
+  if (LANES > 1u) {
+    for (var i = 0u; i < PAIRS; i += 2u) {
+      let s = lanes_sum(vec4<f32>(acc[i], acc[min(i + 1u, MAX_PAIRS - 1u)]), lid);
+      acc[i] = s.xy;
+      acc[min(i + 1u, MAX_PAIRS - 1u)] = s.zw;
     }
-    acc = partial[lid];
   }
-  if (valid && lane == 0u) { y[p.y_offset + row] = acc; }
+  return Pairs(unit0, lane == 0u, acc);
 }

@@ -3,4 +3,6 @@
 //   tokens: rows of x in this forward (the prompt chunk's length, or 1 when decoding)
 //   pos:    the position of the first row
 //   kv_len: pos + tokens, the positions the KV cache holds after this forward
-struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+//   row:    the row of x a one-token product reads (matvec_io.wgsl): 0 when decoding, tokens - 1 for the classifier
+//           on the last position of a prompt chunk
+struct Step { tokens: u32, pos: u32, kv_len: u32, row: u32 }

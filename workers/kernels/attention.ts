@@ -19,6 +19,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, workgroupSize, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 /** The workgroup copies one query head into workgroup memory of this many floats. */
 export const MAX_HEAD_DIM = 256;
@@ -191,7 +192,7 @@ export class Attention {
    * a caller that knows the cache length (`kvLen`, positions 0 .. pos + tokens) lets a cache of one chunk take the
    * single pass instead, which saves the combine dispatch (a few µs per layer on a GPU).
    */
-  encode(pass: GPUComputePassEncoder, b: AttentionBinding, tokens: number, kvLen?: number): void {
+  encode(pass: ComputePass, b: AttentionBinding, tokens: number, kvLen?: number): void {
     const maxPerDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const oneChunk = kvLen !== undefined && kvLen <= this.minChunk;
     if (tokens === 1 && !oneChunk && b.split && this.splitKp && this.combineKp) {

@@ -5,6 +5,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const WG = 64;
 
@@ -29,7 +30,7 @@ export class ElementwiseKernel {
     return { bindGroup: createBindGroup(this.ctx, `${this.name}.bindGroup.${label}`, this.kp, [inout, input, params, step]), width };
   }
 
-  encode(pass: GPUComputePassEncoder, b: ElementwiseBinding, tokens: number): void {
+  encode(pass: ComputePass, b: ElementwiseBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(Math.ceil((tokens * b.width) / WG), this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.setPipeline(this.kp.pipeline);
     pass.setBindGroup(0, b.bindGroup);

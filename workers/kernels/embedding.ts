@@ -6,6 +6,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const WG = 64;
 
@@ -37,7 +38,7 @@ export class Embedding {
     return { bindGroups, rowWords: table.rowWords };
   }
 
-  encode(pass: GPUComputePassEncoder, b: EmbeddingBinding, tokens: number): void {
+  encode(pass: ComputePass, b: EmbeddingBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(Math.ceil((tokens * b.rowWords) / WG), this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.setPipeline(this.kp.pipeline);
     for (const bg of b.bindGroups) {

@@ -10,6 +10,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipelines, createParams } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const WG = 64;
 /** Tokens per thread (and per workgroup) of the `prefill` entry point (TT in the WGSL). */
@@ -100,7 +101,7 @@ export class Int8MatMul {
   }
 
   /** Records the product for the first `tokens` rows of x (the Step uniform must say the same). */
-  encode(pass: GPUComputePassEncoder, binding: Int8MatMulBinding, tokens: number): void {
+  encode(pass: ComputePass, binding: Int8MatMulBinding, tokens: number): void {
     const perWorkgroup = tokens === 1 ? 1 : PREFILL_TOKENS_PER_WORKGROUP;
     const blocks = Math.ceil(tokens / perWorkgroup);
     const rowsPerWorkgroup = WG / this.threadsPerRow;

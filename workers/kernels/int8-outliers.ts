@@ -6,6 +6,7 @@ import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { createBindGroup, createKernelPipeline, createParams, workgroupSize } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 export interface OutlierBuffers {
   /** u32 [k]: 1 where the column is an outlier. */
@@ -60,7 +61,7 @@ export class Int8Outliers {
     return { bindGroup };
   }
 
-  encode(pass: GPUComputePassEncoder, binding: OutliersBinding): void {
+  encode(pass: ComputePass, binding: OutliersBinding): void {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, binding.bindGroup);
     pass.dispatchWorkgroups(1);

@@ -7,6 +7,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipelines, createParams, workgroupSize } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 export interface QuantizedActivations {
   /** u32 [maxTokens, ceil(k / 4)]: int8 x, four per u32, 0 on outlier columns. */
@@ -84,7 +85,7 @@ export class Int8QuantizeX {
    * Records the quantization of the first `tokens` rows (the Step uniform must say the same). For tokens > 1,
    * Int8Outliers must have been recorded before; for tokens == 1 this also writes the outlier mask and list.
    */
-  encode(pass: GPUComputePassEncoder, binding: QuantizeXBinding, tokens: number): void {
+  encode(pass: ComputePass, binding: QuantizeXBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(tokens, this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.setPipeline(tokens === 1 ? this.single : this.pipeline);
     pass.setBindGroup(0, binding.bindGroup);

@@ -8,6 +8,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const TN = 8;
 const TT = 8;
@@ -44,7 +45,7 @@ export class MatMulF16 {
     return { parts };
   }
 
-  encode(pass: GPUComputePassEncoder, b: MatMulBinding, tokens: number): void {
+  encode(pass: ComputePass, b: MatMulBinding, tokens: number): void {
     const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const tokenTiles = Math.ceil(tokens / TOKENS_PER_WG);
     pass.setPipeline(this.kp.pipeline);

@@ -6,6 +6,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 export interface RmsNormBinding {
   readonly bindGroup: GPUBindGroup;
@@ -35,7 +36,7 @@ export class RmsNorm {
     return { bindGroup };
   }
 
-  encode(pass: GPUComputePassEncoder, b: RmsNormBinding, tokens: number): void {
+  encode(pass: ComputePass, b: RmsNormBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(tokens, this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.setPipeline(this.kp.pipeline);
     pass.setBindGroup(0, b.bindGroup);

@@ -5,6 +5,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const WG = 64;
 
@@ -80,7 +81,7 @@ export class Rope {
     return { bindGroup, threadsPerToken: (shape.nHeads + shape.nKvHeads) * half };
   }
 
-  encode(pass: GPUComputePassEncoder, b: RopeBinding, tokens: number): void {
+  encode(pass: ComputePass, b: RopeBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(Math.ceil((tokens * b.threadsPerToken) / WG), this.ctx.limits.maxComputeWorkgroupsPerDimension);
     pass.setPipeline(this.kp.pipeline);
     pass.setBindGroup(0, b.bindGroup);

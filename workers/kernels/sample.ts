@@ -17,6 +17,7 @@ export interface SamplingParams {
   /** This token's uniform draw in [0, 1): Mulberry32.nextUniform(), a multiple of 2^-24 (exact in f32). */
   u: number;
 }
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 
@@ -73,7 +74,7 @@ export class Sampler {
     );
   }
 
-  encode(pass: GPUComputePassEncoder, b: SampleBinding): void {
+  encode(pass: ComputePass, b: SampleBinding): void {
     pass.setPipeline(this.kp.pipeline);
     pass.setBindGroup(0, b.bindGroup);
     pass.dispatchWorkgroups(1);

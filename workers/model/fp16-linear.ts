@@ -7,9 +7,11 @@ import { BiasAdd } from '../kernels/bias-add.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { MatMulF16, type MatMulBinding } from '../kernels/matmul.ts';
-import { MatVecF16, type MatVecBinding } from '../kernels/matvec.ts';
+import { MatVecF16 } from '../kernels/matvec.ts';
+import type { MatVecBinding } from '../kernels/matvec-io.ts';
 import type { LinearBinding, LinearLayer } from './linear.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 /** The pipelines of the fp16 path, created once per device and shared by every layer. */
 export class Fp16Kernels {
@@ -73,21 +75,21 @@ export class Fp16Linear implements LinearLayer {
     return {
       kind: 'fp16',
       input: null,
-      matvec: k.matvec.bind(this.weight, x, y, group),
+      matvec: k.matvec.bind(this.weight, { x, norm: null, bias: this.bias, epilogue: { kind: 'store', y }, step }, group),
       matmul: maxTokens > 1 ? k.matmul.bind(this.weight, x, y, step, group) : null,
       bias: this.bias ? k.bias.bind(this.bias, y, step, group) : null,
     };
   }
 
-  encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+  encode(pass: ComputePass, binding: LinearBinding, tokens: number): void {
     this.encodeProduct(pass, binding, tokens);
   }
 
-  encodeProduct(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+  encodeProduct(pass: ComputePass, binding: LinearBinding, tokens: number): void {
     const b = binding as Fp16Binding;
-    if (tokens === 1) this.kernels.matvec.encode(pass, b.matvec);
-    else if (b.matmul) this.kernels.matmul.encode(pass, b.matmul, tokens);
-    else throw new Error(`fp16 linear '${this.name}': bound for one token, asked for ${tokens}`);
+    if (tokens === 1) return this.kernels.matvec.encode(pass, b.matvec); // bias added in its epilogue
+    if (!b.matmul) throw new Error(`fp16 linear '${this.name}': bound for one token, asked for ${tokens}`);
+    this.kernels.matmul.encode(pass, b.matmul, tokens);
     if (b.bias) this.kernels.bias.encode(pass, b.bias, tokens);
   }
 

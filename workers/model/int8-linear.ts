@@ -12,6 +12,7 @@ import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from
 import { perDevice } from '../kernels/kernel-cache.ts';
 import type { InputStage, LinearBinding, LinearLayer } from './linear.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 /** The threshold of LLM.int8 (bitsandbytes' default) and of the reference emulation. */
 export const DEFAULT_OUTLIER_THRESHOLD = 6;
@@ -68,7 +69,7 @@ class Int8InputStage implements InputStage {
     readonly inputs: { x: GPUBuffer; xq: GPUBuffer; sx: GPUBuffer; outlierList: GPUBuffer },
   ) {}
 
-  encode(pass: GPUComputePassEncoder, tokens: number): void {
+  encode(pass: ComputePass, tokens: number): void {
     if (!(tokens >= 1 && tokens <= this.maxTokens)) throw new Error(`int8 input stage: ${tokens} tokens, bound for 1..${this.maxTokens}`);
     if (tokens > 1) this.kernels.outliers.encode(pass, this.outliers); // one token: quantizeX finds them itself
     this.kernels.quantizeX.encode(pass, this.quantizeX, tokens);
@@ -124,14 +125,14 @@ export class Int8Linear implements LinearLayer {
   }
 
   /** Outlier columns, per-token quantization of x, then the int8 product. */
-  encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+  encode(pass: ComputePass, binding: LinearBinding, tokens: number): void {
     const b = this.check(binding, tokens);
     b.input.encode(pass, tokens);
     this.kernels.matmul.encode(pass, b.matmul, tokens);
   }
 
   /** The int8 product alone, reading what binding.input last wrote (see LinearLayer.encodeProduct). */
-  encodeProduct(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void {
+  encodeProduct(pass: ComputePass, binding: LinearBinding, tokens: number): void {
     this.kernels.matmul.encode(pass, this.check(binding, tokens).matmul, tokens);
   }
 

@@ -1,6 +1,7 @@
 // A linear layer y = x Wᵀ (+ b) as the transformer sees it. The fp16 layer and the LLM.int8 layer are two kinds of
 // layer chosen when the weights are built; forward() has no precision branches.
 import type { BufferGroup } from '../gpu/ledger.ts';
+import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 /**
  * Work a layer records on its input x before its product that depends on x and the stage's own settings alone, never
@@ -10,7 +11,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
  */
 export interface InputStage {
   /** Records the stage for the first `tokens` rows of x (tokens must equal what the Step uniform says). */
-  encode(pass: GPUComputePassEncoder, tokens: number): void;
+  encode(pass: ComputePass, tokens: number): void;
 }
 
 export interface LinearBinding {
@@ -32,12 +33,12 @@ export interface LinearLayer {
    */
   bind(x: GPUBuffer, y: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): LinearBinding;
   /** Records y = x Wᵀ (+ b) for the first `tokens` rows (tokens must equal what the Step uniform says). */
-  encode(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void;
+  encode(pass: ComputePass, binding: LinearBinding, tokens: number): void;
   /**
    * Records the product alone: binding.input (if any) must have been recorded for the same `tokens` after x was last
    * written. encode() is binding.input's encode, then this.
    */
-  encodeProduct(pass: GPUComputePassEncoder, binding: LinearBinding, tokens: number): void;
+  encodeProduct(pass: ComputePass, binding: LinearBinding, tokens: number): void;
   /** Frees the weights (the owning group may also do it). */
   destroy(): void;
 }
@@ -71,7 +72,7 @@ export function bindSharedInput(
  * products in order. Nothing here writes x or a stage's outputs between a stage and the products that read it, and
  * the stages are deterministic, so every y is bit-identical to recording each layer alone with encode().
  */
-export function encodeSharedInput(pass: GPUComputePassEncoder, shared: SharedInputBinding, tokens: number): void {
+export function encodeSharedInput(pass: ComputePass, shared: SharedInputBinding, tokens: number): void {
   for (const stage of shared.stages) stage.encode(pass, tokens);
   for (const { layer, binding } of shared.products) layer.encodeProduct(pass, binding, tokens);
 }

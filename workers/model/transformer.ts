@@ -4,6 +4,7 @@
 // submits once, and a decode step reads back only the sampled token id.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
+import { PassRecorder, type ComputePass, type RecordCounts } from '../gpu/pass-recorder.ts';
 import { ResidualAdd } from '../kernels/add.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
@@ -81,6 +82,14 @@ interface Bindings {
 
 type Head = 'none' | 'sample' | 'all-logits';
 
+/** What the last forward cost on the CPU side (bench decode reads it). */
+export interface ForwardStats extends RecordCounts {
+  /** Milliseconds to record the forward's commands and submit them. */
+  recordMs: number;
+  /** Milliseconds from the submit until the sampled id was back (0 when nothing was read back). */
+  waitMs: number;
+}
+
 export class Transformer implements TokenModel {
   readonly contextLength: number;
   readonly maxTokens: number;
@@ -90,6 +99,10 @@ export class Transformer implements TokenModel {
   private readonly b: Bindings;
   private readonly idsData: Uint32Array;
   private readonly idsOne = [0];
+  /** Counts each forward's dispatches and passes; bench decode --profile turns its kernel timing on. */
+  readonly recorder: PassRecorder;
+  /** The last forward's counts and CPU times. */
+  readonly lastForward: ForwardStats = { dispatches: 0, passes: 0, recordMs: 0, waitMs: 0 };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -100,6 +113,7 @@ export class Transformer implements TokenModel {
     const c = config;
     this.contextLength = Math.min(opts.contextLength ?? Math.min(maxContext(c), 2048), maxContext(c));
     this.kernels = ModelKernels.for(ctx);
+    this.recorder = new PassRecorder(ctx);
     this.group = ctx.ledger.group('run-state');
     try {
       this.s = createRunState(ctx, this.group, c, this.contextLength, opts.maxTokens ?? 128, opts.allLogits ?? false);
@@ -140,7 +154,7 @@ export class Transformer implements TokenModel {
    * Records the forward pass of T tokens at positions pos .. pos+T (already in s.ids, Step uniform written) up to the
    * final norm in s.xb. The cache then holds pos + T positions, which lets decode attention skip its split for a short one.
    */
-  private forward(pass: GPUComputePassEncoder, T: number, pos: number): void {
+  private forward(pass: ComputePass, T: number, pos: number): void {
     const { kernels, b, weights: w } = this;
     // token embeddings: x = embed[ids]
     kernels.embedding.encode(pass, b.embed, T);
@@ -183,32 +197,39 @@ export class Transformer implements TokenModel {
       if (!(id >= 0 && id < this.config.vocabSize)) throw new EngineError('bad-input', `token id ${id} is outside the vocabulary`);
       this.idsData[i] = id;
     }
+    const t0 = performance.now();
     device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
     writeStep(this.ctx.device.queue, s.step, T, pos);
     writeStep(this.ctx.device.queue, s.lastStep, 1, pos + T - 1);
 
     const enc = device.createCommandEncoder({ label: 'forward' });
-    let pass = enc.beginComputePass({ label: 'forward.layers' });
+    this.recorder.resetCounts();
+    let pass = this.recorder.begin(enc, 'forward.layers');
     this.forward(pass, T, pos);
     if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
     pass.end();
     if (head === 'sample') {
       // classifier on the last position only, then sampling on the GPU: one u32 comes back
       enc.copyBufferToBuffer(s.xb, (T - 1) * this.config.dim * 4, s.xLast, 0, this.config.dim * 4);
-      pass = enc.beginComputePass({ label: 'forward.sample' });
+      pass = this.recorder.begin(enc, 'forward.sample');
       w.lmHead.encode(pass, b.lmHeadLast, 1);
       this.kernels.sampler.encode(pass, b.sample);
       pass.end();
       enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
     }
+    this.recorder.finish(enc);
     device.queue.submit([enc.finish()]);
+    Object.assign(this.lastForward, this.recorder.counts, { recordMs: performance.now() - t0, waitMs: 0 });
   }
 
   private async readSampled(): Promise<number> {
     const r = this.s.sampledReadback;
+    const t0 = performance.now();
     await r.mapAsync(GPUMapMode.READ);
     const id = new Uint32Array(r.getMappedRange(), 0, 1)[0];
     r.unmap();
+    this.lastForward.waitMs = performance.now() - t0;
+    await this.recorder.collect();
     return id;
   }
 
