@@ -85,7 +85,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
     const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
     const prefillTokens = values.prefill ? Number(values.prefill) : 0;
-    const maxCtx = Math.max(...contexts, prefillTokens) + steps + 1;
+    const maxCtx = Math.max(...contexts, prefillTokens) + 2 * steps + 2; // the decode steps, then the profiled ones
     const t = new Transformer(ctx, config, weights, { contextLength: maxCtx, maxTokens: 64 });
     try {
       // Deterministic prompt ids (a fixed stride through the vocabulary), and one warm-up step for pipeline caches.

@@ -64,6 +64,9 @@ export class RecordingPass implements ComputePass {
   }
 }
 
+/** The most queries one query set may hold (WebGPU). */
+const MAX_QUERIES = 4096;
+
 interface Profile {
   querySet: GPUQuerySet;
   resolve: GPUBuffer;
@@ -101,7 +104,7 @@ export class PassRecorder {
   startProfiling(maxDispatches: number): void {
     if (!this.ctx.features.timestampQuery) throw new Error('profiling needs the timestamp-query feature, which this device lacks');
     this.stopProfiling();
-    const capacity = 2 * maxDispatches;
+    const capacity = 2 * Math.min(maxDispatches, MAX_QUERIES / 2);
     const bytes = capacity * 8;
     this.profile = {
       querySet: this.ctx.device.createQuerySet({ label: 'profile.timestamps', type: 'timestamp', count: capacity }),
