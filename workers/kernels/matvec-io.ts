@@ -218,11 +218,13 @@ export function bindMatVec(
     throw new Error(`${kernel}: bias '${io.bias.name}' must be one f16x2 part of ${rows} values`);
   }
   const span = pairSpan(e);
-  if (span % 2 !== 0 || (e.kind !== 'store' && e.kind !== 'residual' && rows % span !== 0)) {
+  // store and residual pair rows within a part, any rows; glu and rope_kv pair rows of whole blocks
+  const blocks = e.kind === 'glu' || e.kind === 'rope_kv';
+  if (span % 2 !== 0 || (blocks && rows % span !== 0)) {
     throw new Error(`${kernel}: '${weight.name}' has ${rows} rows, not a whole number of ${span}-row blocks (${e.kind})`);
   }
   for (const part of weight.parts) {
-    if (part.rowStart % span !== 0) throw new Error(`${kernel}: part of '${weight.name}' at row ${part.rowStart} splits a ${span}-row block`);
+    if (blocks && part.rowStart % span !== 0) throw new Error(`${kernel}: part of '${weight.name}' at row ${part.rowStart} splits a ${span}-row block`);
   }
   if (e.kind === 'rope_kv') {
     const want = (e.nHeads + 2 * e.nKvHeads) * e.headDim;
