@@ -24,7 +24,7 @@ export function bytesPerToken(w: Weights, dim: number, kvDim: number, layers: nu
   let weights = w.lmHead.bytes + w.finalNorm.rowWords * 4 + Math.ceil(dim / 2) * 4;
   for (const l of w.layers) {
     weights += l.attnNorm.rowWords * 4 + l.ffnNorm.rowWords * 4;
-    for (const lin of [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]) weights += lin.bytes;
+    for (const lin of [l.qkv, l.o, l.gateUp, l.down]) weights += lin.bytes;
   }
   const kv = layers * 2 * (position + 1) * kvDim * 4;
   return { weights, kv };

@@ -3,11 +3,11 @@
 //           + (sum_{c in outliers} x[t, c] * q[r, c]) * sw[r]            float × dequantized int8 over the outliers
 //           + bias[r]
 // The int8 sum is exact in i32. xq is 0 on outlier columns, so the int8 part skips them without a test.
-// Entry points: `decode` (one token; tokens == 1) and `prefill` (TT tokens per thread, so each weight word read serves
-// TT tokens). Each workgroup computes WG / TPR output rows of one token block; the TPR threads of a row stride over its
-// words and reduce in workgroup memory. TPR = WG (one row per workgroup, coalesced reads + a tree reduction) is for
-// GPUs; TPR = 1 (one thread per row, no barriers at all) is for CPU adapters, where barriers cost far more than the
-// math. The int8 sums are exact either way; the float sum over the outlier columns is added in another order (which
+// For several tokens (prefill; one token goes through matvec_int8.wgsl, which quantizes x itself): TT tokens per
+// thread, so each weight word read serves TT tokens. Each workgroup computes WG / TPR output rows of one token block;
+// the TPR threads of a row stride over its words and reduce in workgroup memory. TPR = WG (one row per workgroup,
+// coalesced reads + a tree reduction) is for GPUs; TPR = 1 (one thread per row, no barriers at all) is for CPU
+// adapters, where barriers cost far more than the math. The int8 sums are exact either way; the float sum over the outlier columns is added in another order (which
 // may move its last bit).
 //
 // dot4(a, b) — the i32 dot product of two words of four int8 — is not defined here: the owner puts one of
@@ -19,22 +19,22 @@ override WG: u32 = 64u;
 override TPR: u32 = 64u;  // threads per output row: a power of two dividing WG
 const TT: u32 = 4u;
 
-struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+// struct Step { tokens, pos, kv_len, row }: step.wgsl, put in front by the owner.
 
 struct Params {
   rows: u32,       // output rows in this part
-  row_words: u32,  // u32 words per int8 row of q and of xq (= ceil(k / 4))
+  row_words: u32,  // u32 words per int8 row of q (ceil(k / 4), or more where rows are padded)
   y_offset: u32,   // first output row of this part in the whole weight (index into scales, bias and y's columns)
   k: u32,          // in_features
   n: u32,          // out_features (row stride of y)
   has_bias: u32,
-  _a: u32,
+  x_words: u32,    // u32 words per row of xq (= ceil(k / 4))
   _b: u32,
 }
 
 @group(0) @binding(0) var<storage, read> w: array<u32>;        // this part's int8 rows, four per u32
 @group(0) @binding(1) var<storage, read> scales: array<f32>;   // [n] row scales of the whole weight
-@group(0) @binding(2) var<storage, read> xq: array<u32>;       // [tokens, row_words] quantized x
+@group(0) @binding(2) var<storage, read> xq: array<u32>;       // [tokens, x_words] quantized x
 @group(0) @binding(3) var<storage, read> sx: array<f32>;       // [tokens] token scales
 @group(0) @binding(4) var<storage, read> x: array<f32>;        // [tokens, k] float x (outlier columns)
 @group(0) @binding(5) var<storage, read> list: array<u32>;     // [count, outlier columns...]
@@ -43,8 +43,6 @@ struct Params {
 @group(0) @binding(8) var<uniform> step: Step;
 @group(0) @binding(9) var<uniform> p: Params;
 
-var<workgroup> dec_i: array<i32, WG>;
-var<workgroup> dec_f: array<f32, WG>;
 var<workgroup> pre_i: array<vec4<i32>, WG>;
 var<workgroup> pre_f: array<vec4<f32>, WG>;
 
@@ -74,43 +72,7 @@ fn slot(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Slot {
 }
 
 @compute @workgroup_size(WG)
-fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-  let at = slot(wg, nwg, lid);
-  let row = at.row;
-  let t = at.block;
-  let valid = t < step.tokens && row < p.rows;
-  var ai = 0i;
-  var af = 0.0;
-  if (valid) {
-    let wb = row * p.row_words;
-    let xb = t * p.row_words;
-    for (var j = at.lane; j < p.row_words; j += TPR) { ai += dot4(w[wb + j], xq[xb + j]); }
-    let count = list[0];
-    for (var i = at.lane; i < count; i += TPR) {
-      let c = list[1u + i];
-      af += x[t * p.k + c] * weight_at(wb, c);
-    }
-  }
-  if (TPR > 1u) {
-    dec_i[lid] = ai;
-    dec_f[lid] = af;
-    workgroupBarrier();
-    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
-      if (at.lane < s) {
-        dec_i[lid] += dec_i[lid + s];
-        dec_f[lid] += dec_f[lid + s];
-      }
-      workgroupBarrier();
-    }
-    ai = dec_i[lid];
-    af = dec_f[lid];
-  }
-  if (valid && at.lane == 0u) { store(row, t, ai, af); }
-}
-
-@compute @workgroup_size(WG)
-fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let at = slot(wg, nwg, lid);
   let row = at.row;
@@ -121,9 +83,9 @@ fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
   if (valid) {
     // tokens past the last one repeat it; their sums are never stored
     let t = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(step.tokens - 1u));
-    let xb = t * p.row_words;
+    let xb = t * p.x_words;
     let wb = row * p.row_words;
-    for (var j = at.lane; j < p.row_words; j += TPR) {
+    for (var j = at.lane; j < p.x_words; j += TPR) {
       let wv = w[wb + j];
       ai += vec4<i32>(dot4(wv, xq[xb.x + j]), dot4(wv, xq[xb.y + j]), dot4(wv, xq[xb.z + j]), dot4(wv, xq[xb.w + j]));
     }

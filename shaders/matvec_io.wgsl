@@ -139,16 +139,8 @@ fn residual(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-fn activation(v: f32) -> f32 {
-  if (p.activation == 1u) {
-    // gelu, tanh approximation (torch's gelu(approximate='tanh')); tanh's argument clamped where it is ±1 in f32
-    let t = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
-    return 0.5 * v * (1.0 + tanh(t));
-  }
-  return v / (1.0 + exp(-v));  // silu, as torch's F.silu
-}
-
-// out[j] = act(gate_j(x) + b) · (up_j(x) + b) over a gate/up weight concatenated in blocks (span 2B).
+// out[j] = act(gate_j(x) + b) · (up_j(x) + b) over a gate/up weight concatenated in blocks (span 2B); activation()
+// comes from activation.wgsl.
 @compute @workgroup_size(WG)
 fn glu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
@@ -159,7 +151,7 @@ fn glu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
     let u = r.unit0 + i;
     if (u >= units) { break; }
     let rows = p.row0 + pair_rows(u);
-    out[p.row0 / 2u + u] = activation(r.v[i].x + bias_at(rows.x)) * (r.v[i].y + bias_at(rows.y));
+    out[p.row0 / 2u + u] = activation(r.v[i].x + bias_at(rows.x), p.activation) * (r.v[i].y + bias_at(rows.y));
   }
 }
 

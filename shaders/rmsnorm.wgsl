@@ -1,5 +1,5 @@
 // RMSNorm as transformers' LlamaRMSNorm computes it in float32:
-//   out[t, i] = w[i] * x[t, i] / sqrt(mean_i(x[t, i]^2) + eps)
+//   out[t, i] = (w[i] + offset) * x[t, i] / sqrt(mean_i(x[t, i]^2) + eps)     (offset 1: Gemma's (1 + w); else 0)
 // x, out: f32 [tokens, dim] (may not alias). w: fp16 packed two per u32. One workgroup per row.
 
 override WG: u32 = 64u;
@@ -7,6 +7,7 @@ override WG: u32 = 64u;
 struct Params {
   dim: u32,
   eps: f32,
+  offset: f32,
 }
 
 // struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
@@ -36,6 +37,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let inv = inverseSqrt(partial[0] / f32(p.dim) + p.eps);
   for (var i = lid; i < p.dim; i += WG) {
     let wv = unpack2x16float(w[i / 2u]);
-    out[base + i] = select(wv.x, wv.y, (i & 1u) == 1u) * (x[base + i] * inv);
+    out[base + i] = (select(wv.x, wv.y, (i & 1u) == 1u) + p.offset) * (x[base + i] * inv);
   }
 }

@@ -141,7 +141,7 @@ export class Attention {
   bind(
     label: string,
     shape: AttentionShape,
-    bufs: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; scores: GPUBuffer; out: GPUBuffer },
+    bufs: { q: GPUBuffer; kCache: GPUBuffer | GPUBufferBinding; vCache: GPUBuffer | GPUBufferBinding; scores: GPUBuffer; out: GPUBuffer },
     step: GPUBuffer,
     group: BufferGroup,
   ): AttentionBinding {

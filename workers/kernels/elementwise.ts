@@ -1,6 +1,6 @@
-// The shape the element-wise kernels share (add.wgsl, bias_add.wgsl, swiglu.wgsl): one thread per element over
-// tokens × width, bindings (read-write buffer, read-only buffer, width uniform, Step uniform). Each kernel's own file
-// (add.ts, bias-add.ts, swiglu.ts) owns its pipeline through this base.
+// The shape the element-wise kernels share (add.wgsl, bias_add.wgsl, glu.wgsl): one thread per element over
+// tokens × width, bindings (read-write buffer, read-only buffer, params uniform {width, ...}, Step uniform). Each
+// kernel's own file (add.ts, bias-add.ts, glu.ts) owns its pipeline through this base.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
@@ -25,8 +25,17 @@ export class ElementwiseKernel {
     this.kp = createKernelPipeline(ctx, name, source, ['storage', 'read', 'uniform', 'uniform'], { WG });
   }
 
-  protected bindBuffers(label: string, inout: GPUBuffer, input: GPUBuffer, width: number, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
-    const params = createParams(this.ctx, group, `${this.name}.params.${label}`, [['u32', width]]);
+  /** `extra`: the kernel's Params fields after `width`. */
+  protected bindBuffers(
+    label: string,
+    inout: GPUBuffer,
+    input: GPUBuffer,
+    width: number,
+    step: GPUBuffer,
+    group: BufferGroup,
+    extra: readonly (readonly ['u32' | 'f32', number])[] = [],
+  ): ElementwiseBinding {
+    const params = createParams(this.ctx, group, `${this.name}.params.${label}`, [['u32', width], ...extra]);
     return { bindGroup: createBindGroup(this.ctx, `${this.name}.bindGroup.${label}`, this.kp, [inout, input, params, step]), width };
   }
 

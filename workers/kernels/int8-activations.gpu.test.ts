@@ -1,4 +1,5 @@
-// LLM.int8 run-time steps 1 and 2: outlier columns (Int8Outliers) and per-token quantization (Int8QuantizeX).
+// LLM.int8 run-time steps 1 and 2 for a forward of several tokens: outlier columns (Int8Outliers) and per-token
+// quantization (Int8QuantizeX). (One token: matvec-int8.ts does both inside its product; matvec.gpu.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
@@ -43,11 +44,10 @@ describe.each([
       const ob = createOutlierBuffers(group, k, 't');
       const act = createQuantizedActivations(group, k, maxTokens, 't');
       const b1 = outliers.bind(xb, k, threshold, step, ob, group, 't');
-      const b2 = quantizeX.bind(xb, k, threshold, ob, act, step, group, 't');
+      const b2 = quantizeX.bind(xb, k, ob, act, step, group, 't');
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      // one token: quantizeX's `single` entry point writes the mask and list itself (must match Int8Outliers)
-      if (tokens > 1) outliers.encode(pass, b1);
+      outliers.encode(pass, b1);
       quantizeX.encode(pass, b2, tokens);
       pass.end();
       ctx.device.queue.submit([enc.finish()]);

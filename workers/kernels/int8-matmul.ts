@@ -1,6 +1,7 @@
 // Owner of shaders/int8_matmul.wgsl and its two dot4() files, int8_dot4_packed.wgsl / int8_dot4_shifts.wgsl: LLM.int8 run-time
 // step 3, the int8 × int8 product rescaled by row scale × token scale, plus the float product of the outlier columns
-// against the dequantized int8 weight columns, plus the bias. Entry point `decode` for one token, `prefill` for more.
+// against the dequantized int8 weight columns, plus the bias, for several tokens (prefill: a token's x quantized by
+// Int8QuantizeX); one token goes through matvec-int8.ts, which quantizes x inside its product.
 // Variant (override TPR): one thread per output row and no barriers on CPU adapters, 64 threads and a reduction on GPUs.
 import matmulSource from '../../shaders/int8_matmul.wgsl?raw';
 import dot4Packed from '../../shaders/int8_dot4_packed.wgsl?raw';
@@ -9,12 +10,13 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createKernelPipelines, createParams } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams } from './pipeline.ts';
+import { withStep } from './step.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 const WG = 64;
-/** Tokens per thread (and per workgroup) of the `prefill` entry point (TT in the WGSL). */
-export const PREFILL_TOKENS_PER_WORKGROUP = 4;
+/** Tokens per thread (and per workgroup) (TT in the WGSL). */
+export const TOKENS_PER_WORKGROUP = 4;
 
 /** What the product reads besides the weight: the outputs of Int8Outliers and Int8QuantizeX, and x itself. */
 export interface Int8MatMulInputs {
@@ -30,8 +32,7 @@ export interface Int8MatMulBinding {
 
 export class Int8MatMul {
   readonly layout: GPUBindGroupLayout;
-  readonly decode: GPUComputePipeline;
-  readonly prefill: GPUComputePipeline;
+  readonly pipeline: GPUComputePipeline;
   /** True when the kernel uses dot4I8Packed (the device has the WGSL feature and it was not turned off). */
   readonly dp4a: boolean;
   /** Threads per output row: 1 on CPU adapters (no barriers), 64 on GPUs (coalesced reads + a reduction). */
@@ -45,19 +46,15 @@ export class Int8MatMul {
     this.threadsPerRow = opts.threadsPerRow ?? (ctx.software ? 1 : WG);
     const name = this.dp4a ? 'int8_matmul_dp4a' : 'int8_matmul';
     // dot4() comes from its own file, in front of the kernel (see the head of int8_matmul.wgsl for why).
-    const code = `${this.dp4a ? dot4Packed : dot4Shifts}\n${matmulSource}`;
+    const code = withStep(`${this.dp4a ? dot4Packed : dot4Shifts}\n${matmulSource}`);
     const read = 'read' as const;
-    const { layout, pipelines } = createKernelPipelines(
+    ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
       ctx,
       name,
       code,
       [read, read, read, read, read, read, read, 'storage', 'uniform', 'uniform'],
-      ['decode', 'prefill'],
       { WG, TPR: this.threadsPerRow },
-    );
-    this.layout = layout;
-    this.decode = pipelines.decode;
-    this.prefill = pipelines.prefill;
+    ));
   }
 
   /**
@@ -90,7 +87,7 @@ export class Int8MatMul {
         ['u32', k],
         ['u32', n],
         ['u32', bias ? 1 : 0],
-        ['u32', 0],
+        ['u32', Math.ceil(k / 4)],
         ['u32', 0],
       ]);
       const buffers = [part.buffer, scales, inputs.xq, inputs.sx, inputs.x, inputs.outlierList, biasBuffer, y, step, params];
@@ -102,11 +99,10 @@ export class Int8MatMul {
 
   /** Records the product for the first `tokens` rows of x (the Step uniform must say the same). */
   encode(pass: ComputePass, binding: Int8MatMulBinding, tokens: number): void {
-    const perWorkgroup = tokens === 1 ? 1 : PREFILL_TOKENS_PER_WORKGROUP;
-    const blocks = Math.ceil(tokens / perWorkgroup);
+    const blocks = Math.ceil(tokens / TOKENS_PER_WORKGROUP);
     const rowsPerWorkgroup = WG / this.threadsPerRow;
     const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    pass.setPipeline(tokens === 1 ? this.decode : this.prefill);
+    pass.setPipeline(this.pipeline);
     for (const p of binding.parts) {
       const [wx, wy] = dispatch1d(Math.ceil(p.rows / rowsPerWorkgroup) * blocks, maxDim);
       pass.setBindGroup(0, p.bindGroup);

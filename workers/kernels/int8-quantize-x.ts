@@ -1,12 +1,13 @@
 // Owner of shaders/int8_quantize_x.wgsl: LLM.int8 run-time step 2, per-token int8 quantization of the activations'
-// non-outlier columns (four per u32) with one absmax/127 scale per token. For one token (decode) its `single` entry
-// point also finds the outlier columns, so Int8Outliers is needed only for several tokens.
+// non-outlier columns (four per u32) with one absmax/127 scale per token, for several tokens (prefill) after
+// Int8Outliers; one token's product (matvec-int8.ts) quantizes x itself.
 // Variant (override WG): one thread per token and no barriers on CPU adapters, 64 threads and reductions on GPUs.
 import source from '../../shaders/int8_quantize_x.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
-import { createBindGroup, createKernelPipelines, createParams, workgroupSize } from './pipeline.ts';
+import { createBindGroup, createKernelPipeline, createParams, workgroupSize } from './pipeline.ts';
+import { withStep } from './step.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
 
 export interface QuantizedActivations {
@@ -32,8 +33,6 @@ export function createQuantizedActivations(group: BufferGroup, k: number, maxTok
 export class Int8QuantizeX {
   readonly layout: GPUBindGroupLayout;
   readonly pipeline: GPUComputePipeline;
-  /** tokens == 1: outlier mask + list and quantization in one workgroup. */
-  readonly single: GPUComputePipeline;
   /** Threads per token: 1 on CPU adapters (no barriers), 64 on GPUs. Either gives the same values. */
   readonly workgroupSize: number;
 
@@ -43,51 +42,38 @@ export class Int8QuantizeX {
   ) {
     const WG = workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 1 : 64));
     this.workgroupSize = WG;
-    const { layout, pipelines } = createKernelPipelines(
+    ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
       ctx,
       'int8_quantize_x',
-      source,
-      ['read', 'storage', 'storage', 'storage', 'uniform', 'uniform', 'storage'],
-      ['main', 'single'],
+      withStep(source),
+      ['read', 'read', 'storage', 'storage', 'uniform', 'uniform'],
       { WG },
-    );
-    this.layout = layout;
-    this.pipeline = pipelines.main;
-    this.single = pipelines.single;
+    ));
   }
 
-  /**
-   * x: f32 [maxTokens, k]; outliers: the mask and list of Int8Outliers (written by Int8Outliers for several tokens,
-   * here for one); threshold as given to Int8Outliers; step: the Step uniform.
-   */
+  /** x: f32 [maxTokens, k]; outliers: the mask Int8Outliers writes (recorded before); step: the Step uniform. */
   bind(
     x: GPUBuffer,
     k: number,
-    threshold: number,
-    outliers: { mask: GPUBuffer; list: GPUBuffer },
+    outliers: { mask: GPUBuffer },
     out: QuantizedActivations,
     step: GPUBuffer,
     group: BufferGroup,
     label: string,
   ): QuantizeXBinding {
-    if (!(threshold >= 0)) throw new Error(`int8_quantize_x: threshold must be >= 0, got ${threshold}`);
     const params = createParams(this.ctx, group, `${label}.int8_quantize_x.params`, [
       ['u32', k],
       ['u32', Math.ceil(k / 4)],
-      ['f32', threshold],
     ]);
-    const buffers = [x, outliers.mask, out.xq, out.sx, step, params, outliers.list];
+    const buffers = [x, outliers.mask, out.xq, out.sx, step, params];
     const bindGroup = createBindGroup(this.ctx, `${label}.int8_quantize_x.bindGroup`, this, buffers);
     return { bindGroup };
   }
 
-  /**
-   * Records the quantization of the first `tokens` rows (the Step uniform must say the same). For tokens > 1,
-   * Int8Outliers must have been recorded before; for tokens == 1 this also writes the outlier mask and list.
-   */
+  /** Records the quantization of the first `tokens` rows (the Step uniform must say the same), after Int8Outliers. */
   encode(pass: ComputePass, binding: QuantizeXBinding, tokens: number): void {
     const [wx, wy] = dispatch1d(tokens, this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    pass.setPipeline(tokens === 1 ? this.single : this.pipeline);
+    pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, binding.bindGroup);
     pass.dispatchWorkgroups(wx, wy);
   }

@@ -3,6 +3,7 @@
 // writes the product where the layer needs it — one entry point and one bind-group layout per epilogue, so that each
 // pipeline binds only what its epilogue writes (the widest, rope_kv with an int8 weight, uses 8 storage buffers:
 // the WebGPU minimum of maxStorageBuffersPerShaderStage).
+import activationSource from '../../shaders/activation.wgsl?raw';
 import ioSource from '../../shaders/matvec_io.wgsl?raw';
 import reduceSubgroup from '../../shaders/matvec_reduce_subgroup.wgsl?raw';
 import reduceWorkgroup from '../../shaders/matvec_reduce_workgroup.wgsl?raw';
@@ -10,6 +11,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
+import { activationKind, type GluActivation } from './glu.ts';
 import { createParams } from './pipeline.ts';
 import { withStep } from './step.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
@@ -39,7 +41,7 @@ export type MatVecEpilogue =
    * out[j] = act(gate_j) · up_j over a gate/up weight concatenated in blocks of `block` gate rows then `block` up rows
    * (out: f32 [rows / 2]).
    */
-  | { kind: 'glu'; out: GPUBuffer; block: number; activation?: 'silu' | 'gelu_tanh' }
+  | { kind: 'glu'; out: GPUBuffer; block: number; activation?: GluActivation }
   /**
    * q, k, v of one token from a weight concatenated [q heads; k heads; v heads]: RoPE (rotate-half) on the first
    * 2·ropeHalf dims of each q and k head with (cos, sin) of position Step.pos from `table` ([context, ropeHalf]; 0:
@@ -98,9 +100,9 @@ export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}): MatVec
   return { workgroupSize, lanes, pairs, subgroups };
 }
 
-/** Step, the reduce prelude (and its enable directive) and matvec_io.wgsl: what each kernel puts after its own prelude. */
+/** Step, the reduce prelude (and its enable directive), activation.wgsl and matvec_io.wgsl: what each kernel puts after its own prelude. */
 export function matvecShared(v: MatVecVariant): { enables: string[]; source: string } {
-  return { enables: v.subgroups ? ['subgroups'] : [], source: withStep(`${v.subgroups ? reduceSubgroup : reduceWorkgroup}\n${ioSource}`) };
+  return { enables: v.subgroups ? ['subgroups'] : [], source: withStep(`${v.subgroups ? reduceSubgroup : reduceWorkgroup}\n${activationSource}\n${ioSource}`) };
 }
 
 export function matvecConstants(v: MatVecVariant): Record<string, number> {
@@ -249,7 +251,7 @@ export function bindMatVec(
       ['f32', io.norm?.eps ?? 0],
       ['f32', io.norm?.offset ?? 0],
       ['f32', e.kind === 'residual' ? (e.scale ?? 1) : 1],
-      ['u32', e.kind === 'glu' && e.activation === 'gelu_tanh' ? 1 : 0],
+      ['u32', e.kind === 'glu' ? activationKind(e.activation) : 0],
       ['u32', e.kind === 'rope_kv' ? e.nHeads : 0],
       ['u32', e.kind === 'rope_kv' ? e.nKvHeads : 0],
       ['u32', e.kind === 'rope_kv' ? e.headDim : 0],

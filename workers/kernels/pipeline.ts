@@ -55,16 +55,17 @@ export function createKernelPipeline(
   return { layout, pipeline: pipelines.main };
 }
 
+/** A bind group of `buffers` at bindings 0, 1, …: whole buffers, or ranges of one ({buffer, offset, size}). */
 export function createBindGroup(
   ctx: GpuContext,
   label: string,
   kp: Pick<KernelPipeline, 'layout'>,
-  buffers: readonly GPUBuffer[],
+  buffers: readonly (GPUBuffer | GPUBufferBinding)[],
 ): GPUBindGroup {
   return ctx.device.createBindGroup({
     label,
     layout: kp.layout,
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
   });
 }
 

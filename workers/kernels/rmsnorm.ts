@@ -24,13 +24,14 @@ export class RmsNorm {
     this.kp = createKernelPipeline(ctx, 'rmsnorm', withStep(source), ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: wg });
   }
 
-  /** x, out: f32 [maxTokens, dim] (distinct buffers); weight: fp16 [dim]; step: the Step uniform. */
-  bind(weight: GpuTensor, eps: number, x: GPUBuffer, out: GPUBuffer, step: GPUBuffer, group: BufferGroup): RmsNormBinding {
+  /** x, out: f32 [maxTokens, dim] (distinct buffers); weight: fp16 [dim] (+ offset); step: the Step uniform. */
+  bind(weight: GpuTensor, eps: number, x: GPUBuffer, out: GPUBuffer, step: GPUBuffer, group: BufferGroup, offset = 0): RmsNormBinding {
     if (weight.format !== 'f16x2' || weight.parts.length !== 1) throw new Error(`rmsnorm: '${weight.name}' must be one f16x2 part`);
     const dim = weight.shape[0];
     const params = createParams(this.ctx, group, `rmsnorm.params.${weight.name}`, [
       ['u32', dim],
       ['f32', eps],
+      ['f32', offset],
     ]);
     const bindGroup = createBindGroup(this.ctx, `rmsnorm.bindGroup.${weight.name}`, this.kp, [x, weight.parts[0].buffer, out, params, step]);
     return { bindGroup };

@@ -1,4 +1,5 @@
-// Owner of shaders/rope.wgsl: rotary embedding of q (in place) and k, and the append of k, v to one layer's KV cache.
+// Owner of shaders/rope.wgsl: for several tokens (prefill), rotary embedding of q and k from their fused q/k/v rows, q
+// into its buffer and k, v appended to one layer's KV cache. (One token: the rope_kv epilogue of the products.)
 import source from '../../shaders/rope.wgsl?raw';
 import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -6,6 +7,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
+import type { KvCacheBuffer } from './matvec-io.ts';
 
 const WG = 64;
 
@@ -13,6 +15,8 @@ export interface RopeShape {
   nHeads: number;
   nKvHeads: number;
   headDim: number;
+  /** Pairs of dims turned per head: headDim / 2, fewer for partial rotary, 0 for a layer without RoPE. */
+  ropeHalf: number;
 }
 
 export interface RopeBinding {
@@ -41,44 +45,32 @@ export class Rope {
   private readonly kp: KernelPipeline;
 
   constructor(private readonly ctx: GpuContext) {
-    this.kp = createKernelPipeline(
-      ctx,
-      'rope',
-      withStep(source),
-      ['storage', 'read', 'read', 'storage', 'storage', 'read', 'uniform', 'uniform'],
-      { WG },
-    );
+    this.kp = createKernelPipeline(ctx, 'rope', withStep(source), ['storage', 'read', 'storage', 'read', 'uniform', 'uniform'], { WG });
   }
 
   /**
-   * q: f32 [maxTokens, nHeads*headDim]; k, v: f32 [maxTokens, nKvHeads*headDim]; kCache, vCache: f32 [context,
-   * nKvHeads*headDim]; table: from ropeTable(); step: the Step uniform (tokens, pos).
+   * qkv: f32 [maxTokens, (nHeads + 2 nKvHeads) headDim] (this forward's q, k, v per token); q: f32 [maxTokens,
+   * nHeads headDim]; kv: the layer's cache (keys from byte 0, values from kv.vOffset); table: ropeTable() of
+   * ropeHalf frequencies (ropeHalf 0: no rotation, any non-empty buffer); step: the Step uniform (tokens, pos).
    */
   bind(
     label: string,
     shape: RopeShape,
-    bufs: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; table: GPUBuffer },
+    bufs: { qkv: GPUBuffer; q: GPUBuffer; kv: KvCacheBuffer; table: GPUBuffer },
     step: GPUBuffer,
     group: BufferGroup,
   ): RopeBinding {
-    const half = shape.headDim / 2;
+    if (shape.headDim % 2 !== 0 || 2 * shape.ropeHalf > shape.headDim) throw new Error(`rope: ${2 * shape.ropeHalf} rotary dims of head_dim ${shape.headDim}`);
+    if (bufs.kv.vOffset % 4 !== 0) throw new Error(`rope: value cache offset ${bufs.kv.vOffset} is not a whole f32`);
     const params = createParams(this.ctx, group, `rope.params.${label}`, [
       ['u32', shape.nHeads],
       ['u32', shape.nKvHeads],
       ['u32', shape.headDim],
-      ['u32', half],
+      ['u32', shape.ropeHalf],
+      ['u32', bufs.kv.vOffset / 4],
     ]);
-    const bindGroup = createBindGroup(this.ctx, `rope.bindGroup.${label}`, this.kp, [
-      bufs.q,
-      bufs.k,
-      bufs.v,
-      bufs.kCache,
-      bufs.vCache,
-      bufs.table,
-      params,
-      step,
-    ]);
-    return { bindGroup, threadsPerToken: (shape.nHeads + shape.nKvHeads) * half };
+    const bindGroup = createBindGroup(this.ctx, `rope.bindGroup.${label}`, this.kp, [bufs.q, bufs.qkv, bufs.kv.buffer, bufs.table, params, step]);
+    return { bindGroup, threadsPerToken: ((shape.nHeads + 2 * shape.nKvHeads) * shape.headDim) / 2 };
   }
 
   encode(pass: ComputePass, b: RopeBinding, tokens: number): void {

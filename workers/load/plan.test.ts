@@ -14,9 +14,10 @@ describe('planLoad', () => {
     expect(p.bytes['kv-cache']).toBe(2 * 2 * 256 * 2 * 16 * 4);
     expect(kvCacheBytes(shape, 256)).toBe(p.bytes['kv-cache']);
     expect(p.bytes.activations).toBe(activationBytes(shape, 256, 64));
-    // per token: x, xb, attention out (3 × 64), q 64, k and v 2 × 32, SwiGLU 2 × 128, scores 4 × 256, logits 100;
-    // split decode partials: 4 heads × 8 chunks (256 / 32) × (16 + 2)
-    expect(activationBytes(shape, 256, 64)).toBe((192 + 64 + 64 + 256 + 1024 + 100) * 64 * 4 + 4 * 8 * 18 * 4);
+    // per token: x, xb, o/down product (3 × 64), q/k/v product 64 + 2 × 32, rotated q and attention out 2 × 64,
+    // gate/up product and GLU out 3 × 128, scores 4 × 256, logits 100; split decode partials: 4 heads × 8 chunks
+    // (256 / 32) × (16 + 2)
+    expect(activationBytes(shape, 256, 64)).toBe((192 + 128 + 128 + 384 + 1024 + 100) * 64 * 4 + 4 * 8 * 18 * 4);
     expect(p.fits).toBe(true);
     expect(p.largestTensor).toEqual({ name: 'model.layers.0.mlp.gate_proj.weight', bytes: 128 * 64 * 2 });
   });

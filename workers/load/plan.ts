@@ -7,6 +7,7 @@ import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
 import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
 import { maxContext, type Config } from '../model/config.ts';
+import { kvCacheLayout } from '../model/run-state.ts';
 import { elementCount, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow } from '../gpu/tensor.ts';
 
@@ -147,7 +148,7 @@ export interface PlanOptions {
   contextLength?: number;
   /** Rows of activations reserved for one forward (prompt chunk; default 64). */
   maxTokens?: number;
-  limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
+  limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'> & Partial<Pick<GpuLimits, 'minStorageBufferOffsetAlignment'>>;
   vramBudgetBytes?: number;
 }
 
@@ -157,20 +158,23 @@ function mib(n: number): string {
 }
 
 /**
- * Activations of one forward of `t` tokens (f32): residual x, normed xb, attention output, q, k, v, the two SwiGLU
- * hidden vectors, attention scores (heads × ctx per token) and the logits; plus, on GPUs, the split-K decode
- * attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU adapters).
+ * Activations of one forward of `t` tokens (f32, model/run-state.ts): residual x, normed xb and the o/down product
+ * (3 × hidden); the q/k/v product (q + 2 kv); the rotated q and the attention output (2 q); the gate/up product and
+ * the GLU output (3 × intermediate); attention scores (heads × ctx per token) and the logits; plus, on GPUs, the
+ * split-K decode attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU
+ * adapters).
  */
 export function activationBytes(s: ModelShape, ctx: number, t: number): number {
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
-  const perToken = 3 * s.hidden + q + 2 * kv + 2 * s.intermediate + s.heads * ctx + s.vocab;
+  const perToken = 3 * s.hidden + (q + 2 * kv) + 2 * q + 3 * s.intermediate + s.heads * ctx + s.vocab;
   const att = { nHeads: s.heads, nKvHeads: s.kvHeads, headDim: s.headDim, context: ctx };
   return perToken * t * 4 + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
 }
 
-export function kvCacheBytes(s: ModelShape, ctx: number): number {
-  return s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+/** The KV cache: per layer one buffer of keys then values (model/run-state.ts kvCacheLayout). */
+export function kvCacheBytes(s: ModelShape, ctx: number, offsetAlignment = 256): number {
+  return s.layers * kvCacheLayout(ctx, s.kvHeads * s.headDim, offsetAlignment).bytes;
 }
 
 export function planLoad(opts: PlanOptions): PlanReport {
@@ -207,11 +211,12 @@ export function planLoad(opts: PlanOptions): PlanReport {
   // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
   if (opts.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
   // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
-  bytes['kv-cache'] = kvCacheBytes(s, ctx);
+  const alignment = opts.limits.minStorageBufferOffsetAlignment ?? 256;
+  bytes['kv-cache'] = kvCacheBytes(s, ctx, alignment);
   bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
-  const kvLayerBytes = ctx * s.kvHeads * s.headDim * 4;
+  const kvLayerBytes = kvCacheLayout(ctx, s.kvHeads * s.headDim, alignment).bytes;
   if (kvLayerBytes > binding) {
-    reasons.push(`the KV cache of one layer (K or V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
+    reasons.push(`the KV cache of one layer (K and V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
   }
   if (ctx > s.maxContext) reasons.push(`context length ${ctx} is more than the model's maximum (${s.maxContext})`);
   const totalBytes = Object.values(bytes).reduce((a, b) => a + b, 0);

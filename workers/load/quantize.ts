@@ -7,7 +7,7 @@ import type { BufferGroup } from '../gpu/ledger.ts';
 import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { QuantizeRows } from '../kernels/quantize-rows.ts';
-import { createInt8Linear, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
+import { createInt8Linear, joinInt8, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
 import { isQuantizedLinear } from './plan.ts';
 
 /**
@@ -63,7 +63,10 @@ export function int8WeightTransform(
   };
 }
 
-/** quantizeWeight + createInt8Linear: one fp16 linear weight (+ bias) to an int8 layer. The source is not released. */
+/**
+ * quantizeWeight + an int8 layer over it (rows padded to whole vec4 words where k needs it, as buildWeights does): one
+ * fp16 linear weight (+ bias) to an int8 layer. The fp16 source is not released.
+ */
 export async function quantizeLinear(
   ctx: GpuContext,
   group: BufferGroup,
@@ -71,6 +74,14 @@ export async function quantizeLinear(
   bias: GpuTensor | null,
   opts: Int8LinearOptions = {},
 ): Promise<Int8Linear> {
-  const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes: opts.maxBindingBytes });
-  return createInt8Linear(ctx, w, bias, opts);
+  const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
+  const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes });
+  const rows = fp16.shape[0];
+  // shared: the caller's bias stays; the int8 weight this made is released here if it was copied
+  const joined = joinInt8(ctx, { name: fp16.name, weights: [w], biases: [bias], rows: [{ source: 0, row: 0, rows }], rowMultiple: 2, shared: true }, maxBindingBytes);
+  if (joined.weight !== w) {
+    for (const p of w.weight.parts) group.release(p.buffer);
+    group.release(w.scales);
+  }
+  return createInt8Linear(ctx, joined.weight, joined.bias, opts);
 }

@@ -18,6 +18,12 @@ export interface TokenModel {
   prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number>;
   /** Runs one id at position pos and returns the id sampled from its logits. */
   step(id: number, pos: number, sample: SamplingParams): Promise<number>;
+  /**
+   * Optional: runs, at position pos, the id the model's previous forward sampled without the caller handing it over,
+   * submitted at once; the promise gives this step's sampled id. generate() then queues step n + 1 before awaiting step
+   * n's id, so the GPU does not wait for the CPU between tokens.
+   */
+  queueStep?(pos: number, sample: SamplingParams): Promise<number>;
 }
 
 export interface GenerateHooks {
@@ -87,34 +93,50 @@ export async function generate(
 
   let steps = 0;
   let reason: GenerateStats['stopReason'];
-  for (;;) {
-    if (eos.has(next)) {
-      reason = 'eos';
-      break;
+  // With queueStep, the step after `next` is already running while `next` is looked at (one step ahead); when the
+  // text stops there, that step's id is never used (its promise is dropped after the GPU finishes it).
+  let ahead: Promise<number> | null = null;
+  const drop = () => void ahead?.catch(() => {});
+  try {
+    for (;;) {
+      if (eos.has(next)) {
+        reason = 'eos';
+        break;
+      }
+      const shown = stops.push(decoder.push(next));
+      onToken({ text: shown.text, ids: [next] });
+      if (shown.stopped) {
+        reason = 'stop-string';
+        break;
+      }
+      if (stats.generatedTokens >= opts.maxTokens) {
+        reason = 'max-tokens';
+        break;
+      }
+      if (signal?.aborted) {
+        reason = 'cancelled';
+        break;
+      }
+      // `next` goes in at the position after the prompt and the ids generated before it.
+      const pos = ids.length + stats.generatedTokens - 1;
+      if (pos >= model.contextLength) {
+        reason = 'context-full';
+        break;
+      }
+      if (model.queueStep) {
+        // `next` is on the GPU already (the previous forward sampled it): queue its step if not yet, and the one after it
+        const current = ahead ?? model.queueStep(pos, params());
+        const more = pos + 1 < model.contextLength && stats.generatedTokens + 1 < opts.maxTokens;
+        ahead = more ? model.queueStep(pos + 1, params()) : null;
+        next = await current;
+      } else {
+        next = await model.step(next, pos, params());
+      }
+      stats.generatedTokens++;
+      steps++;
     }
-    const shown = stops.push(decoder.push(next));
-    onToken({ text: shown.text, ids: [next] });
-    if (shown.stopped) {
-      reason = 'stop-string';
-      break;
-    }
-    if (stats.generatedTokens >= opts.maxTokens) {
-      reason = 'max-tokens';
-      break;
-    }
-    if (signal?.aborted) {
-      reason = 'cancelled';
-      break;
-    }
-    // `next` goes in at the position after the prompt and the ids generated before it.
-    const pos = ids.length + stats.generatedTokens - 1;
-    if (pos >= model.contextLength) {
-      reason = 'context-full';
-      break;
-    }
-    next = await model.step(next, pos, params());
-    stats.generatedTokens++;
-    steps++;
+  } finally {
+    drop();
   }
   stats.decodeTokPerS = rate(steps, now() - firstAt);
 

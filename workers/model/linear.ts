@@ -1,24 +1,32 @@
-// A linear layer y = x Wᵀ (+ b) as the transformer sees it. The fp16 layer and the LLM.int8 layer are two kinds of
-// layer chosen when the weights are built; forward() has no precision branches.
+// A linear layer y = x Wᵀ (+ b) as a decoder layer uses it, with what comes right before and after it: x is read as it
+// is or through an RMSNorm, and the product goes into one of the epilogues of kernels/matvec-io.ts — stored, added to
+// the residual stream, gated (GLU, over gate and up rows concatenated in blocks), or rotated into q and the KV cache
+// (q, k and v rows concatenated). One token (a decode step) is one dispatch: the one-token product with the norm and
+// the epilogue fused in. Several tokens (a prompt chunk) are the norm, the tiled product into a row per token, and the
+// epilogue's own kernel (linear-io.ts). The fp16 layer and the LLM.int8 layer are two kinds of layer chosen when the
+// weights are built; forward() has no precision branches.
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
+import type { MatVecEpilogue, MatVecNorm } from '../kernels/matvec-io.ts';
 
-/**
- * Work a layer records on its input x before its product that depends on x and the stage's own settings alone, never
- * on the layer's weight: for the LLM.int8 layer, the outlier columns (|x| >= threshold) and the per-token int8
- * quantization of x. Layers bound to the same x with the same settings hand out the same stage object, so one
- * recording of it (after x was last written) serves all of them: see bindSharedInput.
- */
-export interface InputStage {
-  /** Records the stage for the first `tokens` rows of x (tokens must equal what the Step uniform says). */
-  encode(pass: ComputePass, tokens: number): void;
+/** What a product reads and where it goes. */
+export interface LinearIo {
+  /** f32 [maxTokens, inFeatures]; one token is read from row Step.row. */
+  x: GPUBuffer;
+  /** RMSNorm applied to x where the product reads it, or null. */
+  norm: MatVecNorm | null;
+  epilogue: MatVecEpilogue;
+  /** The Step uniform of the forwards this binding serves. */
+  step: GPUBuffer;
+  /** Several tokens with a norm: f32 [maxTokens, inFeatures] for x through it. */
+  xn?: GPUBuffer;
+  /** Several tokens, epilogue other than store: f32 [maxTokens, outFeatures] for the product before its epilogue. */
+  y?: GPUBuffer;
 }
 
 export interface LinearBinding {
   /** Opaque to the caller: what encode() needs (bind groups, dispatch sizes). */
   readonly kind: string;
-  /** The input stage the product needs recorded first, or null when the product reads x as it is (fp16). */
-  readonly input: InputStage | null;
 }
 
 export interface LinearLayer {
@@ -28,51 +36,22 @@ export interface LinearLayer {
   /** GPU bytes of the weights (+ scales, bias), for reports. */
   readonly bytes: number;
   /**
-   * Builds once what encode() records: x is f32 [maxTokens, inFeatures], y is f32 [maxTokens, outFeatures], step is
-   * the Step uniform. Scratch buffers and uniforms are created through `group` (so the ledger sees them).
+   * Builds once what encode() records for up to maxTokens rows (1: the one-token product only). Scratch buffers and
+   * uniforms are created through `group` (so the ledger sees them).
    */
-  bind(x: GPUBuffer, y: GPUBuffer, step: GPUBuffer, maxTokens: number, group: BufferGroup): LinearBinding;
-  /** Records y = x Wᵀ (+ b) for the first `tokens` rows (tokens must equal what the Step uniform says). */
+  bind(io: LinearIo, maxTokens: number, group: BufferGroup): LinearBinding;
+  /** Records the product and its epilogue for the first `tokens` rows (tokens must equal what the Step uniform says). */
   encode(pass: ComputePass, binding: LinearBinding, tokens: number): void;
-  /**
-   * Records the product alone: binding.input (if any) must have been recorded for the same `tokens` after x was last
-   * written. encode() is binding.input's encode, then this.
-   */
-  encodeProduct(pass: ComputePass, binding: LinearBinding, tokens: number): void;
   /** Frees the weights (the owning group may also do it). */
   destroy(): void;
 }
 
-/** Several linear layers that read the same x, each into its own y (q/k/v; gate/up). */
-export interface SharedInputBinding {
-  readonly products: readonly { readonly layer: LinearLayer; readonly binding: LinearBinding }[];
-  /** The distinct input stages of the products' bindings, each recorded once per forward. */
-  readonly stages: readonly InputStage[];
-}
-
 /**
- * Binds layers that all read x (f32 [maxTokens, inFeatures]) into their own outputs. Layers whose bindings share an
- * input stage (int8 layers with the same threshold) get it recorded once instead of once per layer; layers without
- * one (fp16) are recorded exactly as alone.
+ * Rows of gate, then of up, per block of a concatenated gate/up weight (the glu epilogue's layout): the largest power of
+ * two up to 64 that divides the hidden size, so a weight split across bindings can break between blocks.
  */
-export function bindSharedInput(
-  x: GPUBuffer,
-  outputs: readonly (readonly [LinearLayer, GPUBuffer])[],
-  step: GPUBuffer,
-  maxTokens: number,
-  group: BufferGroup,
-): SharedInputBinding {
-  const products = outputs.map(([layer, y]) => ({ layer, binding: layer.bind(x, y, step, maxTokens, group) }));
-  const stages = [...new Set(products.flatMap((p) => (p.binding.input ? [p.binding.input] : [])))];
-  return { products, stages };
-}
-
-/**
- * Records every layer of a SharedInputBinding for the first `tokens` rows: each distinct input stage once, then the
- * products in order. Nothing here writes x or a stage's outputs between a stage and the products that read it, and
- * the stages are deterministic, so every y is bit-identical to recording each layer alone with encode().
- */
-export function encodeSharedInput(pass: ComputePass, shared: SharedInputBinding, tokens: number): void {
-  for (const stage of shared.stages) stage.encode(pass, tokens);
-  for (const { layer, binding } of shared.products) layer.encodeProduct(pass, binding, tokens);
+export function gluBlock(hidden: number): number {
+  let b = 64;
+  while (hidden % b !== 0) b /= 2;
+  return b;
 }

@@ -4,6 +4,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup, LedgerCategory } from '../gpu/ledger.ts';
 import { attentionScratchBytes } from '../kernels/attention.ts';
 import { ropeTable } from '../kernels/rope.ts';
+import type { KvCacheBuffer } from '../kernels/matvec-io.ts';
 import { STEP_UNIFORM_BYTES } from '../kernels/step.ts';
 import { EngineError } from '../errors.ts';
 import type { Config } from './config.ts';
@@ -11,46 +12,50 @@ import type { Config } from './config.ts';
 export interface RunState {
   /** Rows per forward (the prefill chunk), possibly lowered so every buffer fits one storage binding. */
   maxTokens: number;
-  ids: GPUBuffer; // u32 [maxTokens] token ids of this forward
+  ids: GPUBuffer; // u32 [maxTokens] token ids of a forward fed from the CPU (a GPU-fed decode step reads `sampled`)
   x: GPUBuffer; // f32 [maxTokens, dim] residual stream
-  xb: GPUBuffer; // f32 [maxTokens, dim] rmsnorm output (input of the projections; final norm at the end)
-  q: GPUBuffer; // f32 [maxTokens, nHeads * headDim] queries (rotated in place)
-  k: GPUBuffer; // f32 [maxTokens, nKvHeads * headDim] keys of this forward (before rope)
-  v: GPUBuffer; // f32 [maxTokens, nKvHeads * headDim] values of this forward
-  keyCache: GPUBuffer[]; // per layer f32 [context, nKvHeads * headDim] rotated keys
-  valueCache: GPUBuffer[]; // per layer f32 [context, nKvHeads * headDim] values
+  xb: GPUBuffer; // f32 [maxTokens, dim] x through RMSNorm (prompt chunks; one-token products norm x as they read it)
+  qkv: GPUBuffer; // f32 [maxTokens, qDim + 2 kvDim] q, k, v of a prompt chunk before RoPE
+  q: GPUBuffer; // f32 [maxTokens, qDim] rotated queries
+  kv: KvCacheBuffer[]; // per layer f32 keys [context, kvDim] (rotated), then from kv.vOffset bytes the values
   att: GPUBuffer; // f32 [maxTokens, nHeads, context] attention scores / weights scratch
-  attOut: GPUBuffer; // f32 [maxTokens, nHeads * headDim] attention output (input of o_proj)
-  proj: GPUBuffer; // f32 [maxTokens, dim] o_proj / down_proj output, added to x
-  gate: GPUBuffer; // f32 [maxTokens, hiddenDim] gate_proj output, then silu(gate) * up
-  up: GPUBuffer; // f32 [maxTokens, hiddenDim] up_proj output
-  xLast: GPUBuffer; // f32 [dim] final-norm row of the last position
+  attOut: GPUBuffer; // f32 [maxTokens, qDim] attention output (input of o_proj)
+  proj: GPUBuffer; // f32 [maxTokens, dim] o_proj / down_proj product of a prompt chunk, before the residual add
+  gateUp: GPUBuffer; // f32 [maxTokens, 2 hiddenDim] gate/up product of a prompt chunk (rows in blocks), before the GLU
+  h: GPUBuffer; // f32 [maxTokens, hiddenDim] act(gate) · up, the input of down_proj
   logits: GPUBuffer; // f32 [vocab] logits of the last position
   logitsAll: GPUBuffer | null; // f32 [maxTokens, vocab] logits of every position (verification only)
   rope: GPUBuffer; // f32 [context, headDim / 2, 2] (cos, sin) per position and frequency
-  sampled: GPUBuffer; // u32 [1] the sampled token id
-  sampledReadback: GPUBuffer; // u32 [1] MAP_READ copy of sampled
-  step: GPUBuffer; // uniform Step {tokens, pos, kv_len} of this forward
-  lastStep: GPUBuffer; // uniform Step {1, pos + tokens - 1, kv_len} of the last position (lm_head, sampling)
+  sampled: GPUBuffer; // u32 [1] the sampled token id: read back, and the input of a GPU-fed decode step
+  step: GPUBuffer; // uniform Step {tokens, pos, kv_len, row 0} of this forward
+  lastStep: GPUBuffer; // uniform Step {1, pos + tokens - 1, kv_len, row tokens - 1}: the last position (lm_head)
 }
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
+/** Bytes of one layer's KV cache buffer: keys, then the values from an offset the device can bind at. */
+export function kvCacheLayout(context: number, kvDim: number, offsetAlignment: number): { vOffset: number; bytes: number } {
+  const kBytes = context * kvDim * 4;
+  const vOffset = Math.ceil(kBytes / offsetAlignment) * offsetAlignment;
+  return { vOffset, bytes: vOffset + kBytes };
+}
+
 export function createRunState(ctx: GpuContext, group: BufferGroup, c: Config, context: number, wantTokens: number, allLogits: boolean): RunState {
   const maxBinding = ctx.limits.maxStorageBufferBindingSize;
   // The widest per-token row decides how many rows fit one binding.
-  const widest = Math.max(c.nHeads * context, c.hiddenDim, c.qDim, c.dim, allLogits ? c.vocabSize : 0) * 4;
+  const widest = Math.max(c.nHeads * context, 2 * c.hiddenDim, c.qDim + 2 * c.kvDim, c.dim, allLogits ? c.vocabSize : 0) * 4;
   const maxTokens = Math.max(1, Math.min(wantTokens, Math.floor(maxBinding / widest)));
-  const kvBytes = context * c.kvDim * 4;
-  if (kvBytes > maxBinding || c.vocabSize * 4 > maxBinding) {
-    throw new EngineError('will-not-fit', `a KV cache of ${context} positions needs ${kvBytes} bytes per layer, more than one binding (${maxBinding})`, {
+  // One binding holds a layer's whole cache (the q/k/v product appends to both halves).
+  const kv = kvCacheLayout(context, c.kvDim, ctx.limits.minStorageBufferOffsetAlignment);
+  if (kv.bytes > maxBinding || c.vocabSize * 4 > maxBinding) {
+    throw new EngineError('will-not-fit', `a KV cache of ${context} positions needs ${kv.bytes} bytes per layer, more than one binding (${maxBinding})`, {
       setting: 'contextLength',
     });
   }
   const buf = (label: string, size: number, category: LedgerCategory = 'activations', usage = STORAGE()) =>
     group.createBuffer({ label: `run.${label}`, size, usage, category });
   const uniform = (label: string) => buf(label, STEP_UNIFORM_BYTES, 'uniforms', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const rope = buf('rope', (context * c.headDim) / 2 * 8);
+  const rope = buf('rope', Math.max(16, (context * c.headDim) / 2 * 8));
   ctx.device.queue.writeBuffer(rope, 0, ropeTable(c.ropeInvFreq, context));
   const attShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context };
   return {
@@ -58,22 +63,18 @@ export function createRunState(ctx: GpuContext, group: BufferGroup, c: Config, c
     ids: buf('ids', maxTokens * 4),
     x: buf('x', maxTokens * c.dim * 4),
     xb: buf('xb', maxTokens * c.dim * 4),
+    qkv: buf('qkv', maxTokens * (c.qDim + 2 * c.kvDim) * 4),
     q: buf('q', maxTokens * c.qDim * 4),
-    k: buf('k', maxTokens * c.kvDim * 4),
-    v: buf('v', maxTokens * c.kvDim * 4),
-    keyCache: Array.from({ length: c.nLayers }, (_, l) => buf(`keyCache.${l}`, kvBytes, 'kv-cache')),
-    valueCache: Array.from({ length: c.nLayers }, (_, l) => buf(`valueCache.${l}`, kvBytes, 'kv-cache')),
+    kv: Array.from({ length: c.nLayers }, (_, l) => ({ buffer: buf(`kv.${l}`, kv.bytes, 'kv-cache'), vOffset: kv.vOffset })),
     att: buf('att', attentionScratchBytes(attShape, maxTokens)),
     attOut: buf('attOut', maxTokens * c.qDim * 4),
     proj: buf('proj', maxTokens * c.dim * 4),
-    gate: buf('gate', maxTokens * c.hiddenDim * 4),
-    up: buf('up', maxTokens * c.hiddenDim * 4),
-    xLast: buf('xLast', c.dim * 4),
+    gateUp: buf('gateUp', maxTokens * 2 * c.hiddenDim * 4),
+    h: buf('h', maxTokens * c.hiddenDim * 4),
     logits: buf('logits', c.vocabSize * 4),
     logitsAll: allLogits ? buf('logitsAll', maxTokens * c.vocabSize * 4) : null,
     rope,
     sampled: buf('sampled', 4),
-    sampledReadback: buf('sampledReadback', 4, 'staging', GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ),
     step: uniform('step'),
     lastStep: uniform('lastStep'),
   };

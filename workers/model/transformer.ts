@@ -1,24 +1,22 @@
 // The Llama-family transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint), the Weights
 // (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to bottom, one short
-// comment per step, allocating nothing. Every bind group is built once here; a forward records one command encoder,
-// submits once, and a decode step reads back only the sampled token id.
+// comment per step, allocating nothing. Every bind group is built once here; a forward records one command encoder
+// with one compute pass and submits once. A decode step is embedding + 5 products/attention per layer (6 where
+// attention splits) + lm_head + sampling: the norms, RoPE, the KV append, SwiGLU and the residual adds run inside the
+// products (linear.ts). A decode step fed on the GPU (queueStep) reads the id its previous forward sampled, so the next
+// step can be submitted before the CPU has seen that id; the id comes back through its own small readback buffer.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { PassRecorder, type ComputePass, type RecordCounts } from '../gpu/pass-recorder.ts';
-import { ResidualAdd } from '../kernels/add.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
-import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
-import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
-import { Rope, type RopeBinding } from '../kernels/rope.ts';
 import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
 import { writeStep } from '../kernels/step.ts';
-import { SwiGlu } from '../kernels/swiglu.ts';
 import { EngineError } from '../errors.ts';
 import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
-import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
+import { gluBlock, type LinearBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
 import type { Weights } from './weights.ts';
 
@@ -31,14 +29,10 @@ export interface TransformerOptions {
   allLogits?: boolean;
 }
 
-/** The kernel owners (pipelines), created once per device and shared by every Transformer on it. */
+/** The kernel owners the transformer records itself (the products belong to the linear layers). */
 class ModelKernels {
   readonly embedding: Embedding;
-  readonly rmsnorm: RmsNorm;
-  readonly rope: Rope;
   readonly attention: Attention;
-  readonly add: ResidualAdd;
-  readonly swiglu: SwiGlu;
   readonly sampler: Sampler;
 
   static for(ctx: GpuContext): ModelKernels {
@@ -47,35 +41,28 @@ class ModelKernels {
 
   private constructor(ctx: GpuContext) {
     this.embedding = new Embedding(ctx);
-    this.rmsnorm = new RmsNorm(ctx);
-    this.rope = new Rope(ctx);
     this.attention = new Attention(ctx);
-    this.add = new ResidualAdd(ctx);
-    this.swiglu = new SwiGlu(ctx);
     this.sampler = new Sampler(ctx);
   }
 }
 
 interface LayerBindings {
-  attnNorm: RmsNormBinding;
-  /** q, k and v read the same normed x: the int8 input stage is recorded once for the three. */
-  qkv: SharedInputBinding;
-  rope: RopeBinding;
+  qkv: LinearBinding;
   attention: AttentionBinding;
-  wo: LinearBinding;
-  residual: ElementwiseBinding;
-  ffnNorm: RmsNormBinding;
-  /** gate and up read the same normed x. */
-  gateUp: SharedInputBinding;
-  swiglu: ElementwiseBinding;
+  o: LinearBinding;
+  gateUp: LinearBinding;
   down: LinearBinding;
 }
 
 interface Bindings {
+  /** Embedding of the ids the CPU wrote. */
   embed: EmbeddingBinding;
+  /** Embedding of the id the previous forward sampled (a GPU-fed decode step). */
+  embedSampled: EmbeddingBinding;
   layers: LayerBindings[];
-  finalNorm: RmsNormBinding;
+  /** lm_head through the final norm on the last position (Step: lastStep). */
   lmHeadLast: LinearBinding;
+  /** lm_head through the final norm on every position (verification). */
   lmHeadAll: LinearBinding | null;
   sample: SampleBinding;
 }
@@ -86,7 +73,7 @@ type Head = 'none' | 'sample' | 'all-logits';
 export interface ForwardStats extends RecordCounts {
   /** Milliseconds to record the forward's commands and submit them. */
   recordMs: number;
-  /** Milliseconds from the submit until the sampled id was back (0 when nothing was read back). */
+  /** Milliseconds from asking for its sampled id until it was back (0 when nothing was read back). */
   waitMs: number;
 }
 
@@ -99,6 +86,10 @@ export class Transformer implements TokenModel {
   private readonly b: Bindings;
   private readonly idsData: Uint32Array;
   private readonly idsOne = [0];
+  /** Readback buffers for sampled ids not in use (one per step in flight). */
+  private readonly readbacks: GPUBuffer[] = [];
+  /** s.sampled holds the id the last forward sampled (what a GPU-fed step reads). */
+  private sampledValid = false;
   /** Counts each forward's dispatches and passes; bench decode --profile turns its kernel timing on. */
   readonly recorder: PassRecorder;
   /** The last forward's counts and CPU times. */
@@ -129,107 +120,130 @@ export class Transformer implements TokenModel {
   private bind(): Bindings {
     const { kernels, s, group, config: c, weights: w, maxTokens: T } = this;
     const attn = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
+    const kBytes = this.contextLength * c.kvDim * 4;
+    const norm = (weight: typeof w.finalNorm) => ({ weight, eps: c.rmsNormEps });
+    const heads = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, ropeHalf: c.ropeInvFreq.length };
     return {
       embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group),
+      embedSampled: kernels.embedding.bind(w.embed, s.sampled, s.x, s.step, group),
       layers: w.layers.map((l, i) => ({
-        attnNorm: kernels.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        qkv: bindSharedInput(s.xb, [[l.wq, s.q], [l.wk, s.k], [l.wv, s.v]], s.step, T, group),
-        rope: kernels.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
-        attention: kernels.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
-        wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
-        residual: kernels.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
-        ffnNorm: kernels.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        gateUp: bindSharedInput(s.xb, [[l.gate, s.gate], [l.up, s.up]], s.step, T, group),
-        swiglu: kernels.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
-        down: l.down.bind(s.gate, s.proj, s.step, T, group),
+        qkv: l.qkv.bind(
+          { x: s.x, norm: norm(l.attnNorm), epilogue: { kind: 'rope_kv', q: s.q, kv: s.kv[i], table: s.rope, ...heads }, step: s.step, xn: s.xb, y: s.qkv },
+          T,
+          group,
+        ),
+        attention: kernels.attention.bind(
+          `layer${i}`,
+          attn,
+          {
+            q: s.q,
+            kCache: { buffer: s.kv[i].buffer, offset: 0, size: kBytes },
+            vCache: { buffer: s.kv[i].buffer, offset: s.kv[i].vOffset, size: kBytes },
+            scores: s.att,
+            out: s.attOut,
+          },
+          s.step,
+          group,
+        ),
+        o: l.o.bind({ x: s.attOut, norm: null, epilogue: { kind: 'residual', x: s.x }, step: s.step, y: s.proj }, T, group),
+        gateUp: l.gateUp.bind(
+          { x: s.x, norm: norm(l.ffnNorm), epilogue: { kind: 'glu', out: s.h, block: gluBlock(c.hiddenDim), activation: 'silu' }, step: s.step, xn: s.xb, y: s.gateUp },
+          T,
+          group,
+        ),
+        down: l.down.bind({ x: s.h, norm: null, epilogue: { kind: 'residual', x: s.x }, step: s.step, y: s.proj }, T, group),
       })),
-      finalNorm: kernels.rmsnorm.bind(w.finalNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-      lmHeadLast: w.lmHead.bind(s.xLast, s.logits, s.lastStep, 1, group),
-      lmHeadAll: s.logitsAll ? w.lmHead.bind(s.xb, s.logitsAll, s.step, T, group) : null,
+      lmHeadLast: w.lmHead.bind({ x: s.x, norm: norm(w.finalNorm), epilogue: { kind: 'store', y: s.logits }, step: s.lastStep }, 1, group),
+      lmHeadAll: s.logitsAll
+        ? w.lmHead.bind({ x: s.x, norm: norm(w.finalNorm), epilogue: { kind: 'store', y: s.logitsAll }, step: s.step, xn: s.xb }, T, group)
+        : null,
       sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
 
   /**
-   * Records the forward pass of T tokens at positions pos .. pos+T (already in s.ids, Step uniform written) up to the
-   * final norm in s.xb. The cache then holds pos + T positions, which lets decode attention skip its split for a short one.
+   * Records the forward pass of T tokens at positions pos .. pos+T (Step uniform written) through the last layer, x
+   * in s.x. The cache then holds pos + T positions, which lets decode attention skip its split for a short one.
    */
-  private forward(pass: ComputePass, T: number, pos: number): void {
+  private forward(pass: ComputePass, T: number, pos: number, fedSampled: boolean): void {
     const { kernels, b, weights: w } = this;
-    // token embeddings: x = embed[ids]
-    kernels.embedding.encode(pass, b.embed, T);
+    // token embeddings: x = embed[ids] (a GPU-fed decode step: the id its previous forward sampled)
+    kernels.embedding.encode(pass, fedSampled ? b.embedSampled : b.embed, T);
     w.layers.forEach((l, i) => {
       const lb = b.layers[i];
-      // attention rmsnorm
-      kernels.rmsnorm.encode(pass, lb.attnNorm, T);
-      // q, k, v projections (+ bias where the model has one), one int8 quantization of x for the three
-      encodeSharedInput(pass, lb.qkv, T);
-      // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
-      kernels.rope.encode(pass, lb.rope, T);
+      // q, k, v = rmsnorm(x) [Wq; Wk; Wv]ᵀ (+ bias); RoPE on q and k; k, v into the cache at rows pos .. pos+T
+      l.qkv.encode(pass, lb.qkv, T);
       // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
       kernels.attention.encode(pass, lb.attention, T, pos + T);
-      // output projection, then the residual connection
-      l.wo.encode(pass, lb.wo, T);
-      kernels.add.encode(pass, lb.residual, T);
-      // ffn rmsnorm
-      kernels.rmsnorm.encode(pass, lb.ffnNorm, T);
-      // SwiGLU: down(silu(gate(x)) * up(x)), then the residual connection
-      encodeSharedInput(pass, lb.gateUp, T);
-      kernels.swiglu.encode(pass, lb.swiglu, T);
+      // x += o_proj(attention)
+      l.o.encode(pass, lb.o, T);
+      // h = silu(gate(rmsnorm(x))) · up(rmsnorm(x))
+      l.gateUp.encode(pass, lb.gateUp, T);
+      // x += down_proj(h)
       l.down.encode(pass, lb.down, T);
-      kernels.add.encode(pass, lb.residual, T);
     });
-    // final rmsnorm
-    kernels.rmsnorm.encode(pass, b.finalNorm, T);
   }
 
-  /** Runs one chunk (at most maxTokens ids at positions pos ..) with one encoder and one submit. */
-  private runChunk(ids: ArrayLike<number>, pos: number, head: Head): void {
-    const T = ids.length;
+  /**
+   * Runs one chunk (at most maxTokens ids at positions pos .., or with ids null one token fed by the id the previous
+   * forward sampled) with one encoder, one pass and one submit; a sampled id is copied into `readback`.
+   */
+  private runChunk(ids: ArrayLike<number> | null, pos: number, head: Head, readback: GPUBuffer | null): void {
+    const T = ids ? ids.length : 1;
     const { device } = this.ctx;
     const { s, b, weights: w } = this;
     if (T < 1 || T > this.maxTokens) throw new Error(`forward: ${T} tokens (1..${this.maxTokens} per chunk)`);
     if (pos + T > this.contextLength) {
       throw new EngineError('bad-input', `positions up to ${pos + T} do not fit the context of ${this.contextLength}`, { setting: 'contextLength' });
     }
-    for (let i = 0; i < T; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < this.config.vocabSize)) throw new EngineError('bad-input', `token id ${id} is outside the vocabulary`);
-      this.idsData[i] = id;
-    }
+    if (!ids && !this.sampledValid) throw new Error('forward: a GPU-fed step needs a forward that sampled before it');
     const t0 = performance.now();
-    device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
-    writeStep(this.ctx.device.queue, s.step, T, pos);
-    writeStep(this.ctx.device.queue, s.lastStep, 1, pos + T - 1);
+    if (ids) {
+      for (let i = 0; i < T; i++) {
+        const id = ids[i];
+        if (!(id >= 0 && id < this.config.vocabSize)) throw new EngineError('bad-input', `token id ${id} is outside the vocabulary`);
+        this.idsData[i] = id;
+      }
+      device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
+    }
+    writeStep(device.queue, s.step, T, pos);
+    writeStep(device.queue, s.lastStep, 1, pos + T - 1, T - 1);
 
     const enc = device.createCommandEncoder({ label: 'forward' });
     this.recorder.resetCounts();
-    let pass = this.recorder.begin(enc, 'forward.layers');
-    this.forward(pass, T, pos);
+    const pass = this.recorder.begin(enc, 'forward');
+    this.forward(pass, T, pos, ids === null);
+    // every position's logits through the final norm (verification)
     if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
-    pass.end();
     if (head === 'sample') {
-      // classifier on the last position only, then sampling on the GPU: one u32 comes back
-      enc.copyBufferToBuffer(s.xb, (T - 1) * this.config.dim * 4, s.xLast, 0, this.config.dim * 4);
-      pass = this.recorder.begin(enc, 'forward.sample');
+      // the classifier on the last position through the final norm, then sampling on the GPU: one u32 comes back
       w.lmHead.encode(pass, b.lmHeadLast, 1);
       this.kernels.sampler.encode(pass, b.sample);
-      pass.end();
-      enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
     }
+    pass.end();
+    if (readback) enc.copyBufferToBuffer(s.sampled, 0, readback, 0, 4);
     this.recorder.finish(enc);
     device.queue.submit([enc.finish()]);
+    this.sampledValid = head === 'sample';
     Object.assign(this.lastForward, this.recorder.counts, { recordMs: performance.now() - t0, waitMs: 0 });
   }
 
-  private async readSampled(): Promise<number> {
-    const r = this.s.sampledReadback;
+  private takeReadback(): GPUBuffer {
+    return (
+      this.readbacks.pop() ??
+      this.group.createBuffer({ label: 'run.sampledReadback', size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, category: 'staging' })
+    );
+  }
+
+  /** The id in `r` once the GPU has written it; `r` goes back to the pool. */
+  private async readId(r: GPUBuffer, collect: boolean): Promise<number> {
     const t0 = performance.now();
     await r.mapAsync(GPUMapMode.READ);
     const id = new Uint32Array(r.getMappedRange(), 0, 1)[0];
     r.unmap();
+    this.readbacks.push(r);
     this.lastForward.waitMs = performance.now() - t0;
-    await this.recorder.collect();
+    if (collect) await this.recorder.collect();
     return id;
   }
 
@@ -240,19 +254,35 @@ export class Transformer implements TokenModel {
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
     this.kernels.sampler.setOptions(this.b.sample, sample);
+    const r = this.takeReadback();
     for (let at = 0; at < ids.length; at += this.maxTokens) {
       const chunk = ids.slice(at, at + this.maxTokens);
-      this.runChunk(chunk, pos + at, at + chunk.length === ids.length ? 'sample' : 'none');
+      const last = at + chunk.length === ids.length;
+      this.runChunk(chunk, pos + at, last ? 'sample' : 'none', last ? r : null);
     }
-    return this.readSampled();
+    return this.readId(r, true);
   }
 
   /** One decode step: token id at position pos; returns the sampled next id (the only readback). */
   async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
     this.kernels.sampler.setOptions(this.b.sample, sample);
     this.idsOne[0] = id;
-    this.runChunk(this.idsOne, pos, 'sample');
-    return this.readSampled();
+    const r = this.takeReadback();
+    this.runChunk(this.idsOne, pos, 'sample', r);
+    return this.readId(r, true);
+  }
+
+  /**
+   * One decode step at position pos fed on the GPU by the id the previous forward sampled, submitted at once; the
+   * promise gives this step's sampled id. The caller may queue the next step before awaiting it (generate.ts does):
+   * the GPU then never waits for the CPU to read an id. Not while profiling (its timestamps are read per step).
+   */
+  queueStep(pos: number, sample: SamplingParams): Promise<number> {
+    if (this.recorder.profiling) throw new Error('queueStep: profile with step(), one forward at a time');
+    this.kernels.sampler.setOptions(this.b.sample, sample);
+    const r = this.takeReadback();
+    this.runChunk(null, pos, 'sample', r);
+    return this.readId(r, false);
   }
 
   /**
@@ -273,7 +303,7 @@ export class Transformer implements TokenModel {
     try {
       for (let at = 0; at < ids.length; at += this.maxTokens) {
         const chunk = ids.slice(at, at + this.maxTokens);
-        this.runChunk(chunk, pos + at, 'all-logits');
+        this.runChunk(chunk, pos + at, 'all-logits', null);
         const enc = this.ctx.device.createCommandEncoder({ label: 'logits.readback' });
         enc.copyBufferToBuffer(s.logitsAll, 0, staging, 0, chunk.length * V * 4);
         this.ctx.device.queue.submit([enc.finish()]);

@@ -42,39 +42,51 @@ function recorder(): { specs: LinearSpec[]; factory: LinearFactory } {
   const specs: LinearSpec[] = [];
   const factory: LinearFactory = (spec) => {
     specs.push(spec);
-    const [outFeatures, inFeatures] = (spec.weight as GpuTensor).shape;
-    const bind = () => ({ kind: 'x', input: null });
-    return { name: spec.name, inFeatures, outFeatures, bytes: 0, bind, encode: () => {}, encodeProduct: () => {}, destroy: () => {} } satisfies LinearLayer;
+    const inFeatures = (spec.weights[0] as GpuTensor).shape[1];
+    const outFeatures = spec.rows.reduce((n, r) => n + r.rows, 0);
+    const bind = () => ({ kind: 'x' });
+    return { name: spec.name, inFeatures, outFeatures, bytes: 0, bind, encode: () => {}, destroy: () => {} } satisfies LinearLayer;
   };
   return { specs, factory };
 }
 
 describe('buildWeights', () => {
-  it('builds every linear through the factory, with q/k/v biases for Qwen2, and ties lm_head to the embedding', () => {
+  it('builds every linear through the factory: q/k/v joined (with their Qwen2 biases), gate/up in blocks, lm_head tied', () => {
     const tensors = checkpoint(true);
     const { specs, factory } = recorder();
     const w = buildWeights(parseConfig({ ...base, tie_word_embeddings: true }), tensors, factory);
     expect(specs.map((s) => s.name)).toEqual([
-      'model.layers.0.self_attn.q_proj',
-      'model.layers.0.self_attn.k_proj',
-      'model.layers.0.self_attn.v_proj',
+      'model.layers.0.self_attn.qkv_proj',
       'model.layers.0.self_attn.o_proj',
-      'model.layers.0.mlp.gate_proj',
-      'model.layers.0.mlp.up_proj',
+      'model.layers.0.mlp.gate_up_proj',
       'model.layers.0.mlp.down_proj',
       'lm_head',
     ]);
-    expect(specs.slice(0, 3).every((s) => s.bias !== null)).toBe(true);
-    expect(specs.slice(3).every((s) => s.bias === null)).toBe(true);
-    expect(specs[7].weight).toBe(tensors.get('model.embed_tokens.weight'));
+    const [qkv, o, gateUp, down, head] = specs;
+    const p = 'model.layers.0';
+    expect(qkv.weights).toEqual(['q', 'k', 'v'].map((n) => tensors.get(`${p}.self_attn.${n}_proj.weight`)));
+    expect(qkv.biases).toEqual(['q', 'k', 'v'].map((n) => tensors.get(`${p}.self_attn.${n}_proj.bias`)));
+    // q/k/v stacked, split only between heads (head_dim 4)
+    expect(qkv.rows).toEqual([{ source: 0, row: 0, rows: 8 }, { source: 1, row: 0, rows: 4 }, { source: 2, row: 0, rows: 4 }]);
+    expect(qkv.rowMultiple).toBe(4);
+    // gate/up in blocks of 4 rows (the largest power of two dividing 12): gate 0..4, up 0..4, gate 4..8, …
+    expect(gateUp.weights).toEqual(['gate', 'up'].map((n) => tensors.get(`${p}.mlp.${n}_proj.weight`)));
+    expect(gateUp.rows.map((r) => [r.source, r.row])).toEqual([[0, 0], [1, 0], [0, 4], [1, 4], [0, 8], [1, 8]]);
+    expect(gateUp.rowMultiple).toBe(8);
+    for (const s of [o, gateUp, down, head]) expect(s.biases.every((b) => b === null)).toBe(true);
+    expect(head.weights[0]).toBe(tensors.get('model.embed_tokens.weight'));
+    expect(head.shared).toBe(true);
+    expect([qkv, o, gateUp, down].every((s) => !s.shared)).toBe(true);
     expect(w.layers).toHaveLength(1);
+    expect([w.layers[0].qkv.outFeatures, w.layers[0].gateUp.outFeatures]).toEqual([16, 24]);
   });
 
   it('uses lm_head.weight when embeddings are not tied', () => {
     const tensors = checkpoint(false);
     const { specs, factory } = recorder();
     buildWeights(parseConfig(base), tensors, factory);
-    expect(specs.at(-1)!.weight).toBe(tensors.get('lm_head.weight'));
+    expect(specs.at(-1)!.weights[0]).toBe(tensors.get('lm_head.weight'));
+    expect(specs.at(-1)!.shared).toBe(false);
   });
 
   it('names a missing tensor and a wrong shape', () => {
