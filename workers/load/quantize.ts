@@ -78,7 +78,7 @@ export async function quantizeLinear(
   const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes });
   const rows = fp16.shape[0];
   // shared: the caller's bias stays; the int8 weight this made is released here if it was copied
-  const joined = joinInt8(ctx, { name: fp16.name, weights: [w], biases: [bias], rows: [{ source: 0, row: 0, rows }], rowMultiple: 2, shared: true }, maxBindingBytes);
+  const joined = joinInt8(ctx, { name: fp16.name, weights: [w], biases: [bias], rows: [{ source: 0, row: 0, rows }], rowMultiple: 1, shared: true }, maxBindingBytes);
   if (joined.weight !== w) {
     for (const p of w.weight.parts) group.release(p.buffer);
     group.release(w.scales);

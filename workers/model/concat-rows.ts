@@ -111,7 +111,8 @@ export function concatRowScales(enc: GPUCommandEncoder, group: BufferGroup, name
 
 /**
  * Records the copy of fp16 biases (f16x2 [rows], one part each) in the order of `segments`, or gives null when none
- * has one. Segments must cover whole u32 words (even rows), as every q/k/v and gate/up split does.
+ * has one, or the one bias itself when one segment is all of it. Segments must cover whole u32 words (even rows), as
+ * every q/k/v and gate/up split does.
  */
 export function concatBiases(
   enc: GPUCommandEncoder,
@@ -122,6 +123,8 @@ export function concatBiases(
 ): GpuTensor | null {
   if (sources.every((b) => b === null)) return null;
   const total = segments.reduce((n, s) => n + s.rows, 0);
+  const only = segments.length === 1 ? sources[segments[0].source] : null;
+  if (only && segments[0].row === 0 && only.shape[0] === total) return only;
   for (const seg of segments) {
     const b = sources[seg.source];
     if (!b || b.format !== 'f16x2' || b.parts.length !== 1) throw new Error(`concatBiases '${name}': source ${seg.source} has no one-part fp16 bias`);

@@ -69,7 +69,7 @@ export function joinFp16(ctx: GpuContext, src: Fp16Source, maxBindingBytes: numb
   const weight = concatRows(enc, group, `${src.name}.weight`, src.weights, src.rows, { maxBindingBytes, rowMultiple: src.rowMultiple });
   const bias = concatBiases(enc, group, src.name, src.biases, src.rows);
   ctx.device.queue.submit([enc.finish()]);
-  if (!src.shared) for (const t of [...src.weights, ...src.biases]) releaseTensor(ctx, t);
+  if (!src.shared) for (const t of [...src.weights, ...src.biases]) if (t !== bias) releaseTensor(ctx, t);
   return { weight, bias };
 }
 

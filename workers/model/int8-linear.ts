@@ -240,7 +240,7 @@ export function joinInt8(ctx: GpuContext, spec: LinearSpecLike, maxBindingBytes:
       releaseTensor(ctx, w.weight);
       ctx.ledger.ownerOf(w.scales)?.release(w.scales);
     }
-    for (const b of spec.biases) releaseTensor(ctx, b);
+    for (const b of spec.biases) if (b !== bias) releaseTensor(ctx, b);
   }
   return { weight: { kind: 'int8-weight', weight, scales }, bias };
 }

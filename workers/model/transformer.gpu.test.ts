@@ -12,6 +12,7 @@ import { checkModel, readReference } from '../testing/reference-check.ts';
 import { Transformer } from './transformer.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { buildWeights, fp16LinearFactory } from './weights.ts';
+import type { Fp16Linear } from './fp16-linear.ts';
 
 const MODELS = '../shared/models';
 const RANDOM = readdirSync(`${MODELS}/random`).sort();
@@ -59,10 +60,14 @@ describe('transformer vs Hugging Face references (fp16)', () => {
     const dir = `${MODELS}/random/llama-tied-mqa-fp16`;
     const config = parseConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
     const ref = readReference(dir).cases[0];
-    // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 49 parts (21 rows of 192 bytes each); 5-token chunks for 12 ids.
+    // 4 KiB bindings: the 1024 × 96 embedding (tied lm_head) splits into 49 parts (21 rows of 192 bytes each); 5-token
+    // chunks for 12 ids. Joined weights in 24 KiB bindings: gate/up (512 rows in blocks of 64 + 64) in 4 parts.
     const w = await loadModelWeights(ctx, dir, { maxBindingBytes: 4096 });
     expect((w.tensors.get('model.embed_tokens.weight') as GpuTensor).parts.length).toBe(49);
-    const t = new Transformer(ctx, config, buildWeights(config, w.tensors, fp16LinearFactory(ctx)), {
+    const weights = buildWeights(config, w.tensors, fp16LinearFactory(ctx, { maxBindingBytes: 24576 }));
+    expect((weights.layers[0].gateUp as Fp16Linear).weight.parts.map((p) => p.rows)).toEqual([128, 128, 128, 128]);
+    expect((weights.lmHead as Fp16Linear).weight).toBe(weights.embed);
+    const t = new Transformer(ctx, config, weights, {
       contextLength: 32,
       maxTokens: 5,
       allLogits: true,

@@ -23,7 +23,7 @@ export interface LinearSpec<W = unknown> {
   weights: readonly W[];
   biases: readonly (GpuTensor | null)[];
   rows: readonly RowSegment[];
-  /** Parts of a split weight start at multiples of this many rows (the epilogue's pair block). */
+  /** Parts of a split weight start at multiples of this many rows (the epilogue's pair block; 1: anywhere). */
   rowMultiple: number;
   shared: boolean;
 }
@@ -101,14 +101,14 @@ export function buildWeights(config: Config, tensors: ReadonlyMap<string, unknow
     return {
       attnNorm: fp16(`${p}.input_layernorm.weight`, [c.dim]),
       qkv: lin(`${p}.self_attn.qkv_proj`, [q, k, v], stackedRows([c.qDim, c.kvDim, c.kvDim]), c.headDim),
-      o: lin(`${p}.self_attn.o_proj`, [o], stackedRows([c.dim]), 2),
+      o: lin(`${p}.self_attn.o_proj`, [o], stackedRows([c.dim]), 1),
       ffnNorm: fp16(`${p}.post_attention_layernorm.weight`, [c.dim]),
       gateUp: lin(`${p}.mlp.gate_up_proj`, [gate, up], interleavedRows(2, c.hiddenDim, block), 2 * block),
-      down: lin(`${p}.mlp.down_proj`, [down], stackedRows([c.dim]), 2),
+      down: lin(`${p}.mlp.down_proj`, [down], stackedRows([c.dim]), 1),
     };
   });
   // Tied embeddings: lm_head reads the embedding table (some tied checkpoints still carry a copy of lm_head.weight).
   const head = c.tieWordEmbeddings ? { weight: embed, bias: null } : tensors.has('lm_head.weight') ? part('lm_head', c.vocabSize, c.dim, false) : missing('lm_head.weight');
-  const lmHead = lin('lm_head', [head], stackedRows([c.vocabSize]), 2, c.tieWordEmbeddings);
+  const lmHead = lin('lm_head', [head], stackedRows([c.vocabSize]), 1, c.tieWordEmbeddings);
   return { embed, layers, finalNorm: fp16('model.norm.weight', [c.dim]), lmHead };
 }
