@@ -3,6 +3,8 @@
 // effective GB/s = bytes/token × tok/s.
 //   npm run bench -- decode --model <dir-or-url> [--precision fp16|int8[,…]] [--contexts 16,128,512] [--steps 16]
 //                           [--threshold 6] [--profile] [--prefill 512] [--json]
+// Decode runs as generate() does (each step fed on the GPU by the id its previous forward sampled, the next step
+// submitted before that id is read back); decodeTokPerSCpuFed is the same with every step waiting for the previous id.
 // Each row also says what one decode step costs besides the GPU's work: dispatches and compute passes per token, CPU
 // time to record and submit them, and time waiting for the sampled id. --profile adds, per context, the GPU time of
 // each kernel kind per token from timestamp queries (each dispatch in a timed pass of its own, in separate steps) and
@@ -85,7 +87,8 @@ export async function benchDecode(argv: string[]): Promise<void> {
     const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
     const prefillTokens = values.prefill ? Number(values.prefill) : 0;
-    const maxCtx = Math.max(...contexts, prefillTokens) + 2 * steps + 2; // the decode steps, then the profiled ones
+    // per context: the GPU-fed steps, the CPU-fed ones, then the profiled ones
+    const maxCtx = Math.max(...contexts, prefillTokens) + 3 * steps + 3;
     const t = new Transformer(ctx, config, weights, { contextLength: maxCtx, maxTokens: 64 });
     try {
       // Deterministic prompt ids (a fixed stride through the vocabulary), and one warm-up step for pipeline caches.
@@ -101,15 +104,33 @@ export async function benchDecode(argv: string[]): Promise<void> {
       }
       for (const c of contexts) {
         const t0 = performance.now();
-        let next = await t.prefill(ids.slice(0, c), 0, GREEDY);
+        await t.prefill(ids.slice(0, c), 0, GREEDY);
         const prefillMs = performance.now() - t0;
+        // decode as generate() runs it: each step fed on the GPU by the id its previous forward sampled, the next step
+        // submitted before this one's id is read back
         const cost = { dispatches: 0, passes: 0, recordMs: 0, waitMs: 0 };
+        const queue = (pos: number) => {
+          const p = t.queueStep(pos, GREEDY);
+          cost.dispatches += t.lastForward.dispatches;
+          cost.passes += t.lastForward.passes;
+          cost.recordMs += t.lastForward.recordMs;
+          return p;
+        };
         const t1 = performance.now();
+        let pending = queue(c);
+        let next = 0;
         for (let s = 0; s < steps; s++) {
-          next = await t.step(next, c + s, GREEDY);
-          for (const k of Object.keys(cost) as (keyof typeof cost)[]) cost[k] += t.lastForward[k];
+          const ahead = s + 1 < steps ? queue(c + s + 1) : null;
+          const w0 = performance.now();
+          next = await pending;
+          cost.waitMs += performance.now() - w0;
+          if (ahead) pending = ahead;
         }
         const decodeMs = performance.now() - t1;
+        // the same fed from the CPU, each step waiting for the previous id (what the GPU-fed loop saves)
+        const t2 = performance.now();
+        for (let s = 0; s < steps; s++) next = await t.step(next, c + steps + s, GREEDY);
+        const blockingMs = performance.now() - t2;
         const b = bytesPerToken(weights, config.dim, config.kvDim, config.nLayers, c + steps / 2);
         const decodeTokPerS = (steps * 1000) / decodeMs;
         const row = {
@@ -122,6 +143,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
           prefillTokPerS: (c * 1000) / prefillMs,
           decodeTokPerS,
           msPerToken: decodeMs / steps,
+          decodeTokPerSCpuFed: (steps * 1000) / blockingMs,
           bytesPerToken: b.weights + b.kv,
           weightBytesPerToken: b.weights,
           kvBytesPerToken: b.kv,
@@ -130,7 +152,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
           passesPerToken: cost.passes / steps,
           recordMsPerToken: cost.recordMs / steps,
           readbackWaitMsPerToken: cost.waitMs / steps,
-          profile: values.profile ? await profileSteps(t, next, c + steps, steps, decodeMs / steps) : undefined,
+          profile: values.profile ? await profileSteps(t, next, c + 2 * steps, steps, decodeMs / steps) : undefined,
         };
         if (values.json) console.log(JSON.stringify(row));
         else {
