@@ -54,9 +54,23 @@ class ScriptedModel implements TokenModel {
     return this.take();
   }
 
+  lastSampled(): number {
+    return this.script[this.next - 1];
+  }
+
   private take(): number {
     if (this.next >= this.script.length) throw new Error('script exhausted');
     return this.script[this.next++];
+  }
+}
+
+/** The same script, stepped as a GPU-fed model is: queueStep runs the id the model itself sampled last. */
+class QueuedModel extends ScriptedModel implements TokenModel {
+  queued = 0;
+
+  async queueStep(pos: number, sample: SamplingParams): Promise<number> {
+    this.queued++;
+    return this.step(this.lastSampled(), pos, sample);
   }
 }
 
@@ -224,5 +238,35 @@ describe('generate', () => {
     expect(await bad({ topP: 0 })).toBe('topP');
     expect(await bad({ topK: 1.5 })).toBe('topK');
     expect(await bad({ seed: Number.NaN })).toBe('seed');
+  });
+
+  it('with a GPU-fed model, queues each step one ahead: the same text, positions and draws as step by step', async () => {
+    for (const [ids, opts] of [
+      [shepherd.greedy_ids, {}],
+      [beginning.greedy_ids, { maxTokens: 10 }],
+      [beginning.greedy_ids, { stop: ['David his'] }],
+      [beginning.greedy_ids, { temperature: 0.7, topK: 20, seed: 5, maxTokens: 12 }],
+    ] as const) {
+      const plain = new ScriptedModel(ids);
+      const queued = new QueuedModel(ids);
+      const a = await run(plain, ids === shepherd.greedy_ids ? shepherd.text : beginning.text, opts);
+      const b = await run(queued, ids === shepherd.greedy_ids ? shepherd.text : beginning.text, opts);
+      expect(b.text).toBe(a.text);
+      expect(b.stats).toEqual(a.stats);
+      // every step of the plain run, in order, with the same draw; and at most one more, queued ahead and never used
+      expect(queued.calls.slice(0, plain.calls.length)).toEqual(plain.calls);
+      expect(queued.calls.length - plain.calls.length).toBeLessThanOrEqual(1);
+      expect(queued.queued).toBe(queued.calls.length - 1);
+    }
+  });
+
+  it('with a GPU-fed model, queues nothing past maxTokens or the context', async () => {
+    const byTokens = new QueuedModel(beginning.greedy_ids);
+    await run(byTokens, beginning.text, { maxTokens: 10 });
+    expect(byTokens.calls.length).toBe(10);
+    const byContext = new QueuedModel(beginning.greedy_ids, 9);
+    const { stats } = await run(byContext, beginning.text, {});
+    expect(stats.stopReason).toBe('context-full');
+    expect(Math.max(...byContext.calls.map((c) => c.pos + c.ids.length))).toBeLessThanOrEqual(9);
   });
 });
