@@ -15,18 +15,22 @@ function cpuMatMul(x: Float32Array, w: Float32Array, t: number, k: number, n: nu
   return y;
 }
 
-describe('matmul_f16 (prefill)', () => {
+describe.each([
+  { name: 'registers only (CPU adapters)', tiled: false },
+  { name: 'tiled in workgroup memory (GPUs)', tiled: true },
+])('matmul_f16 (prefill), $name', ({ tiled }) => {
   let ctx: GpuContext;
   beforeAll(async () => {
     ctx = await nodeGpuContext();
   });
   afterAll(() => ctx?.device.destroy());
 
+  // the tiled kernel reads rows of whole vec4 words (k a multiple of 8 halves, as every linear layer pads them)
   it.each([
-    { t: 1, k: 2, n: 1, split: 0 },
-    { t: 5, k: 7, n: 9, split: 0 },
+    { t: 1, k: tiled ? 8 : 2, n: 1, split: 0 },
+    { t: 5, k: tiled ? 8 : 7, n: 9, split: 0 },
     { t: 33, k: 64, n: 70, split: 0 },
-    { t: 64, k: 256, n: 100, split: 0 },
+    { t: 70, k: 200, n: 100, split: 0 }, // a second token tile; k not a multiple of the k tile
     { t: 37, k: 96, n: 300, split: 4096 }, // 192 bytes per row → 21 rows per part, 15 parts
   ])('matches the CPU reference for T=$t K=$k N=$n (split $split)', async ({ t, k, n, split }) => {
     const group = ctx.ledger.group('test');
@@ -38,7 +42,8 @@ describe('matmul_f16 (prefill)', () => {
       const maxTokens = t + 3;
       const xb = storage(ctx, group, 'x', new Float32Array(maxTokens * k).fill(9).map((v, i) => (i < x.length ? x[i] : v)));
       const y = storage(ctx, group, 'y', new Float32Array(maxTokens * n).fill(-5));
-      const kernel = new MatMulF16(ctx);
+      const kernel = new MatMulF16(ctx, { tiled });
+      expect(kernel.tiled).toBe(tiled);
       const b = kernel.bind(weight, xb, y, stepUniform(ctx, group, t), group);
       runPass(ctx, (pass) => kernel.encode(pass, b, t));
       const got = await readF32(ctx, y);

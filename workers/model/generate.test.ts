@@ -241,12 +241,13 @@ describe('generate', () => {
   });
 
   it('with a GPU-fed model, queues each step one ahead: the same text, positions and draws as step by step', async () => {
-    for (const [ids, opts] of [
+    const cases: [readonly number[], Partial<GenerateOptions>][] = [
       [shepherd.greedy_ids, {}],
       [beginning.greedy_ids, { maxTokens: 10 }],
       [beginning.greedy_ids, { stop: ['David his'] }],
       [beginning.greedy_ids, { temperature: 0.7, topK: 20, seed: 5, maxTokens: 12 }],
-    ] as const) {
+    ];
+    for (const [ids, opts] of cases) {
       const plain = new ScriptedModel(ids);
       const queued = new QueuedModel(ids);
       const a = await run(plain, ids === shepherd.greedy_ids ? shepherd.text : beginning.text, opts);
