@@ -2,16 +2,18 @@
 // per decoded token (weights + the KV cache up to that position), so tok/s can be set against memory bandwidth:
 // effective GB/s = bytes/token × tok/s.
 //   npm run bench -- decode --model <dir-or-url> [--precision fp16|int8[,…]] [--contexts 16,128,512] [--steps 16]
-//                           [--threshold 6] [--profile] [--prefill 512] [--json]
+//                           [--threshold 6] [--profile] [--prefill 512] [--matvec <variant>] [--json]
 // Decode runs as generate() does (each step fed on the GPU by the id its previous forward sampled, the next step
 // submitted before that id is read back); decodeTokPerSCpuFed is the same with every step waiting for the previous id.
 // Each row also says what one decode step costs besides the GPU's work: dispatches and compute passes per token, CPU
 // time to record and submit them, and time waiting for the sampled id. --profile adds, per context, the GPU time of
 // each kernel kind per token from timestamp queries (each dispatch in a timed pass of its own, in separate steps) and
 // their sum against the wall time per token: near 1, the GPU kernels bound decode; far below, dispatch overhead or
-// the CPU does. --prefill N times a prefill of N tokens on its own (tok/s).
+// the CPU does. --prefill N times a prefill of N tokens on its own (tok/s). --matvec picks the one-token products'
+// variant (scripts/bench-matvec.ts: e.g. 128:4:sg) instead of the device's default.
 import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
+import { parseMatVecVariant } from '../workers/kernels/matvec-io.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
 import type { SamplingParams } from '../workers/kernels/sample.ts';
 import { loadModelWeights } from '../workers/testing/model-weights.ts';
@@ -71,6 +73,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
       threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
       profile: { type: 'boolean', default: false },
       prefill: { type: 'string' },
+      matvec: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -83,8 +86,9 @@ export async function benchDecode(argv: string[]): Promise<void> {
   for (const precision of values.precision.split(',') as ('fp16' | 'int8')[]) {
     if (precision !== 'fp16' && precision !== 'int8') throw new Error(`bench decode: unknown precision '${precision}'`);
     const loaded = await loadModelWeights(ctx, values.model, { precision });
-    const fp16 = fp16LinearFactory(ctx);
-    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16;
+    const matvec = values.matvec ? parseMatVecVariant(values.matvec) : undefined;
+    const fp16 = fp16LinearFactory(ctx, { matvec });
+    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold), matvec }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
     const prefillTokens = values.prefill ? Number(values.prefill) : 0;
     // per context: the GPU-fed steps, the CPU-fed ones, then the profiled ones
@@ -138,6 +142,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
           model: values.model,
           precision,
           adapter,
+          matvec: values.matvec ?? 'default',
           context: c,
           steps,
           prefillTokPerS: (c * 1000) / prefillMs,

@@ -90,6 +90,15 @@ export interface MatVecOptions {
 
 export const MAX_PAIRS = 4;
 
+/** A variant by name (benches): `128:4:sg` → lanes over 128 threads, 4 pairs, subgroups (`wg`: workgroup memory); `thread:1` → one thread per pair. */
+export function parseMatVecVariant(v: string): MatVecOptions {
+  const t = /^thread:(\d)$/.exec(v);
+  if (t) return { lanes: 'thread', pairs: Number(t[1]) };
+  const m = /^(\d+):(\d):(sg|wg)$/.exec(v);
+  if (!m) throw new Error(`matvec variant '${v}': <workgroupSize>:<pairs>:<sg|wg> or thread:<pairs>`);
+  return { lanes: 'workgroup', workgroupSize: Number(m[1]), pairs: Number(m[2]), subgroups: m[3] === 'sg' };
+}
+
 /** The variant for this device: one thread per pair on CPU adapters (barriers are slow there), a workgroup per row group on GPUs. */
 export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}): MatVecVariant {
   const lanes = opts.lanes ?? (ctx.software ? 'thread' : 'workgroup');

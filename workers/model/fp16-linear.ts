@@ -10,7 +10,7 @@ import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { MatMulF16, type MatMulBinding } from '../kernels/matmul.ts';
 import { MatVecF16 } from '../kernels/matvec.ts';
-import type { MatVecBinding } from '../kernels/matvec-io.ts';
+import type { MatVecBinding, MatVecOptions } from '../kernels/matvec-io.ts';
 import { concatBiases, concatRows, readsAsIs, releaseTensor, type RowSegment } from './concat-rows.ts';
 import { bindPrefillIo, encodePrefillEpilogue, encodePrefillNorm, type PrefillIo } from './linear-io.ts';
 import type { LinearBinding, LinearIo, LinearLayer } from './linear.ts';
@@ -21,12 +21,13 @@ export class Fp16Kernels {
   readonly matmul: MatMulF16;
   readonly bias: BiasAdd;
 
-  static for(ctx: GpuContext): Fp16Kernels {
-    return perDevice(ctx, 'fp16-linear', (c) => new Fp16Kernels(c));
+  /** matvec: the one-token product's variant (default: the device's, matvec-io.ts matvecVariant; benches tune it). */
+  static for(ctx: GpuContext, opts: { matvec?: MatVecOptions } = {}): Fp16Kernels {
+    return perDevice(ctx, `fp16-linear${opts.matvec ? JSON.stringify(opts.matvec) : ''}`, (c) => new Fp16Kernels(c, opts.matvec));
   }
 
-  private constructor(ctx: GpuContext) {
-    this.matvec = new MatVecF16(ctx);
+  private constructor(ctx: GpuContext, matvec?: MatVecOptions) {
+    this.matvec = new MatVecF16(ctx, matvec);
     this.matmul = new MatMulF16(ctx);
     this.bias = new BiasAdd(ctx);
   }

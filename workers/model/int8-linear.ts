@@ -15,7 +15,7 @@ import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../ker
 import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { MatVecInt8 } from '../kernels/matvec-int8.ts';
-import type { MatVecBinding } from '../kernels/matvec-io.ts';
+import type { MatVecBinding, MatVecOptions } from '../kernels/matvec-io.ts';
 import { concatBiases, concatRows, concatRowScales, readsAsIs, releaseTensor, type RowSegment } from './concat-rows.ts';
 import { bindPrefillIo, encodePrefillEpilogue, encodePrefillNorm, type PrefillIo } from './linear-io.ts';
 import type { LinearBinding, LinearIo, LinearLayer } from './linear.ts';
@@ -30,17 +30,21 @@ export class Int8Kernels {
   readonly matmul: Int8MatMul;
   readonly matvec: MatVecInt8;
 
-  /** dp4a: use dot4I8Packed (default: where the device has it); false forces the fallback kernel. */
-  static for(ctx: GpuContext, opts: { dp4a?: boolean } = {}): Int8Kernels {
+  /**
+   * dp4a: use dot4I8Packed (default: where the device has it); false forces the fallback kernel. matvec: the one-token
+   * product's variant (default: the device's, matvec-io.ts matvecVariant; benches tune it).
+   */
+  static for(ctx: GpuContext, opts: { dp4a?: boolean; matvec?: MatVecOptions } = {}): Int8Kernels {
     const dp4a = (opts.dp4a ?? true) && ctx.features.dot4I8Packed;
-    return perDevice(ctx, dp4a ? 'int8-linear.dp4a' : 'int8-linear', (c) => new Int8Kernels(c, dp4a));
+    const key = `${dp4a ? 'int8-linear.dp4a' : 'int8-linear'}${opts.matvec ? JSON.stringify(opts.matvec) : ''}`;
+    return perDevice(ctx, key, (c) => new Int8Kernels(c, dp4a, opts.matvec));
   }
 
-  private constructor(ctx: GpuContext, dp4a: boolean) {
+  private constructor(ctx: GpuContext, dp4a: boolean, matvec?: MatVecOptions) {
     this.outliers = new Int8Outliers(ctx);
     this.quantizeX = new Int8QuantizeX(ctx);
     this.matmul = new Int8MatMul(ctx, { dp4a });
-    this.matvec = new MatVecInt8(ctx, { dp4a });
+    this.matvec = new MatVecInt8(ctx, { ...matvec, dp4a });
   }
 }
 
@@ -51,6 +55,8 @@ export interface Int8LinearOptions {
   maxBindingBytes?: number;
   /** Use dot4I8Packed where the device has it (default true); false forces the fallback kernel. */
   dp4a?: boolean;
+  /** The one-token product's variant (default: the device's). */
+  matvec?: MatVecOptions;
 }
 
 /**
@@ -202,9 +208,9 @@ export function createInt8Linear(
   ctx: GpuContext,
   w: Int8Weight,
   bias: GpuTensor | null,
-  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a'> = {},
+  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a' | 'matvec'> = {},
 ): Int8Linear {
-  const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a });
+  const kernels = Int8Kernels.for(ctx, { dp4a: opts.dp4a, matvec: opts.matvec });
   return new Int8Linear(ctx, kernels, w.weight.name, w.weight, w.scales, bias, opts.threshold ?? DEFAULT_OUTLIER_THRESHOLD);
 }
 
@@ -253,7 +259,7 @@ export function joinInt8(ctx: GpuContext, spec: LinearSpecLike, maxBindingBytes:
 export function int8LinearFactory(
   ctx: GpuContext,
   fp16: (spec: LinearSpecLike) => LinearLayer,
-  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a' | 'maxBindingBytes'> = {},
+  opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a' | 'maxBindingBytes' | 'matvec'> = {},
 ): (spec: LinearSpecLike) => LinearLayer {
   return (spec) => {
     if (!spec.weights.every(isInt8Weight)) {

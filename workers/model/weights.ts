@@ -11,6 +11,7 @@ import { Fp16Kernels, Fp16Linear, joinFp16 } from './fp16-linear.ts';
 import { isInt8Weight } from './int8-linear.ts';
 import { gluBlock, type LinearLayer } from './linear.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
+import type { MatVecOptions } from '../kernels/matvec-io.ts';
 
 /**
  * What a linear layer is built from: its name (a module, e.g. `model.layers.0.self_attn.o_proj`, or a fused one,
@@ -47,8 +48,8 @@ export interface Weights {
 }
 
 /** The fp16 factory: every weight must be an f16x2 GpuTensor. */
-export function fp16LinearFactory(ctx: GpuContext, opts: { maxBindingBytes?: number } = {}): LinearFactory {
-  const kernels = Fp16Kernels.for(ctx);
+export function fp16LinearFactory(ctx: GpuContext, opts: { maxBindingBytes?: number; matvec?: MatVecOptions } = {}): LinearFactory {
+  const kernels = Fp16Kernels.for(ctx, { matvec: opts.matvec });
   return (spec) => {
     const { weight, bias } = joinFp16(ctx, { ...spec, weights: spec.weights as GpuTensor[] }, opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize);
     return new Fp16Linear(ctx, kernels, spec.name, weight, bias);
