@@ -16,7 +16,8 @@ const rawText = {
   },
 };
 const entries = { bench: 'scripts/bench.ts', verify: 'scripts/verify.ts', 'gen-checkpoint': 'scripts/gen-checkpoint.ts',
-  'serve-dir': 'scripts/serve-dir.ts', 'thread-reader.worker': 'workers/net/thread-reader.worker.ts' };
+  'serve-dir': 'scripts/serve-dir.ts', 'thread-reader.worker': 'workers/net/thread-reader.worker.ts',
+  'bench-matvec': 'scripts/bench-matvec.ts', 'bench-attention': 'scripts/bench-attention.ts' };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
     entryPoints: [entry],

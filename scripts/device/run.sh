@@ -1,6 +1,8 @@
 #!/bin/bash
 # Every GPU measurement of the lent NVIDIA machine in one prepared run (see scripts/device/pack.mjs). Each step writes
-# its JSON to $OUT as it ends, so a run cut short still returns what it finished. Locally: LOCAL=1 OUT=/tmp/x bash …
+# its JSON to $OUT as it ends, so a run cut short still returns what it finished; the acceptance's measurements come
+# first (verify, decode + profile + prefill), the loads last. ONLY=<regex> runs the steps whose names match.
+# Locally: LOCAL=1 OUT=/tmp/x bash …
 set -u
 OUT=${OUT:-/tmp/device-out}; mkdir -p "$OUT"
 G=.gpu
@@ -28,16 +30,26 @@ step() { # name, command...: stdout (JSON lines) to $OUT/name.jsonl, stderr to t
 # 1. correctness on the real GPU: every reference model, fp16 and int8
 KJV=public/models/kjv-llama
 for m in $KJV llama-outliers-fp16 llama-gqa-bf16 qwen2-bias-fp32 mistral-headdim-bf16 llama-tied-mqa-fp16; do
-  step "verify-$(basename $m)-fp16" node $G/verify.mjs --model $( [ -d $m ] && echo $m || echo $M/$m ) --json
+  for p in fp16 int8; do
+    step "verify-$(basename $m)-$p" node $G/verify.mjs --model $( [ -d $m ] && echo $m || echo $M/$m ) --precision $p --json
+  done
 done
-step verify-llama-outliers-fp16-int8 node $G/verify.mjs --model $M/llama-outliers-fp16 --precision int8 --json
-step verify-kjv-llama-int8 node $G/verify.mjs --model $KJV --precision int8 --json
-# 2. the streamed-load acceptance on a generated >= 1 GiB bf16 checkpoint, served over HTTP by a separate process
+# 2. the generated 1.1B Llama-shaped bf16 checkpoint (decode, prefill, loads)
 log gen; [ -f $DATA/model.safetensors ] || node $G/gen-checkpoint.mjs --out $DATA --params $PARAMS --dtype bf16 | tee "$OUT/gen.json"
-# 3. decode speed, fp16 against int8, on the 1.1B and on kjv
-step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512,1536 --steps 32 --json
-step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --json
+# 3. decode: the one-token products per kernel variant on the 1.1B's shapes (the best per precision), then fp16 and
+#    int8 decode at contexts 16 / 512 / 1536 with the per-kernel GPU profile, and a 512-token prefill; again with the
+#    sweep's best variant where it is not the default; kjv-llama and its quality as before
+step matvec-1b node $G/bench-matvec.mjs --json
+BEST=$(grep -h '"matvec-best"' /tmp/step.out | tail -1)
+best() { [ -n "$BEST" ] && echo "$BEST" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const b=JSON.parse(s).best||{};process.stdout.write(b['$1']||'')})"; }
+STEP_TIMEOUT=400 step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512,1536 --steps 32 --profile --prefill 512 --json
+for p in fp16 int8; do
+  v=$(best $p)
+  [ -n "$v" ] && [ "$v" != "64:2:sg" ] && STEP_TIMEOUT=300 step decode-1b-$p-best node $G/bench.mjs decode --model $DATA --precision $p --contexts 16,512,1536 --steps 32 --matvec $v --json
+done
+step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --profile --json
 step quality-kjv node $G/bench.mjs quality --model $KJV --json
+step attention-1b node $G/bench-attention.mjs --json
 # 4. loads over HTTP from a separate server process
 node $G/serve-dir.mjs $DATA > /tmp/serve.txt & SERVER=$!
 for i in $(seq 50); do grep -q listening /tmp/serve.txt && break; sleep 0.1; done
