@@ -15,6 +15,7 @@ fn dot8(v: vec4<u32>, a: vec4<f32>, b: vec4<f32>) -> f32 {
 }
 
 fn product(flat: u32, lid: u32) -> Pairs {
+  if (LANES > 1u) { lanes_init(lid); }
   let lane = lid % LANES;
   let unit0 = (flat * (WG / LANES) + lid / LANES) * PAIRS;
   let units = (p.rows + 1u) / 2u;

@@ -43,6 +43,7 @@ fn outlier_dot(wv: vec4<u32>, xs: array<vec4<f32>, 4>, os: array<vec4<bool>, 4>)
 }
 
 fn product(flat: u32, lid: u32) -> Pairs {
+  if (LANES > 1u) { lanes_init(lid); }
   let lane = lid % LANES;
   let unit0 = (flat * (WG / LANES) + lid / LANES) * PAIRS;
   let units = (p.rows + 1u) / 2u;

@@ -1,10 +1,13 @@
 // Lane reductions for the one-token products (matvec_f16.wgsl, matvec_int8.wgsl) without subgroups: a tree in
 // workgroup memory over the WG threads (log2 WG barriers). Called only when LANES = WG > 1, in uniform control flow;
 // every thread gets the result. RED = WG (1 where LANES = 1: nothing is reduced, and little memory is zeroed).
+// lanes_init has nothing to set up here (the subgroup prelude numbers its subgroups).
 
 override RED: u32 = 64u;
 var<workgroup> red_f: array<vec4<f32>, RED>;
 var<workgroup> red_i: array<vec4<i32>, RED>;
+
+fn lanes_init(lid: u32) {}
 
 fn lanes_sum(v: vec4<f32>, lid: u32) -> vec4<f32> {
   workgroupBarrier();  // the previous reduction's readers are done
