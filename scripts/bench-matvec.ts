@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<void> {
       'head-dim': { type: 'string', default: '64' },
       vocab: { type: 'string', default: '32000' },
       precision: { type: 'string', default: 'fp16,int8' },
-      variants: { type: 'string', default: '64:1:sg,64:2:sg,64:4:sg,128:2:sg,128:4:sg,256:2:sg,256:4:sg,64:2:wg,128:4:wg' },
+      variants: { type: 'string', default: '32:4:sg,64:2:sg,64:4:sg,64:8:sg,128:4:sg,128:8:sg,256:4:sg,256:8:sg,64:4:wg' },
       reps: { type: 'string', default: '30' },
       'rotate-mib': { type: 'string', default: '160' },
       json: { type: 'boolean', default: false },

@@ -83,12 +83,11 @@ fn product(flat: u32, lid: u32) -> Pairs {
   if (LANES > 1u) {
     for (var i = 0u; i < PAIRS; i += 2u) {
       let i1 = min(i + 1u, MAX_PAIRS - 1u);
-      let si = lanes_sum_i(vec4<i32>(ai[i], ai[i1]), lid);
-      let sf = lanes_sum(vec4<f32>(af[i], af[i1]), lid);
-      ai[i] = si.xy;
-      ai[i1] = si.zw;
-      af[i] = sf.xy;
-      af[i1] = sf.zw;
+      let s = lanes_sum_if(vec4<i32>(ai[i], ai[i1]), vec4<f32>(af[i], af[i1]), lid);
+      ai[i] = s.i.xy;
+      ai[i1] = s.i.zw;
+      af[i] = s.f.xy;
+      af[i1] = s.f.zw;
     }
   }
   // rescale as int8_matmul.wgsl does: y = ai · s · sw + af · sw

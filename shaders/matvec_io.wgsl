@@ -38,7 +38,10 @@ struct Params {
 override WG: u32 = 64u;     // threads per workgroup
 override LANES: u32 = 64u;  // threads sharing a group of rows: 1 (CPU adapters: no reduction at all) or WG
 override PAIRS: u32 = 2u;   // row pairs per lane group, at most MAX_PAIRS
-const MAX_PAIRS = 4u;
+const MAX_PAIRS = 8u;
+
+// What lanes_sum_if (the reduce preludes) returns.
+struct SumIF { i: vec4<i32>, f: vec4<f32> }
 
 struct Pairs {
   unit0: u32,                         // first pair (of this part) the thread computed

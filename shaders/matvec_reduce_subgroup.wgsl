@@ -33,13 +33,21 @@ fn lanes_sum(v: vec4<f32>, lid: u32) -> vec4<f32> {
   return t;
 }
 
-fn lanes_sum_i(v: vec4<i32>, lid: u32) -> vec4<i32> {
-  let s = subgroupAdd(v);
+// An i32 and an f32 sum at once (the int8 product's two accumulators), through the same two barriers.
+fn lanes_sum_if(vi: vec4<i32>, vf: vec4<f32>, lid: u32) -> SumIF {
+  let si = subgroupAdd(vi);
+  let sf = subgroupAdd(vf);
   workgroupBarrier();
-  if (subgroupElect()) { red_i[sg_rank] = s; }
+  if (subgroupElect()) {
+    red_i[sg_rank] = si;
+    red_f[sg_rank] = sf;
+  }
   workgroupBarrier();
-  var t = vec4<i32>(0);
-  for (var i = 0u; i < sg_n; i++) { t += red_i[i]; }
+  var t = SumIF(vec4<i32>(0), vec4<f32>(0.0));
+  for (var i = 0u; i < sg_n; i++) {
+    t.i += red_i[i];
+    t.f += red_f[i];
+  }
   return t;
 }
 

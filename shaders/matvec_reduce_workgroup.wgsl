@@ -19,14 +19,20 @@ fn lanes_sum(v: vec4<f32>, lid: u32) -> vec4<f32> {
   return workgroupUniformLoad(&red_f[0]);
 }
 
-fn lanes_sum_i(v: vec4<i32>, lid: u32) -> vec4<i32> {
+// An i32 and an f32 sum at once (the int8 product's two accumulators), through the same barriers.
+fn lanes_sum_if(vi: vec4<i32>, vf: vec4<f32>, lid: u32) -> SumIF {
   workgroupBarrier();
-  red_i[lid] = v;
+  red_i[lid] = vi;
+  red_f[lid] = vf;
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     workgroupBarrier();
-    if (lid < s) { red_i[lid] += red_i[lid + s]; }
+    if (lid < s) {
+      red_i[lid] += red_i[lid + s];
+      red_f[lid] += red_f[lid + s];
+    }
   }
-  return workgroupUniformLoad(&red_i[0]);
+  workgroupBarrier();
+  return SumIF(red_i[0], red_f[0]);
 }
 
 fn lanes_max(v: f32, lid: u32) -> f32 {

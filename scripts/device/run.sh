@@ -45,7 +45,7 @@ best() { [ -n "$BEST" ] && echo "$BEST" | node -e "let s='';process.stdin.on('da
 STEP_TIMEOUT=400 step decode-1b node $G/bench.mjs decode --model $DATA --precision fp16,int8 --contexts 16,512,1536 --steps 32 --profile --prefill 512 --json
 for p in fp16 int8; do
   v=$(best $p)
-  [ -n "$v" ] && [ "$v" != "64:2:sg" ] && STEP_TIMEOUT=300 step decode-1b-$p-best node $G/bench.mjs decode --model $DATA --precision $p --contexts 16,512,1536 --steps 32 --matvec $v --json
+  [ -n "$v" ] && [ "$v" != "64:4:sg" ] && STEP_TIMEOUT=300 step decode-1b-$p-best node $G/bench.mjs decode --model $DATA --precision $p --contexts 16,512,1536 --steps 32 --matvec $v --json
 done
 step decode-kjv node $G/bench.mjs decode --model $KJV --precision fp16,int8 --contexts 16,512 --steps 32 --profile --json
 step quality-kjv node $G/bench.mjs quality --model $KJV --json

@@ -75,7 +75,7 @@ export interface MatVecVariant {
   workgroupSize: number;
   /** 'workgroup': a row's columns are spread over all threads (GPUs); 'thread': one thread per pair, no reduction. */
   lanes: 'workgroup' | 'thread';
-  /** Row pairs per lane group (1..4). */
+  /** Row pairs per lane group (1..MAX_PAIRS). */
   pairs: number;
   /** Reduce with subgroupAdd (needs the `subgroups` feature) rather than a tree in workgroup memory. */
   subgroups: boolean;
@@ -88,7 +88,7 @@ export interface MatVecOptions {
   subgroups?: boolean;
 }
 
-export const MAX_PAIRS = 4;
+export const MAX_PAIRS = 8;
 
 /** A variant by name (benches): `128:4:sg` → lanes over 128 threads, 4 pairs, subgroups (`wg`: workgroup memory); `thread:1` → one thread per pair. */
 export function parseMatVecVariant(v: string): MatVecOptions {
@@ -104,7 +104,7 @@ export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}): MatVec
   const lanes = opts.lanes ?? (ctx.software ? 'thread' : 'workgroup');
   const want = opts.workgroupSize ?? 64;
   const workgroupSize = 1 << Math.floor(Math.log2(Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX)));
-  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? 1 : 2))));
+  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? 1 : 4))));
   const subgroups = lanes === 'workgroup' && workgroupSize > 1 && (opts.subgroups ?? ctx.features.subgroups) && ctx.features.subgroups;
   return { workgroupSize, lanes, pairs, subgroups };
 }

@@ -98,8 +98,8 @@ const variants: { name: string; opts: MatVecOptions; precisions: Precision[] }[]
   { name: 'one thread per 3 pairs, 32 threads', opts: { lanes: 'thread', pairs: 3, workgroupSize: 32 }, precisions: ['fp16', 'int8'] },
   { name: 'a workgroup per 2 pairs, subgroupAdd', opts: { lanes: 'workgroup', pairs: 2, workgroupSize: 64, subgroups: true }, precisions: ['fp16', 'int8'] },
   {
-    name: 'a workgroup per 4 pairs, tree in workgroup memory',
-    opts: { lanes: 'workgroup', pairs: 4, workgroupSize: 32, subgroups: false },
+    name: 'a workgroup per 8 pairs, tree in workgroup memory',
+    opts: { lanes: 'workgroup', pairs: 8, workgroupSize: 32, subgroups: false },
     precisions: ['fp16-native', 'int8-shifts'],
   },
 ];
