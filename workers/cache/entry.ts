@@ -5,7 +5,7 @@ import { EngineError } from '../errors.ts';
 import { fileName } from '../model/http.ts';
 import { isQuotaExceeded, type CacheDir } from './backend.ts';
 import { blockName, writeManifest, type Manifest } from './manifest.ts';
-import { digestHex, Sha256 } from './sha256.ts';
+import { Sha256, sha256Hex } from './sha256.ts';
 
 /** What an entry needs from its cache: the space check and the storage error. */
 export interface EntryHost {
@@ -85,7 +85,7 @@ export class CacheEntry {
     const data = await this.dir.read(blockName(i));
     let reason = '';
     if (!data || data.length !== this.blockLen(i)) reason = data ? 'size' : 'missing';
-    else if (this.host.verifyReads && (await digestHex(data)) !== want) reason = 'sha256';
+    else if (this.host.verifyReads && (await sha256Hex(data)) !== want) reason = 'sha256';
     if (!reason) return data;
     this.host.onCorrupt?.({ url: this.url, block: i, reason });
     await this.drop([i]);
@@ -99,7 +99,7 @@ export class CacheEntry {
       this.spaceChecked = true;
       await this.host.ensureSpace(this.size - this.committedBytes, fileName(this.url));
     }
-    const hash = await digestHex(data);
+    const hash = await sha256Hex(data);
     try {
       await this.dir.write(blockName(i), data);
     } catch (e) {
@@ -131,6 +131,22 @@ export class CacheEntry {
     this.hasher = null;
   }
 
+  /** The whole-file hasher at block `hashedBlocks`: restored from the manifest, or afresh from block 0. */
+  private async resumeHash(): Promise<Sha256> {
+    const m = this.manifest;
+    if (m.hashState && m.hashedBlocks > 0) {
+      try {
+        const h = await Sha256.restore(m.hashState);
+        if (h.length === m.hashedBlocks * this.blockBytes) return h;
+      } catch {
+        // a state saved by another implementation (or damaged): hash the file again from its first block
+      }
+    }
+    m.hashedBlocks = 0;
+    m.hashState = null;
+    return Sha256.create();
+  }
+
   /** Runs a manifest change and commits it, one at a time. */
   private commit(change: () => Promise<void>): Promise<void> {
     const run = this.commits.then(async () => {
@@ -157,7 +173,8 @@ export class CacheEntry {
       const i = m.hashedBlocks;
       const bytes = i === just ? data : await this.dir.read(blockName(i));
       if (!bytes || bytes.length !== this.blockLen(i)) return; // caught by the next read of that block
-      this.hasher ??= m.hashState ? Sha256.restore(m.hashState) : new Sha256();
+      this.hasher ??= await this.resumeHash();
+      if (m.hashedBlocks !== i) continue; // a state that could not be restored starts again from block 0
       this.hasher.update(bytes);
       m.hashedBlocks++;
       if (m.hashedBlocks < this.blockCount) m.hashState = this.hasher.save();

@@ -13,7 +13,7 @@ import { EngineError } from '../errors.ts';
 import { fileName } from '../model/http.ts';
 import type { ModelSource } from '../model/source.ts';
 import { committedBytes, isComplete } from './entry.ts';
-import { digestHex } from './sha256.ts';
+import { sha256Hex } from './sha256.ts';
 import type { ByteCache } from './store.ts';
 import { validatorKey, type Validator } from './validator.ts';
 
@@ -98,7 +98,7 @@ function sourceFromRecord(r: StoredSource, input: string): ModelSource {
  */
 export async function storeSource(cache: ByteCache, record: StoredSource): Promise<boolean> {
   const bytes = new TextEncoder().encode(JSON.stringify(record));
-  const sha = await digestHex(bytes);
+  const sha = await sha256Hex(bytes);
   const m = await cache.peek(record.baseUrl, 'source');
   if (m && m.validator.sha256 === sha && m.validator.size === bytes.length && isComplete(m)) return false;
   const validator: Validator = { size: bytes.length, etag: sha, lastModified: null, sha256: sha };
@@ -125,7 +125,7 @@ export async function readStoredSource(cache: ByteCache, baseUrl: string): Promi
     if (!block) return 'damaged';
     bytes.set(block, i * entry.blockBytes);
   }
-  if ((await digestHex(bytes)) !== m.validator.sha256) {
+  if ((await sha256Hex(bytes)) !== m.validator.sha256) {
     await entry.dropAll();
     return 'damaged';
   }

@@ -1,13 +1,14 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
 import { EngineError } from '../errors.ts';
 import { NodeFsBackend } from './fs.node.ts';
 import { modelLockName, withLock } from './locks.ts';
+import { readManifest, writeManifest } from './manifest.ts';
 import { CachedReader } from './reader.ts';
 import { ByteCache } from './store.ts';
 import type { Validator } from './validator.ts';
@@ -159,6 +160,22 @@ describe('CachedReader', () => {
     expect(e).toBeInstanceOf(EngineError);
     expect([e.code, e.message]).toEqual(['bad-file', expect.stringMatching(/SHA-256/)]);
     expect((await cache.peek(url))!.blocks).toEqual({});
+  });
+
+  it('a whole-file hash state saved by the old JavaScript hasher is not misread: the file is hashed again from block 0', async () => {
+    const sha = createHash('sha256').update(data).digest('hex');
+    const good = new Map([[url, { size: SIZE, etag: `"${sha}"`, lastModified: null, sha256: sha }]]);
+    const root = newDir();
+    await read(await openCache(new NodeFsBackend(root)), 0, 3 * B, fast, good);
+    const dir = (await (await (await new NodeFsBackend(root).root()).dir('v1', false))!.dir(basename(await entryDir(root)), false))!;
+    const m = (await readManifest(dir))!;
+    expect(m.hashedBlocks).toBe(3);
+    expect(m.hashState).toMatch(/^hw1:196608:/);
+    m.hashState = `${'ab'.repeat(32)}:${3 * B}`; // the format the plain-JavaScript SHA-256 kept
+    await writeManifest(dir, m);
+    const cache = await openCache(new NodeFsBackend(root));
+    await read(cache, 0, SIZE, fast, good);
+    expect((await cache.peek(url))!).toMatchObject({ verified: true, hashState: null, hashedBlocks: Math.ceil(SIZE / B) });
   });
 
   it('gives a storage error with what to do when the quota is too small (estimate, and a failed write)', async () => {

@@ -9,7 +9,8 @@ import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, ty
 import type { CacheEntry } from './entry.ts';
 import type { NoNetwork } from './offline.ts';
 import type { ByteCache } from './store.ts';
-import { probeValidator, type Validator } from './validator.ts';
+import { hubPublishedSha256 } from './hub-sha256.ts';
+import { probeValidator, validatorKey, type Validator } from './validator.ts';
 
 /** Receives bytes in order; `fromCache` tells where they came from (the load report counts network bytes only). */
 export type CachedChunk = (chunk: Uint8Array, offset: number, fromCache: boolean) => void | Promise<void>;
@@ -140,12 +141,24 @@ export class CachedReader {
         const known = this.validators.get(url);
         if (!known && this.noNetwork) throw this.noNetwork(url, 'is not in the cache');
         const v = known ?? (await probeValidator(url, http));
-        return v ? this.cache.entry({ url, validator: v, model: this.model }) : null;
+        if (!v) return null;
+        if (!known && !v.sha256) v.sha256 = await this.publishedSha256(url, v, http);
+        return this.cache.entry({ url, validator: v, model: this.model });
       })();
       e.catch(() => this.entries.delete(url));
       this.entries.set(url, e);
     }
     return e;
+  }
+
+  /**
+   * The hub's published SHA-256 of a file the probe gave none for (its X-Linked-Etag is out of a page's sight), asked
+   * only when this version is not cached yet: an entry keeps the validator it was opened with.
+   */
+  private async publishedSha256(url: string, v: Validator, http: HttpOptions): Promise<string | null> {
+    const kept = await this.cache.peek(url);
+    if (kept && validatorKey(kept.validator) === validatorKey(v)) return kept.validator.sha256;
+    return hubPublishedSha256(url, v.size, { signal: http.signal, origins: this.cache.hubOrigins });
   }
 
   readonly streamRange = async (

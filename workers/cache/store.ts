@@ -6,6 +6,7 @@ import { EngineError } from '../errors.ts';
 import type { CacheDir, StorageBackend } from './backend.ts';
 import { CacheEntry, committedBytes, isComplete, type EntryHost } from './entry.ts';
 import { emptyManifest, readManifest, writeManifest, type EntryKind, type Manifest } from './manifest.ts';
+import { HUB_ORIGINS } from './hub-sha256.ts';
 import { sha256Hex } from './sha256.ts';
 import { validatorKey, type Validator } from './validator.ts';
 import { modelLockName, withLock } from './locks.ts';
@@ -21,6 +22,11 @@ export interface ByteCacheOptions {
   /** Check each block's SHA-256 when it is read (default true). */
   verifyReads?: boolean;
   onCorrupt?: EntryHost['onCorrupt'];
+  /**
+   * Origins whose `/resolve/` URLs are hub files: their published SHA-256 is asked of the hub's API when a new file
+   * version is cached (hub-sha256.ts; default huggingface.co). Tests point it at a local server.
+   */
+  hubOrigins?: readonly string[];
 }
 
 export interface CachedFileInfo {
@@ -51,6 +57,7 @@ export class ByteCache implements EntryHost {
   readonly blockBytes: number;
   readonly verifyReads: boolean;
   readonly onCorrupt?: EntryHost['onCorrupt'];
+  readonly hubOrigins: readonly string[];
   private persistAsked = false;
   /** Whether the platform promised to keep the data (after the first write); null until asked. */
   persisted: boolean | null = null;
@@ -64,6 +71,7 @@ export class ByteCache implements EntryHost {
     if (!(this.blockBytes > 0 && this.blockBytes % 64 === 0)) throw new Error(`cache: block size ${this.blockBytes} is not a positive multiple of 64`);
     this.verifyReads = opts.verifyReads ?? true;
     this.onCorrupt = opts.onCorrupt;
+    this.hubOrigins = opts.hubOrigins ?? HUB_ORIGINS;
   }
 
   static async open(backend: StorageBackend, opts: ByteCacheOptions = {}): Promise<ByteCache> {
@@ -71,8 +79,8 @@ export class ByteCache implements EntryHost {
     return new ByteCache(backend, (await root.dir(LAYOUT, true))!, opts);
   }
 
-  private static key(kind: EntryKind, url: string): string {
-    return sha256Hex(new TextEncoder().encode(`${kind}\n${url}`)).slice(0, 32);
+  private static async key(kind: EntryKind, url: string): Promise<string> {
+    return (await sha256Hex(new TextEncoder().encode(`${kind}\n${url}`))).slice(0, 32);
   }
 
   /**
@@ -81,7 +89,7 @@ export class ByteCache implements EntryHost {
    */
   async entry(req: { url: string; validator: Validator; model: string; kind?: EntryKind; meta?: Record<string, unknown> }): Promise<CacheEntry> {
     const kind = req.kind ?? 'file';
-    const name = ByteCache.key(kind, req.url);
+    const name = await ByteCache.key(kind, req.url);
     let dir = await this.dir.dir(name, true);
     let m = await readManifest(dir!);
     const same =
@@ -106,7 +114,7 @@ export class ByteCache implements EntryHost {
 
   /** The manifest of an existing entry, or null (no validator needed: for listing and offline lookups). */
   async peek(url: string, kind: EntryKind = 'file'): Promise<Manifest | null> {
-    const dir = await this.dir.dir(ByteCache.key(kind, url), false);
+    const dir = await this.dir.dir(await ByteCache.key(kind, url), false);
     return dir ? readManifest(dir) : null;
   }
 
