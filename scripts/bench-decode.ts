@@ -3,13 +3,14 @@
 // effective GB/s = bytes/token × tok/s.
 //   npm run bench -- decode --model <dir-or-url> [--precision fp16|int8[,…]] [--contexts 16,128,512] [--steps 16]
 //                           [--threshold 6] [--json]
-import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
 import type { SamplingParams } from '../workers/model/sampler-cpu.ts';
 import { loadModelWeights } from '../workers/model/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
 import { buildWeights, fp16LinearFactory, type Weights } from '../workers/model/weights.ts';
+import { badValue, numberOption, parseCli, UsageError } from './cli.ts';
+import { BENCH_DECODE } from './cli-specs.ts';
 import { readModelConfig } from './model-files.ts';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
@@ -26,28 +27,20 @@ export function bytesPerToken(w: Weights, dim: number, kvDim: number, layers: nu
 }
 
 export async function benchDecode(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      precision: { type: 'string', default: 'fp16' },
-      contexts: { type: 'string', default: '16,128,512' },
-      steps: { type: 'string', default: '16' },
-      threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model) throw new Error('bench decode: --model <dir-or-url> is required');
+  const { values } = parseCli(BENCH_DECODE, argv);
+  if (!values.model) throw new UsageError(`--model <dir-or-url> is required\n${BENCH_DECODE.usage}`);
+  const threshold = numberOption(BENCH_DECODE, 'threshold', values.threshold ?? String(DEFAULT_OUTLIER_THRESHOLD), (n) => n >= 0, 'a threshold ≥ 0');
+  const precisions = values.precision.split(',');
+  for (const p of precisions) if (p !== 'fp16' && p !== 'int8') throw badValue(BENCH_DECODE, 'precision', p, 'fp16 or int8');
   const config = await readModelConfig(values.model);
-  const steps = Number(values.steps);
-  const contexts = values.contexts.split(',').map(Number);
+  const steps = numberOption(BENCH_DECODE, 'steps', values.steps, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
+  const contexts = values.contexts.split(',').map((c) => numberOption(BENCH_DECODE, 'contexts', c, (n) => Number.isInteger(n) && n >= 1, 'whole numbers ≥ 1'));
   const ctx = await nodeGpuContext();
   const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture}`.trim();
-  for (const precision of values.precision.split(',') as ('fp16' | 'int8')[]) {
-    if (precision !== 'fp16' && precision !== 'int8') throw new Error(`bench decode: unknown precision '${precision}'`);
+  for (const precision of precisions as ('fp16' | 'int8')[]) {
     const loaded = await loadModelWeights(ctx, values.model, { precision });
     const fp16 = fp16LinearFactory(ctx);
-    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16;
+    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
     const maxCtx = Math.max(...contexts) + steps + 1;
     const t = new Transformer(ctx, config, weights, { contextLength: maxCtx, maxTokens: 64 });

@@ -6,6 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
 import { benchCache } from './bench-cache.ts';
+import { badValue, numberOption, parseCli, UsageError } from './cli.ts';
+import { BENCH_LOAD } from './cli-specs.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/model/http.ts';
@@ -81,28 +83,24 @@ function hostSampler(ctx: GpuContext) {
 }
 
 export async function benchLoad(argv: string[]): Promise<void> {
-  const arg = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
-  const model = arg('--model');
-  if (!model) throw new Error('bench load: --model <url-or-dir> is required');
-  const strategies = arg('--strategy', 'streamed')!.split(',') as LoadStrategy[];
-  for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw new Error(`unknown strategy '${s}'`);
-  const repeat = Number(arg('--repeat', '1'));
-  const json = argv.includes('--json');
-  const convertOnArg = arg('--convert-on') as 'gpu' | 'cpu' | undefined;
+  const { values } = parseCli(BENCH_LOAD, argv);
+  const model = values.model;
+  if (!model) throw new UsageError(`--model <url-or-dir> is required\n${BENCH_LOAD.usage}`);
+  const strategies = values.strategy.split(',') as LoadStrategy[];
+  for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw badValue(BENCH_LOAD, 'strategy', s, LOAD_STRATEGIES.join(', '));
+  const repeat = numberOption(BENCH_LOAD, 'repeat', values.repeat, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
+  const json = values.json;
+  const convertOnArg = values['convert-on'] as 'gpu' | 'cpu' | undefined;
   // streamed-int8 quantizes lm_head too (the app's LoadRequest.int8LmHead; ignored with a note for tied embeddings)
-  const int8LmHead = argv.includes('--int8-lm-head');
-  if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw new Error(`--convert-on gpu|cpu, not '${convertOnArg}'`);
+  const int8LmHead = values['int8-lm-head'];
+  if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw badValue(BENCH_LOAD, 'convert-on', convertOnArg, 'gpu or cpu');
   // Where the streamed strategies read HTTP: on a worker thread (default; the browser's fetch runs in its network
   // process, not on the worker that uploads) or on this JavaScript thread, taking turns with conversion and upload.
-  const readerArg = arg('--reader', 'thread');
-  if (readerArg !== 'thread' && readerArg !== 'main') throw new Error(`--reader thread|main, not '${readerArg}'`);
+  const readerArg = values.reader;
+  if (readerArg !== 'thread' && readerArg !== 'main') throw badValue(BENCH_LOAD, 'reader', readerArg, 'thread or main');
   // The stream's chunk (gather, staging slot, reader-thread chunk) and the reader thread's ring, for tuning runs.
-  const chunkBytes = Number(arg('--chunk-mib', String(DEFAULT_STREAM_OPTIONS.chunkBytes / 2 ** 20))) * 2 ** 20;
-  const ring = Number(arg('--ring', '4'));
-  if (!(chunkBytes >= 65536) || !(ring >= 1)) throw new Error('--chunk-mib must be ≥ 1/16 and --ring ≥ 1');
+  const chunkBytes = numberOption(BENCH_LOAD, 'chunk-mib', values['chunk-mib'] ?? String(DEFAULT_STREAM_OPTIONS.chunkBytes / 2 ** 20), (n) => n >= 1 / 16, 'MiB ≥ 1/16') * 2 ** 20;
+  const ring = numberOption(BENCH_LOAD, 'ring', values.ring, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
 
@@ -125,7 +123,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
       if (r.note && strategy === 'streamed-int8') console.error(`note: ${r.note}`);
       return r.scope;
     };
-    const cacheDir = arg('--cache');
+    const cacheDir = values.cache;
     if (cacheDir) {
       await benchCache(ctx, map, {
         model, baseUrl: source.baseUrl, strategies, dir: cacheDir, convertOn: convertOnArg ?? defaultConvertOn(ctx), json,

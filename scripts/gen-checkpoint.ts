@@ -4,6 +4,8 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { badValue, numberOption, parseCli, runCli, UsageError } from './cli.ts';
+import { GEN_CHECKPOINT } from './cli-specs.ts';
 import { safetensorsHeader, tensorBytes, type TensorSpec } from './safetensors-writer.ts';
 
 interface Shape {
@@ -84,15 +86,12 @@ function fill(out: Uint8Array, dtype: string, std: number, norm: boolean, seed: 
 }
 
 async function main(argv: string[]): Promise<void> {
-  const arg = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
-  const out = arg('--out');
-  if (!out) throw new Error('usage: gen-checkpoint --out <dir> [--params 1.1e9] [--dtype bf16|fp16|fp32]');
-  const dtype = ({ bf16: 'BF16', fp16: 'F16', fp32: 'F32' } as Record<string, string>)[arg('--dtype', 'bf16')!];
-  if (!dtype) throw new Error('--dtype must be bf16, fp16 or fp32');
-  const s = shapeFor(Number(arg('--params', '1.1e9')));
+  const { values } = parseCli(GEN_CHECKPOINT, argv);
+  const out = values.out;
+  if (!out) throw new UsageError(`--out <dir> is required\n${GEN_CHECKPOINT.usage}`);
+  const dtype = ({ bf16: 'BF16', fp16: 'F16', fp32: 'F32' } as Record<string, string>)[values.dtype];
+  if (!dtype) throw badValue(GEN_CHECKPOINT, 'dtype', values.dtype, 'bf16, fp16 or fp32');
+  const s = shapeFor(numberOption(GEN_CHECKPOINT, 'params', values.params, (n) => n >= 1e5 && n <= 1e11, 'a parameter count from 1e5 to 1e11'));
   mkdirSync(out, { recursive: true });
   const config = {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden,
@@ -127,7 +126,4 @@ async function main(argv: string[]): Promise<void> {
   console.log(JSON.stringify({ out, dtype, params: count(s), shape: s, dataBytes: total }));
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)));

@@ -5,6 +5,15 @@
 import { build } from 'esbuild';
 import { execSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+// No options: anything on the command line is a mistake, said with the usage (strict, as every CLI here).
+try {
+  parseArgs({ args: process.argv.slice(2), options: {}, strict: true, allowPositionals: false });
+} catch (e) {
+  console.error(`${e.message}\nusage: node scripts/device/pack.mjs   (no options; packs .gpu/ for scripts/device/run.sh)`);
+  process.exit(2);
+}
 
 const out = '.gpu';
 mkdirSync(`${out}/gl`, { recursive: true });

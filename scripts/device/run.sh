@@ -32,6 +32,8 @@ for m in $KJV llama-outliers-fp16 llama-gqa-bf16 qwen2-bias-fp32 mistral-headdim
 done
 step verify-llama-outliers-fp16-int8 node $G/verify.mjs --model $M/llama-outliers-fp16 --precision int8 --json
 step verify-kjv-llama-int8 node $G/verify.mjs --model $KJV --precision int8 --json
+# 1b. the cache's SHA-256 on that machine's CPU: the whole-file check (hash-wasm, resumable) against native digests
+step hash node $G/bench.mjs hash --mib 1024 --json
 # 2. the streamed-load acceptance on a generated >= 1 GiB bf16 checkpoint, served over HTTP by a separate process
 log gen; [ -f $DATA/model.safetensors ] || node $G/gen-checkpoint.mjs --out $DATA --params $PARAMS --dtype bf16 | tee "$OUT/gen.json"
 # 3. decode speed, fp16 against int8, on the 1.1B and on kjv
