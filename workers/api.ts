@@ -205,8 +205,11 @@ export interface EngineApi {
   modelInfo(): Promise<ModelInfo | null>;
   generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats>;
   stopGeneration(): void;
-  /** Ledger samples after time t (ms since the engine's GPU context was created), and the current totals. */
-  memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }>;
+  /**
+   * Ledger samples after time t (ms since the engine's GPU context was created), the current totals, the peak since
+   * the last load began, and `now` in the samples' time base (so a chart can hold the last value up to now).
+   */
+  memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes; now: number }>;
   /** Resolves when the device is lost (the UI shows it and may call init() again). */
   deviceLost(): Promise<string>;
   /** The cached models, the origin's storage use (null when unknown); available: false when there is no storage. */

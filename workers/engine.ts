@@ -164,9 +164,9 @@ export class Engine implements EngineApi {
     this.generating?.abort();
   }
 
-  async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }> {
+  async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes; now: number }> {
     const { ledger } = this.gpu();
-    return { samples: ledger.samples(sinceT), current: ledger.current, peak: ledger.peak, bytes: ledger.byCategory() };
+    return { samples: ledger.samples(sinceT), current: ledger.current, peak: ledger.peak, bytes: ledger.byCategory(), now: ledger.elapsed() };
   }
 
   async listCache(): Promise<{ models: CachedModelInfo[]; storage: StorageInfo | null; available: boolean }> {

@@ -4,6 +4,7 @@ import type { GpuInfo } from '../../workers/api.ts';
 import { EngineError } from '../../workers/errors.ts';
 import type { StoreDeps } from './deps.ts';
 import type { AppState } from './app-state.ts';
+import { EMPTY_MEMORY } from './memory-slice.ts';
 
 export type GpuStatus = 'idle' | 'acquiring' | 'ready' | 'unavailable' | 'lost';
 
@@ -36,7 +37,7 @@ export const createGpuSlice =
           const info = await engine.init();
           // A new device holds nothing: any model the old one held is gone.
           if (mine !== connection) return;
-          set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, samples: [], lastSampleT: -1 });
+          set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, ...EMPTY_MEMORY });
           void Promise.resolve(engine.deviceLost()).then((reason) => {
             if (mine !== connection) return;
             set({

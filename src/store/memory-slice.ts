@@ -1,7 +1,8 @@
-// GPU memory over time: ledger samples polled from the worker (engine.memory(sinceT)) for the VRAM chart.
+// GPU memory over time: ledger samples polled from the worker (engine.memory(sinceT)) for the VRAM chart, and the
+// one peak the page states (the highest total since the GPU connected, over every sample received).
 import type { StateCreator } from 'zustand';
 import type { CategoryBytes, LedgerSample } from '../../workers/api.ts';
-import { mergeSamples } from '../memory-series.ts';
+import { mergeSamples, updatePeak, type MemoryPeak } from '../memory-series.ts';
 import type { StoreDeps } from './deps.ts';
 import type { AppState } from './app-state.ts';
 
@@ -10,22 +11,23 @@ export interface MemorySlice {
   /** t of the newest sample kept (-1 before the first poll). */
   lastSampleT: number;
   memCurrent: number;
-  memPeak: number;
+  /** The highest ledger total since the GPU connected (null before the first poll). */
+  memPeak: MemoryPeak | null;
   memBytes: CategoryBytes | null;
+  /** The engine's clock at the last poll, in the samples' time base (ms since the GPU connected). */
+  memNow: number;
   pollMemory: () => Promise<void>;
-  clearMemorySeries: () => void;
 }
+
+/** What a new GPU connection resets (gpu-slice.ts). */
+export const EMPTY_MEMORY = { samples: [], lastSampleT: -1, memCurrent: 0, memPeak: null, memBytes: null, memNow: 0 } satisfies Partial<MemorySlice>;
 
 export const createMemorySlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], MemorySlice> =>
   (set, get) => {
     let inFlight = false;
     return {
-      samples: [],
-      lastSampleT: -1,
-      memCurrent: 0,
-      memPeak: 0,
-      memBytes: null,
+      ...EMPTY_MEMORY,
 
       pollMemory: async () => {
         if (inFlight || get().gpuStatus !== 'ready') return;
@@ -37,8 +39,9 @@ export const createMemorySlice =
             samples,
             lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
             memCurrent: m.current,
-            memPeak: m.peak,
+            memPeak: updatePeak(get().memPeak, m.samples),
             memBytes: m.bytes,
+            memNow: m.now,
           });
         } catch {
           // no device (lost, or not yet acquired): the GPU panel says so
@@ -46,7 +49,5 @@ export const createMemorySlice =
           inFlight = false;
         }
       },
-
-      clearMemorySeries: () => set({ samples: [] }),
     };
   };

@@ -86,7 +86,7 @@ describe('store with a fake engine', () => {
     expect(s.runs[0]).toMatchObject({ id: 1, request: { model: 'models/kjv-llama/' } });
     await store.getState().pollMemory();
     expect(store.getState().samples.length).toBeGreaterThan(0);
-    expect(store.getState().memPeak).toBe(6_000_000);
+    expect(store.getState().memPeak).toMatchObject({ total: 6_000_000 });
     // a second load unloads first and adds a second run
     store.getState().setStrategy('naive');
     await store.getState().load();

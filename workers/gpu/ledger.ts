@@ -55,6 +55,8 @@ export class MemoryLedger {
   private readonly origin: number;
   private readonly history: LedgerSample[] = [];
   private readonly listeners = new Set<(s: LedgerSample) => void>();
+  /** The coalescing window (record()): its start time, its first index in history, its highest sample. */
+  private window: { start: number; index: number; peak: LedgerSample } | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -138,13 +140,34 @@ export class MemoryLedger {
     return this.entries.get(buffer)?.group ?? null;
   }
 
+  /** Milliseconds since the ledger began: the time base of its samples. */
+  elapsed(): number {
+    return this.now() - this.origin;
+  }
+
   private record(): void {
     const s: LedgerSample = { t: this.now() - this.origin, total: this.totalBytes, bytes: { ...this.bytes } };
-    const last = this.history[this.history.length - 1];
-    // Coalesce bursts (thousands of tensor buffers in one load) into at most one sample per millisecond.
-    if (last && s.t - last.t < 1) this.history[this.history.length - 1] = s;
-    else this.history.push(s);
-    if (this.history.length > 20_000) this.history.splice(0, this.history.length - 20_000);
+    const h = this.history;
+    // Coalesce bursts (thousands of tensor buffers in one load) into at most two samples per millisecond window: the
+    // window's highest total and its latest state. A peak is never coalesced away, so the highest sample is the
+    // highest total the ledger ever held (what the VRAM chart marks as the peak).
+    const w = this.window;
+    if (w && s.t - w.start < 1) {
+      if (s.total >= w.peak.total) {
+        h.length = w.index; // the window's samples, replaced by the new peak (also its latest)
+        h.push(s);
+        w.peak = s;
+      } else if (h[h.length - 1] === w.peak) h.push(s);
+      else h[h.length - 1] = s;
+    } else {
+      h.push(s);
+      this.window = { start: s.t, index: h.length - 1, peak: s };
+    }
+    if (h.length > 20_000) {
+      const drop = h.length - 20_000;
+      h.splice(0, drop);
+      if (this.window) this.window.index = Math.max(0, this.window.index - drop);
+    }
     for (const l of this.listeners) l(s);
   }
 }
