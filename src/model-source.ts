@@ -54,3 +54,19 @@ export const MODEL_PRESETS: readonly ModelPreset[] = [
 ];
 
 export const DEFAULT_MODEL = MODEL_PRESETS[0].value;
+
+/**
+ * A model's short name for labels: `org/name` for a hub repo URL, else the folder's last path segment
+ * ("kjv-llama" for http://host/models/kjv-llama/), else what was given.
+ */
+export function modelName(model: string): string {
+  let u: URL;
+  try {
+    u = new URL(model);
+  } catch {
+    return model.replace(/\/+$/, '').split('/').pop() || model;
+  }
+  const seg = u.pathname.split('/').filter(Boolean).map((x) => decodeURIComponent(x));
+  if ((u.hostname === 'huggingface.co' || u.hostname === 'www.huggingface.co') && seg.length >= 2) return `${seg[0]}/${seg[1]}`;
+  return seg.at(-1) ?? u.host;
+}

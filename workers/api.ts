@@ -46,6 +46,9 @@ export interface LoadProgress {
   phase: LoadPhase;
   bytesDone: number;
   bytesTotal: number;
+  /** Of bytesDone, those from the network and those read from the cache (absent before the weights begin). */
+  bytesFetched?: number;
+  bytesFromCache?: number;
   tensorsDone: number;
   tensorsTotal: number;
   /** Current throughput, MB/s (10^6 bytes). */

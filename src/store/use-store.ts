@@ -13,7 +13,18 @@ export const appStore = createAppStore({
   proxy: (fn) => Comlink.proxy(fn),
   schedule: frameScheduler,
   now: () => performance.now(),
+  wallClock: () => Date.now(),
+  storage: localStorageIfAny(),
 });
+
+/** localStorage, or undefined where the browser denies it (storage blocked for the site): nothing is kept then. */
+function localStorageIfAny(): Storage | undefined {
+  try {
+    return globalThis.localStorage ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function useStore<T>(selector: (s: AppState) => T): T {
   return useZustand(appStore, selector);

@@ -195,7 +195,7 @@ export class CacheEntry {
       'bad-file',
       `${fileName(this.url)}: the downloaded file does not match its published SHA-256 (expected ${expected}, got ${got}); ` +
         'the cached copy was discarded, load again to download it anew',
-      { file: this.url },
+      { file: this.url, mismatch: 'sha256' },
     );
   }
 }

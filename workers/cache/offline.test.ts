@@ -117,7 +117,7 @@ describe('openOffline', () => {
     const { cache } = await newCache();
     const e = await failure(openOffline(cache, 'my-model', base, WHY));
     expect(e.code).toBe('offline');
-    expect(e.details).toMatchObject({ file: base + 'config.json', model: base, reason: WHY });
+    expect(e.details).toMatchObject({ file: base + 'config.json', model: base, reason: WHY, kept: false });
     expect(e.message).toContain(`cannot load ${base} offline: the network could not be reached (${WHY}), and config.json is not in the cache`);
   });
 
@@ -132,7 +132,7 @@ describe('openOffline', () => {
 
     await cacheWeights(cache, 1000); // one block of five
     const partial = await failure(openOffline(cache, 'my-model', base, WHY));
-    expect(partial).toMatchObject({ code: 'offline', details: { file: url } });
+    expect(partial).toMatchObject({ code: 'offline', details: { file: url, kept: true } });
     expect(partial.message).toMatch(/model\.safetensors is only partly in the cache \(0\.1 MB of 0\.3 MB\)/);
 
     await cacheWeights(cache);

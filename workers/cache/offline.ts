@@ -55,12 +55,13 @@ function mb(n: number): string {
 }
 
 /** The error of an offline load that cannot go on: the network could not be reached and `file` is not usable. */
-export function offlineError(model: string, file: string, what: string, reason: string): EngineError {
+/** `kept: false`: nothing of the model is kept (its small files are not in the cache), as opposed to a partial copy. */
+export function offlineError(model: string, file: string, what: string, reason: string, kept = true): EngineError {
   return new EngineError(
     'offline',
     `cannot load ${model} offline: the network could not be reached (${reason}), and ${fileName(file)} ${what}. ` +
       'Load the model once with the network (and the cache on) to keep it for offline use.',
-    { file, model, reason },
+    { file, model, reason, kept },
   );
 }
 
@@ -146,7 +147,7 @@ export async function openOffline(cache: ByteCache, input: string, baseUrl: stri
   const config = new URL('config.json', baseUrl).href;
   const got = await readStoredSource(cache, baseUrl);
   if (got === 'missing') {
-    throw offlineError(baseUrl, config, 'is not in the cache (the model was never loaded with the cache on, or its copy was deleted)', reason);
+    throw offlineError(baseUrl, config, 'is not in the cache (the model was never loaded with the cache on, or its copy was deleted)', reason, false);
   }
   if (got === 'damaged') {
     throw offlineError(baseUrl, config, 'in the cache is incomplete or failed its integrity check (the stored small files cannot be used)', reason);

@@ -136,6 +136,15 @@ describe('CachedReader', () => {
     expect(dataRanges().length).toBeLessThanOrEqual(1); // at most the last block committed before the tear
   });
 
+  it('a model whose load failed before any block was kept is not listed', async () => {
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    await new CachedReader(cache, model).entryFor(url, fast); // the entry is opened (probe), then the load fails
+    expect(await cache.peek(url)).not.toBeNull();
+    expect(await cache.list()).toEqual([]);
+    await read(cache, 0, 1000);
+    expect((await cache.list()).map((m) => m.model)).toEqual([model]);
+  });
+
   it('starts afresh when the file changed on the server (another validator)', async () => {
     const cache = await openCache(new NodeFsBackend(newDir()));
     const v1 = new Map([[url, { size: SIZE, etag: '"one"', lastModified: null, sha256: null }]]);

@@ -143,7 +143,7 @@ export class ByteCache implements EntryHost {
     );
   }
 
-  /** Every cached model with its files and stored bytes, most recently used first. */
+  /** Every cached model with its files and stored bytes, most recently used first; models with no byte stored are left out. */
   async list(): Promise<CachedModel[]> {
     const byModel = new Map<string, CachedModel>();
     for (const e of await this.dir.list()) {
@@ -165,7 +165,8 @@ export class ByteCache implements EntryHost {
       if (m.kind === 'file' && !info.complete) cm.complete = false;
       cm.updatedAt = Math.max(cm.updatedAt, m.updatedAt);
     }
-    return [...byModel.values()].sort((a, b) => b.updatedAt - a.updatedAt);
+    // A model with nothing stored (a load that failed before its first block was kept) is not a cached model.
+    return [...byModel.values()].filter((m) => m.bytes > 0).sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
   /** Deletes every entry of `model` (files and int8 weights); returns the bytes freed. Waits for a load of it. */

@@ -105,6 +105,8 @@ export class LoadMeter {
       phase: this.phase,
       bytesDone: this.bytesDone,
       bytesTotal: this.bytesTotal,
+      bytesFetched: this.bytesFetched,
+      bytesFromCache: this.bytesFromCache,
       tensorsDone: this.tensorsDone,
       tensorsTotal: this.tensorsTotal,
       mbPerS: rate,

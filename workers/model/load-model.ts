@@ -121,6 +121,7 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   if (!source.tokenizer) {
     throw new EngineError('bad-file', `${source.baseUrl}tokenizer.json is missing: the model cannot be used without it`, {
       file: `${source.baseUrl}tokenizer.json`,
+      missing: true,
     });
   }
   // transformers ≥ 4.47 may keep the chat template in its own file instead of tokenizer_config.json.
