@@ -192,7 +192,7 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
       };
     case 'offline': {
       const model = typeof e?.details.model === 'string' ? e.details.model : file;
-      const where = serverOf(model)?.name ?? 'The model’s server';
+      const where = serverOf(model)?.name ?? 'the network';
       if (e?.details.kept === false) {
         // nothing of this model is kept: the cause is the network alone
         return {

@@ -35,6 +35,9 @@ export function VramChart() {
   );
   const series = useMemo(() => stepSeries(samples, now), [samples, now]);
   const data = useMemo(() => ({ datasets: vramDatasets(series, peak) }), [series, peak]);
+  // the time axis ends at now (not at the next round number), where the held value ends
+  const endS = (series.at(-1)?.t ?? 0) / 1000;
+  const opts = useMemo<ChartOptions<'line'>>(() => ({ ...options, scales: { ...options.scales, x: { ...options.scales!.x, max: endS > 0 ? endS : undefined } } }), [endS]);
   const peakBytes = peak?.total ?? 0;
 
   return (
@@ -53,7 +56,7 @@ export function VramChart() {
         </span>
       </figcaption>
       <div className="chart-box" role="img" aria-label={`GPU memory by category over time; now ${formatBytes(current)}, peak ${formatBytes(peakBytes)}`}>
-        {samples.some((x) => x.total > 0) ? <Line data={data} options={options} /> : <p className="empty">No GPU allocations yet.</p>}
+        {samples.some((x) => x.total > 0) ? <Line data={data} options={opts} /> : <p className="empty">No GPU allocations yet.</p>}
       </div>
       <table className="sr-only" data-testid="vram-points">
         <caption>GPU memory at each change, and now</caption>

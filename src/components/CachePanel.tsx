@@ -55,7 +55,8 @@ export function CachePanel() {
           <p className="hint" data-testid="cache-storage">
             {storage
               ? `This site uses ${formatBytes(storage.usage)} of ${formatBytes(storage.quota)}` +
-                (storage.persisted === true ? ' · persistent' : storage.persisted === false ? ' · may be evicted under storage pressure' : '')
+                (storage.persisted === true ? ' · persistent' : storage.persisted === false ? ' · may be evicted under storage pressure' : '') +
+                '.'
               : 'Storage use unknown.'}{' '}
             The streamed strategies keep downloaded weights here (streamed-int8 also its int8 weights), so the next load
             reads no weight bytes from the network; with its small files kept too, a complete model loads when the

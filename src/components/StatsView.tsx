@@ -1,4 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
+import { TokenRateChart } from '../charts/TokenRateChart.tsx';
 import { formatMs, formatRate } from '../format.ts';
 import { useStore } from '../store/use-store.ts';
 
@@ -10,11 +11,15 @@ const STOP_REASON = {
   'context-full': 'context full',
 } as const;
 
-/** Time to first token, prefill and decode speed of the last generation (live token count while it runs). */
+/**
+ * Time to first token, prefill and decode speed of the last generation (live token count while it runs), beside a
+ * small chart of decode speed over the answer's tokens.
+ */
 export function StatsView() {
   const { stats, generating, tokens } = useStore(useShallow((s) => ({ stats: s.stats, generating: s.generating, tokens: s.tokensSoFar })));
   if (!stats && !generating) return null;
   return (
+    <div className="gen-stats">
     <dl className="stats" data-testid="stats" aria-live="polite">
       {stats ? (
         <>
@@ -48,5 +53,7 @@ export function StatsView() {
         </div>
       )}
     </dl>
+    <TokenRateChart />
+    </div>
   );
 }
