@@ -63,50 +63,50 @@ export function CachePanel() {
             network cannot be reached.
           </p>
           <div className="table-scroll">
-          <table data-testid="cache-table" className="stack-narrow cache-table">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Stored</th>
-                <th scope="col">of which int8</th>
-                <th scope="col">Files</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.length === 0 && (
+            <table data-testid="cache-table" className="stack-narrow cache-table">
+              <thead>
                 <tr>
-                  <td colSpan={5} className="empty">
-                    Nothing cached yet.
-                  </td>
-                </tr>
-              )}
-              {models.map((m) => (
-                <tr key={m.model} data-testid="cached-model" data-model={m.model} data-complete={m.complete} data-offline={m.offline}>
-                  <th scope="row" className="mono" title={m.model} data-label="Model">
-                    {modelLabel(m.model)}
+                  <th scope="col">Model</th>
+                  <th scope="col">Stored</th>
+                  <th scope="col">of which int8</th>
+                  <th scope="col">Files</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
                   </th>
-                  <td data-label="Stored">{formatBytes(m.bytes)}</td>
-                  <td data-label="of which int8">{formatBytes(m.int8Bytes)}</td>
-                  <td data-label="Files">
-                    {m.files} ·{' '}
-                    {m.complete
-                      ? m.offline
-                        ? 'complete · loads offline'
-                        : 'complete'
-                      : `partial (${formatBytes(m.bytes - m.int8Bytes - m.smallFilesBytes)} of ${formatBytes(m.fileSize)})`}
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="secondary" data-testid="cache-delete" onClick={() => void remove(m.model)} disabled={disabled}>
-                      Delete<span className="sr-only"> {modelName(m.model)} from the cache</span>
-                    </button>
-                  </td>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {models.length === 0 && (
+                  <tr>
+                    <td colSpan={5} className="empty">
+                      Nothing cached yet.
+                    </td>
+                  </tr>
+                )}
+                {models.map((m) => (
+                  <tr key={m.model} data-testid="cached-model" data-model={m.model} data-complete={m.complete} data-offline={m.offline}>
+                    <th scope="row" className="mono" title={m.model} data-label="Model">
+                      {modelLabel(m.model)}
+                    </th>
+                    <td data-label="Stored">{formatBytes(m.bytes)}</td>
+                    <td data-label="of which int8">{formatBytes(m.int8Bytes)}</td>
+                    <td data-label="Files">
+                      {m.files} ·{' '}
+                      {m.complete
+                        ? m.offline
+                          ? 'complete · loads offline'
+                          : 'complete'
+                        : `partial (${formatBytes(m.bytes - m.int8Bytes - m.smallFilesBytes)} of ${formatBytes(m.fileSize)})`}
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="secondary" data-testid="cache-delete" onClick={() => void remove(m.model)} disabled={disabled}>
+                        Delete<span className="sr-only"> {modelName(m.model)} from the cache</span>
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </>
       )}

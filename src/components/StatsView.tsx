@@ -20,40 +20,40 @@ export function StatsView() {
   if (!stats && !generating) return null;
   return (
     <div className="gen-stats">
-    <dl className="stats" data-testid="stats" aria-live="polite">
-      {stats ? (
-        <>
+      <dl className="stats" data-testid="stats" aria-live="polite">
+        {stats ? (
+          <>
+            <div>
+              <dt>Time to first token</dt>
+              <dd data-testid="stat-ttft">{formatMs(stats.ttftMs)}</dd>
+            </div>
+            <div>
+              <dt>Prefill</dt>
+              <dd data-testid="stat-prefill">{formatRate(stats.prefillTokPerS, 'tok/s')}</dd>
+            </div>
+            <div>
+              <dt>Decode</dt>
+              <dd data-testid="stat-decode">{formatRate(stats.decodeTokPerS, 'tok/s')}</dd>
+            </div>
+            <div>
+              <dt>Tokens in / out</dt>
+              <dd>
+                {stats.promptTokens} / {stats.generatedTokens}
+              </dd>
+            </div>
+            <div>
+              <dt>Stopped by</dt>
+              <dd data-testid="stat-stop">{STOP_REASON[stats.stopReason]}</dd>
+            </div>
+          </>
+        ) : (
           <div>
-            <dt>Time to first token</dt>
-            <dd data-testid="stat-ttft">{formatMs(stats.ttftMs)}</dd>
+            <dt>Generating</dt>
+            <dd>{tokens} tokens so far</dd>
           </div>
-          <div>
-            <dt>Prefill</dt>
-            <dd data-testid="stat-prefill">{formatRate(stats.prefillTokPerS, 'tok/s')}</dd>
-          </div>
-          <div>
-            <dt>Decode</dt>
-            <dd data-testid="stat-decode">{formatRate(stats.decodeTokPerS, 'tok/s')}</dd>
-          </div>
-          <div>
-            <dt>Tokens in / out</dt>
-            <dd>
-              {stats.promptTokens} / {stats.generatedTokens}
-            </dd>
-          </div>
-          <div>
-            <dt>Stopped by</dt>
-            <dd data-testid="stat-stop">{STOP_REASON[stats.stopReason]}</dd>
-          </div>
-        </>
-      ) : (
-        <div>
-          <dt>Generating</dt>
-          <dd>{tokens} tokens so far</dd>
-        </div>
-      )}
-    </dl>
-    <TokenRateChart />
+        )}
+      </dl>
+      <TokenRateChart />
     </div>
   );
 }

@@ -1,8 +1,7 @@
 // What survives a reload (zustand's persist middleware, localStorage in the app): the person's settings and their
 // load runs (measurements). Never transient state: loading, progress, errors, output, the GPU or the cache listing.
 // Stored values are checked field by field when read back, so a value from another version never breaks the page.
-import type { PersistOptions, StateStorage } from 'zustand/middleware';
-import { createJSONStorage } from 'zustand/middleware';
+import type { PersistOptions, PersistStorage, StateStorage, StorageValue } from 'zustand/middleware';
 import { LOAD_STRATEGIES, type LoadStrategy } from '../../workers/api.ts';
 import type { RunRecord } from '../runs-export.ts';
 import type { AppState } from './app-state.ts';
@@ -59,24 +58,34 @@ export function mergePersisted(stored: unknown, current: AppState): AppState {
   return { ...current, ...out };
 }
 
-/** `storage` that never throws into the page: a full or blocked localStorage only means nothing is kept. */
-export function safeStorage(storage: StateStorage): StateStorage {
+/**
+ * The persist storage: JSON in `storage`, written only when a kept field changed (zustand's persist writes after every
+ * state change, and progress, tokens and memory polls change state every frame), never throwing into the page: a
+ * full or blocked localStorage only means nothing is kept, an unreadable value means defaults.
+ */
+export function persistStorage(storage: StateStorage): PersistStorage<PersistedState> {
+  let last: PersistedState | null = null;
   return {
     getItem: (name) => {
       try {
-        return storage.getItem(name);
+        const text = storage.getItem(name);
+        return typeof text === 'string' ? (JSON.parse(text) as StorageValue<PersistedState>) : null;
       } catch {
         return null;
       }
     },
     setItem: (name, value) => {
+      const state = value.state;
+      if (last && (Object.keys(state) as (keyof PersistedState)[]).every((k) => state[k] === last![k])) return;
+      last = state;
       try {
-        storage.setItem(name, value);
+        storage.setItem(name, JSON.stringify(value));
       } catch (e) {
         console.warn(`settings and runs could not be kept: ${(e as Error).message}`);
       }
     },
     removeItem: (name) => {
+      last = null;
       try {
         storage.removeItem(name);
       } catch {
@@ -90,7 +99,7 @@ export function persistOptions(storage: StateStorage): PersistOptions<AppState, 
   return {
     name: PERSIST_KEY,
     version: PERSIST_VERSION,
-    storage: createJSONStorage(() => safeStorage(storage)),
+    storage: persistStorage(storage),
     partialize: persistedState,
     merge: mergePersisted,
   };

@@ -234,6 +234,21 @@ describe('persistence across a reload', () => {
     expect(setup(storage).store.getState().strategy).toBe('streamed');
   });
 
+  it('writes only when a kept field changed (not on every progress frame or memory poll)', async () => {
+    const storage = memoryStorage();
+    let writes = 0;
+    const counting: StateStorage = { ...storage, setItem: (k, v) => (writes++, storage.setItem(k, v)) };
+    const { store } = setup(counting);
+    await store.getState().connectGpu();
+    const before = writes;
+    for (let i = 0; i < 20; i++) await store.getState().pollMemory();
+    store.getState().setPrompt('typing…');
+    expect(writes).toBe(before);
+    store.getState().setStrategy('fp16');
+    expect(writes).toBe(before + 1);
+    expect(JSON.parse(storage.data.get(PERSIST_KEY)!).state.strategy).toBe('fp16');
+  });
+
   it('a storage that throws (full, or denied) keeps nothing and breaks nothing', () => {
     const failing: StateStorage = { getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('quota'); }, removeItem: () => {} };
     const { store } = setup(failing);

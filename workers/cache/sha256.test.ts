@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { withLock } from './locks.ts';
 import { Sha256, sha256Hex } from './sha256.ts';
-import { validatorFromHeaders, validatorKey } from './validator.ts';
+import { probeValidator, validatorFromHeaders, validatorKey } from './validator.ts';
 
 const ref = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -49,6 +51,28 @@ describe('validatorFromHeaders', () => {
     const plain = validatorFromHeaders(new Headers({ 'content-length': '10', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }), 200)!;
     expect(validatorKey(plain)).toBe('size:10;lm:Mon, 01 Jan 2024 00:00:00 GMT');
     expect(validatorFromHeaders(new Headers({}), 206)).toBeNull();
+  });
+});
+
+describe('probeValidator', () => {
+  it('tries again when the connection is reset before an answer (a kept-alive socket the server had closed)', async () => {
+    let n = 0;
+    const server = createServer((req, res) => {
+      if (n++ === 0) return void req.socket.destroy();
+      res.writeHead(206, { 'content-range': 'bytes 0-1/1000', etag: '"v1"', 'content-length': '2' }).end('ab');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.safetensors`;
+    try {
+      const retries: string[] = [];
+      expect(await probeValidator(url, { backoffMs: 1, onRetry: (r) => retries.push(r.url) })).toMatchObject({ size: 1000, etag: '"v1"' });
+      expect(retries).toEqual([url]);
+      n = 0;
+      await expect(probeValidator(url, { backoffMs: 1, retries: 0 })).rejects.toMatchObject({ code: 'network', details: { file: url } });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
 

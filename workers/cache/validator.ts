@@ -43,13 +43,22 @@ export function validatorFromHeaders(h: Headers, status: number): Validator | nu
  */
 export async function probeValidator(url: string, opts: HttpOptions = {}): Promise<Validator | null> {
   let res: Response;
-  try {
-    // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and
-    // start sending the whole file.
-    res = await fetch(url, { headers: { Range: 'bytes=0-1' }, cache: 'no-store', signal: opts.signal });
-  } catch (e) {
-    if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled', { file: url });
-    throw new EngineError('network', `could not fetch ${fileName(url)}: ${(e as Error).message}`, { file: url });
+  let backoff = opts.backoffMs ?? 250;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and
+      // start sending the whole file.
+      res = await fetch(url, { headers: { Range: 'bytes=0-1' }, cache: 'no-store', signal: opts.signal });
+      break;
+    } catch (e) {
+      if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled', { file: url });
+      const why = (e as Error).message;
+      if (attempt >= (opts.retries ?? 4)) throw new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url });
+      // retried as every other request of a load is: e.g. a kept-alive connection the server had just closed
+      opts.onRetry?.({ url, attempt: attempt + 1, at: 0, reason: why });
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff *= 2;
+    }
   }
   await res.body?.cancel().catch(() => {});
   if (res.status !== 206 && res.status !== 200) throw statusError(url, res.status);
