@@ -1,9 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
+import { formatBytes } from '../format.ts';
 import { useStore } from '../store/use-store.ts';
-
-function mib(n: number): string {
-  return `${(n / 2 ** 20).toFixed(0)} MiB`;
-}
 
 /** The adapter the worker got, its features and the limits the engine plans with; or why there is none. */
 export function GpuPanel() {
@@ -44,7 +41,7 @@ export function GpuPanel() {
         <li className={f.dot4I8Packed ? 'on' : 'off'}>dot4I8Packed {f.dot4I8Packed ? '✓' : '— fallback'}</li>
       </ul>
       <p className="limits">
-        max binding {mib(info.limits.maxStorageBufferBindingSize)} · max buffer {mib(info.limits.maxBufferSize)} · workgroup{' '}
+        max binding {formatBytes(info.limits.maxStorageBufferBindingSize)} · max buffer {formatBytes(info.limits.maxBufferSize)} · workgroup{' '}
         {info.limits.maxComputeInvocationsPerWorkgroup}
       </p>
     </section>
