@@ -58,23 +58,25 @@ export function VramChart() {
       <div className="chart-box" role="img" aria-label={`GPU memory by category over time; now ${formatBytes(current)}, peak ${formatBytes(peakBytes)}`}>
         {samples.some((x) => x.total > 0) ? <Line data={data} options={opts} /> : <p className="empty">No GPU allocations yet.</p>}
       </div>
-      <table className="sr-only" data-testid="vram-points">
-        <caption>GPU memory at each change, and now</caption>
-        <thead>
-          <tr>
-            <th scope="col">time</th>
-            <th scope="col">total</th>
-          </tr>
-        </thead>
-        <tbody>
-          {series.map((s, i) => (
-            <tr key={`${s.t}-${i}`} data-t={s.t} data-total={s.total} data-now={i === series.length - 1 && s.t === now ? 'true' : undefined}>
-              <td>{i === series.length - 1 && s.t === now ? 'now' : formatMs(s.t)}</td>
-              <td>{formatBytes(s.total)}</td>
+      <div className="sr-only">
+        <table data-testid="vram-points">
+          <caption>GPU memory at each change, and now</caption>
+          <thead>
+            <tr>
+              <th scope="col">time</th>
+              <th scope="col">total</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {series.map((s, i) => (
+              <tr key={`${s.t}-${i}`} data-t={s.t} data-total={s.total} data-now={i === series.length - 1 && s.t === now ? 'true' : undefined}>
+                <td>{i === series.length - 1 && s.t === now ? 'now' : formatMs(s.t)}</td>
+                <td>{formatBytes(s.total)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }
