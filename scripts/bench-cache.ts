@@ -1,6 +1,6 @@
 // `bench load --cache <dir>`: each strategy loaded twice through a byte cache in <dir>/<strategy>: cold (the folder
 // emptied first) and warm (the same folder). Reports time, the bytes received from the network (0 when warm) and read
-// from the cache, and for streamed-int8 the warm bytes over the fp16 bytes (kept int8 weights: about half).
+// from the cache, and for streamed-int8 the warm bytes over the fp16 bytes (cached int8 weights: about half).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Int8Scope, LoadStrategy } from '../workers/api.ts';
@@ -8,10 +8,10 @@ import { NodeFsBackend } from '../workers/cache/fs.node.ts';
 import { CachedReader } from '../workers/cache/reader.ts';
 import { ByteCache } from '../workers/cache/store.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
-import { int8WeightTransform } from '../workers/model/int8-linear.ts';
-import { keptInt8Weights } from '../workers/model/kept-int8.ts';
-import { loadWeights } from '../workers/model/loader.ts';
-import type { TensorMap } from '../workers/model/safetensors.ts';
+import { int8WeightTransform } from '../workers/load/quantize.ts';
+import { cachedInt8Weights } from '../workers/load/int8-cache.ts';
+import { loadWeights } from '../workers/load/loader.ts';
+import type { TensorMap } from '../workers/load/safetensors.ts';
 
 export async function benchCache(
   ctx: GpuContext,
@@ -32,14 +32,14 @@ export async function benchCache(
       const reader = new CachedReader(cache, o.baseUrl);
       const int8 = strategy === 'streamed-int8';
       const scope = o.scope ?? 'decoder';
-      const kept = int8 ? keptInt8Weights(ctx, reader, { scope }) : null;
+      const cachedInt8 = int8 ? cachedInt8Weights(ctx, reader, { scope }) : null;
       const loaded = await loadWeights(ctx, map, {
         strategy,
         model: o.model,
         convertOn: o.convertOn,
         cache: { reader },
-        kept: kept?.kept,
-        transform: kept ? kept.keeping(int8WeightTransform(ctx, { scope })) : undefined,
+        cached: cachedInt8?.tensors,
+        transform: cachedInt8 ? cachedInt8.storing(int8WeightTransform(ctx, { scope })) : undefined,
       });
       const r = loaded.report;
       loaded.group.destroy();

@@ -5,8 +5,8 @@
 //                           [--threshold 6] [--json]
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
-import type { SamplingParams } from '../workers/model/sampler-cpu.ts';
-import { loadModelWeights } from '../workers/model/testing/model-weights.ts';
+import type { SamplingParams } from '../workers/kernels/sample.ts';
+import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
 import { buildWeights, fp16LinearFactory, type Weights } from '../workers/model/weights.ts';
 import { badValue, numberOption, parseCli, UsageError } from './cli.ts';

@@ -10,14 +10,15 @@ import { badValue, numberOption, parseCli, UsageError } from './cli.ts';
 import { BENCH_LOAD } from './cli-specs.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
-import { streamRange, type ByteRange } from '../workers/model/http.ts';
-import { int8WeightTransform } from '../workers/model/int8-linear.ts';
-import { defaultConvertOn, loadWeights } from '../workers/model/loader.ts';
-import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/model/plan.ts';
-import { readTensorMap, type TensorMap } from '../workers/model/safetensors.ts';
-import { openModelSource } from '../workers/model/source.ts';
-import { DEFAULT_STREAM_OPTIONS, planRequests, type RangeReader } from '../workers/model/stream-load.ts';
-import { threadRangeReader, type ThreadReader } from '../workers/model/thread-reader.ts';
+import { streamRange, type ByteRange } from '../workers/net/http.ts';
+import { int8WeightTransform } from '../workers/load/quantize.ts';
+import { defaultConvertOn, loadWeights } from '../workers/load/loader.ts';
+import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/load/plan.ts';
+import { readTensorMap, type TensorMap } from '../workers/load/safetensors.ts';
+import { openModelSource } from '../workers/load/source.ts';
+import { DEFAULT_STREAM_OPTIONS, planRequests } from '../workers/load/stream.ts';
+import type { RangeReader } from '../workers/net/http.ts';
+import { threadRangeReader, type ThreadReader } from '../workers/net/thread-reader.ts';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
-import { streamRange } from '../workers/model/http.ts';
-import { F16x2Converter } from '../workers/model/convert.ts';
+import { streamRange } from '../workers/net/http.ts';
+import { F16x2Converter } from '../workers/load/convert.ts';
 import { parseCliOrExit } from './cli.ts';
 import { DIAG_STREAM } from './cli-specs.ts';
 

@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
-import { checkModel, type ModelCheck } from '../workers/model/testing/reference-check.ts';
-import { acceptance } from '../workers/model/testing/acceptance.ts';
-import { encodeHeldout } from '../workers/model/testing/heldout.ts';
+import { checkModel, type ModelCheck } from '../workers/testing/reference-check.ts';
+import { acceptance } from '../workers/testing/acceptance.ts';
+import { encodeHeldout } from '../workers/testing/heldout.ts';
 import { fp16LinearFactory } from '../workers/model/weights.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
-import { loadModelWeights } from '../workers/model/testing/model-weights.ts';
+import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { badValue, numberOption, parseCli, runCli, UsageError } from './cli.ts';
 import { VERIFY } from './cli-specs.ts';
 

@@ -10,7 +10,7 @@
 
 override WG: u32 = 256u;  // 1 or a power of two
 
-struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+// struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
 
 struct Params {
   k: u32,           // columns of x (in_features)

@@ -4,7 +4,7 @@
 override WG: u32 = 64u;
 
 struct Params { hidden: u32 }
-struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
+// struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
 
 @group(0) @binding(0) var<storage, read_write> gate: array<f32>;
 @group(0) @binding(1) var<storage, read> up: array<f32>;

@@ -1,4 +1,7 @@
-// The worker's API: the only thing src/ imports from workers/. Plain data crosses; callbacks are Comlink proxies.
+// The engine's public API: the types and constants src/ uses with the worker, which implements EngineApi
+// (engine.ts). Besides this file, src/ imports from workers/ only errors.ts (EngineError), comlink-errors.ts (how
+// errors cross) and the worker entry (engine.worker.ts). Plain data crosses; callbacks are Comlink proxies. The
+// engine's layers import these types too (import type; workers/README.md).
 import type { GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 
@@ -83,7 +86,7 @@ export interface LoadTimings {
   uploadMs: number;
   quantizeMs: number;
   compileMs: number;
-  /** Reading weight bytes (and kept int8 weights) from the cache. */
+  /** Reading weight bytes (and cached int8 weights) from the cache. */
   cacheMs: number;
 }
 
@@ -93,7 +96,7 @@ export interface LoadReport {
   timings: LoadTimings;
   /** Weight bytes fetched over the network (with the cache: whole cache blocks, as received). */
   bytesFetched: number;
-  /** Weight bytes read from the cache (file blocks and kept int8 weights). */
+  /** Weight bytes read from the cache (file blocks and cached int8 weights). */
   bytesFromCache: number;
   /** cold: nothing was cached; warm: every weight byte came from the cache; partial: some; off: cache not used. */
   cache: 'cold' | 'warm' | 'partial' | 'off';
@@ -122,20 +125,20 @@ export interface LoadReport {
   hostMemorySource: PeakHostSource;
   /**
    * The most bytes of JS buffers the loader held at once for weights (whole files, chunks, conversion and read-back
-   * buffers; workers/model/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
+   * buffers; workers/gpu/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
    */
   peakHostBuffersBytes: number;
 }
 
 export type PeakHostSource = 'rss' | 'loader-accounted' | 'none';
 
-/** One model in the cache (its files' blocks and its kept int8 weights). */
+/** One model in the cache (its files' blocks and its cached int8 weights). */
 export interface CachedModelInfo {
   /** The model's base URL: what deleteCache() takes. */
   model: string;
-  /** Bytes stored: file blocks + kept int8 weights + the small files kept for offline loads. */
+  /** Bytes stored: file blocks + cached int8 weights + the small files kept for offline loads. */
   bytes: number;
-  /** Of `bytes`, the kept int8 weights. */
+  /** Of `bytes`, the cached int8 weights. */
   int8Bytes: number;
   /** Of `bytes`, the small files (config, tokenizer, index) kept for an offline load. */
   smallFilesBytes: number;

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveDir, type ServeDirHandle } from '../scripts/serve-dir.ts';
+import { serveDir, type ServeDirHandle } from './testing/http-server.ts';
 import type { GenerateOptions } from './api.ts';
 import { NodeFsBackend } from './cache/fs.node.ts';
 import { Engine } from './engine.ts';

@@ -2,22 +2,22 @@
 // the engine: greedy output of the first reference prompt for at least 8 tokens, about half of lm_head's fp16 bytes
 // saved, the plan's weight and scale bytes equal to the ledger's; the tied-embedding model ignores the option with a
 // note in the plan and loads lm_head (the embedding table) in fp16; with a cache, a warm load with the option reads
-// the kept int8 lm_head and quantizes nothing, and a warm load without it streams the fp16 lm_head.
+// the cached int8 lm_head and quantizes nothing, and a warm load without it streams the fp16 lm_head.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveDir, type ServeDirHandle } from '../scripts/serve-dir.ts';
+import { serveDir, type ServeDirHandle } from './testing/http-server.ts';
 import type { GenerateOptions, LoadRequest } from './api.ts';
 import { NodeFsBackend } from './cache/fs.node.ts';
-import { int8Layout } from './cache/int8-store.ts';
+import { int8Layout } from './load/int8-cache-store.ts';
 import { Engine } from './engine.ts';
 import { nodeGpu, nodeGpuContext } from './gpu/node-gpu.ts';
 import { Fp16Linear } from './model/fp16-linear.ts';
 import { Int8Linear, int8LinearFactory } from './model/int8-linear.ts';
 import { Transformer } from './model/transformer.ts';
 import { parseConfig } from './model/config.ts';
-import { loadModelWeights } from './model/testing/model-weights.ts';
+import { loadModelWeights } from './testing/model-weights.ts';
 import { buildWeights, fp16LinearFactory } from './model/weights.ts';
 
 const MODELS = '../shared/models';
@@ -144,7 +144,7 @@ describe('int8 lm_head through the engine (no cache)', () => {
   });
 });
 
-describe('int8 lm_head and the kept int8 weights of the cache', () => {
+describe('int8 lm_head and the cached int8 weights of the cache', () => {
   let engine: Engine;
   beforeAll(async () => {
     engine = new Engine({ gpu: nodeGpu, baseHref: server.url, cacheBackend: new NodeFsBackend(mkdtempSync(join(tmpdir(), 'int8-lm-head-'))) });
@@ -154,7 +154,7 @@ describe('int8 lm_head and the kept int8 weights of the cache', () => {
     await engine?.unload();
   });
 
-  it('a warm load with the option reads the kept int8 lm_head; one without it streams fp16', async () => {
+  it('a warm load with the option reads the cached int8 lm_head; one without it streams fp16', async () => {
     const req: LoadRequest = { model: 'kjv-llama/', strategy: 'streamed-int8', contextLength: 128 };
     const int8Bytes = async () => (await engine.listCache()).models[0]?.int8Bytes ?? 0;
     // cold, decoder only: the decoder linears are kept
@@ -174,7 +174,7 @@ describe('int8 lm_head and the kept int8 weights of the cache', () => {
     expect(first.bytesFromCache).toBe(warmDecoder.bytesFromCache);
     expect(await int8Bytes()).toBe(keptDecoder + lmHeadInt8);
 
-    // with the option, warm: the kept int8 lm_head is read instead of its fp16 bytes; nothing is quantized
+    // with the option, warm: the cached int8 lm_head is read instead of its fp16 bytes; nothing is quantized
     const warm = await engine.load({ ...req, int8LmHead: true }, () => {});
     expect(warm).toMatchObject({ cache: 'warm', bytesFetched: 0 });
     expect(warm.timings.quantizeMs).toBe(0);
@@ -182,7 +182,7 @@ describe('int8 lm_head and the kept int8 weights of the cache', () => {
     const ledgerWith = (await engine.memory(Infinity)).bytes;
     if (!SWIFTSHADER) expect((await greedyIds(engine)).slice(0, 8)).toEqual(reference.prompts[0].greedy_ids.slice(0, 8));
 
-    // without the option again: the kept int8 lm_head is not picked up; lm_head is fp16 as before
+    // without the option again: the cached int8 lm_head is not picked up; lm_head is fp16 as before
     const again = await engine.load(req, () => {});
     expect(again).toMatchObject({ cache: 'warm', bytesFetched: 0 });
     expect(again.bytesFromCache).toBe(warmDecoder.bytesFromCache);

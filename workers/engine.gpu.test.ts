@@ -2,7 +2,7 @@
 // the reference greedy continuation, free everything; and the failure paths (cancel, will-not-fit, missing model).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveDir, type ServeDirHandle } from '../scripts/serve-dir.ts';
+import { serveDir, type ServeDirHandle } from './testing/http-server.ts';
 import { LOAD_STRATEGIES, type GenerateOptions } from './api.ts';
 import { Engine } from './engine.ts';
 import { EngineError } from './errors.ts';

@@ -21,7 +21,7 @@ import { EngineError } from './errors.ts';
 import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 import { generate } from './model/generate.ts';
-import { disposeModel, loadModel, prepareModel, type LoadedModel } from './model/load-model.ts';
+import { disposeModel, loadModel, prepareModel, type LoadedModel } from './load/load-model.ts';
 
 export interface EngineHost {
   gpu: () => GPU | undefined | null;

@@ -25,7 +25,7 @@ const rawText = {
   },
 };
 const entries = { bench: 'scripts/bench.ts', verify: 'scripts/verify.ts', 'gen-checkpoint': 'scripts/gen-checkpoint.ts',
-  'serve-dir': 'scripts/serve-dir.ts', 'thread-reader.worker': 'workers/model/thread-reader.worker.ts' };
+  'serve-dir': 'scripts/serve-dir.ts', 'thread-reader.worker': 'workers/net/thread-reader.worker.ts' };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
     entryPoints: [entry],

@@ -2,7 +2,7 @@
 // so a block is either listed and complete or not used at all. A block that fails its checks when read (missing,
 // the wrong size, a SHA-256 that no longer matches) is dropped from the manifest and read from the network again.
 import { EngineError } from '../errors.ts';
-import { fileName } from '../model/http.ts';
+import { fileName } from '../net/http.ts';
 import { isQuotaExceeded, type CacheDir } from './backend.ts';
 import { blockName, writeManifest, type Manifest } from './manifest.ts';
 import { Sha256, sha256Hex } from './sha256.ts';

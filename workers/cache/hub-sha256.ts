@@ -6,7 +6,7 @@
 // hash where a page can read it: `POST /api/models/<org>/<name>/paths-info/<rev>` with `{"paths": [file]}` gives, per
 // LFS file, `lfs: { oid, size }`, where oid is the content's SHA-256 (the API the huggingface.js `pathsInfo` call
 // uses). Asked once per new file version (see reader.ts), never on a warm load; any failure means "no hash".
-import type { HttpOptions } from '../model/http.ts';
+import type { HttpOptions } from '../net/http.ts';
 
 /** Origins that serve the hub's API beside its `/resolve/` URLs. */
 export const HUB_ORIGINS: readonly string[] = ['https://huggingface.co'];

@@ -9,7 +9,7 @@ import type { Validator } from './validator.ts';
 export const MANIFEST_FORMAT = 1;
 const SLOTS = ['manifest.0', 'manifest.1'] as const;
 
-/** file: a model file's bytes; int8: a kept quantized weight (int8-store.ts); source: a model's small files (offline.ts). */
+/** file: a model file's bytes; int8: a cached quantized weight (int8-cache-store.ts); source: a model's small files (offline-source.ts). */
 export type EntryKind = 'file' | 'int8' | 'source';
 
 export interface Manifest {

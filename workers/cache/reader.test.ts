@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { serveDir, type ServeDirHandle } from '../../scripts/serve-dir.ts';
+import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { NodeFsBackend } from './fs.node.ts';
 import { modelLockName, withLock } from './locks.ts';

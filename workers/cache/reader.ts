@@ -2,15 +2,18 @@
 // them and from the network otherwise. Network reads are widened to whole blocks and written through to the cache
 // as they arrive, block by block, so a load cut short resumes at the first block not committed (at most one block
 // of the cut is fetched again), and the next load of the same file makes no requests for these bytes.
-// Host bytes (counted in `http.host`, the load's ledger, when given): a block read from the cache while it is handed
-// on, the write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
+// Host bytes (counted in the load's host ledger, when given): a block read from the cache while it is handed on, the
+// write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
 import { EngineError } from '../errors.ts';
-import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../model/http.ts';
+import type { HostLedger } from '../gpu/host-ledger.ts';
+import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../net/http.ts';
 import type { CacheEntry } from './entry.ts';
-import type { NoNetwork } from './offline.ts';
 import type { ByteCache } from './store.ts';
 import { hubPublishedSha256 } from './hub-sha256.ts';
 import { probeValidator, validatorKey, type Validator } from './validator.ts';
+
+/** Builds the error of a load that could not reach the network and finds `file` missing or incomplete in the cache. */
+export type NoNetwork = (file: string, what: string) => EngineError;
 
 /** Receives bytes in order; `fromCache` tells where they came from (the load report counts network bytes only). */
 export type CachedChunk = (chunk: Uint8Array, offset: number, fromCache: boolean) => void | Promise<void>;
@@ -28,18 +31,23 @@ export function newCounters(): ReadCounters {
   return { networkBytes: 0, cacheBytes: 0, networkRequests: 0 };
 }
 
+/** How one read through the cache goes. */
+export interface ReadContext {
+  http: HttpOptions;
+  /** The load's host ledger (see the head of this file). */
+  host?: HostLedger;
+  /** Where the read adds the bytes it took from each side. */
+  counters: ReadCounters;
+  /** An offline load: the error for bytes the cache does not hold, instead of a fetch. */
+  noNetwork?: NoNetwork | null;
+}
+
 /**
  * Streams `range` of the entry's file to `onChunk`, in order, each byte once. With `noNetwork` (an offline load),
  * a block that is not committed or fails its check is that error instead of a fetch.
  */
-export async function readThrough(
-  entry: CacheEntry,
-  range: ByteRange,
-  http: HttpOptions,
-  onChunk: CachedChunk,
-  counters: ReadCounters,
-  noNetwork?: NoNetwork | null,
-): Promise<void> {
+export async function readThrough(entry: CacheEntry, range: ByteRange, onChunk: CachedChunk, rc: ReadContext): Promise<void> {
+  const { counters, noNetwork } = rc;
   const B = entry.blockBytes;
   const end = Math.min(range.end, entry.size);
   if (range.end > entry.size) {
@@ -53,7 +61,7 @@ export async function readThrough(
       if (data) {
         const hi = Math.min(end, i * B + data.length);
         counters.cacheBytes += hi - pos;
-        const release = http.host?.hold(data.byteLength);
+        const release = rc.host?.hold(data.byteLength);
         try {
           await onChunk(data.subarray(pos - i * B, hi - i * B), pos, true);
         } finally {
@@ -67,7 +75,7 @@ export async function readThrough(
     if (noNetwork) throw notWhole(noNetwork, entry, i);
     let j = i + 1;
     while (j * B < end && !entry.has(j)) j++;
-    await fetchBlocks(entry, i, j, { start: pos, end: Math.min(end, j * B) }, http, onChunk, counters);
+    await fetchBlocks(entry, i, j, { start: pos, end: Math.min(end, j * B) }, onChunk, rc);
     pos = Math.min(end, j * B);
     i = j;
   }
@@ -83,15 +91,14 @@ async function fetchBlocks(
   i: number,
   j: number,
   deliver: ByteRange,
-  http: HttpOptions,
   onChunk: CachedChunk,
-  counters: ReadCounters,
+  { http, host, counters }: ReadContext,
 ): Promise<void> {
   const B = entry.blockBytes;
   const buf = new Uint8Array(Math.min(B, entry.size));
   const fetchRange = { start: i * B, end: Math.min(entry.size, j * B) };
   counters.networkRequests++;
-  const release = http.host?.hold(buf.byteLength);
+  const release = host?.hold(buf.byteLength);
   try {
     await streamRange(entry.url, fetchRange, { ...http, expectSize: entry.size }, async (chunk, at) => {
       counters.networkBytes += chunk.length;
@@ -119,7 +126,7 @@ async function fetchBlocks(
  * A per-load reader over the cache for one model: finds each file's validator with a two-byte probe (or takes it
  * from `validators`), opens its entry, and streams ranges through it. `streamRange` has http.streamRange's shape
  * with a `fromCache` flag added to the callback. A file whose size the server does not tell is read uncached.
- * With `noNetwork` (an offline load: the validators come from the cache, offline.ts) it sends no request at all:
+ * With `noNetwork` (an offline load: the validators come from the cache, offline-source.ts) it sends no request at all:
  * a file without a validator, or bytes not committed, are that error.
  */
 export class CachedReader {
@@ -166,6 +173,7 @@ export class CachedReader {
     range: ByteRange,
     opts: HttpOptions & { expectSize?: number | null },
     onChunk: CachedChunk,
+    host?: HostLedger,
   ): Promise<void> => {
     const entry = await this.entryFor(url, opts);
     if (!entry) {
@@ -173,7 +181,7 @@ export class CachedReader {
       return streamRange(url, range, opts, (c, at) => {
         this.counters.networkBytes += c.length;
         return onChunk(c, at, false);
-      });
+      }, host);
     }
     if (opts.expectSize != null && opts.expectSize !== entry.size) {
       throw new EngineError(
@@ -182,7 +190,7 @@ export class CachedReader {
         { file: url },
       );
     }
-    return readThrough(entry, range, opts, onChunk, this.counters, this.noNetwork);
+    return readThrough(entry, range, onChunk, { http: opts, host, counters: this.counters, noNetwork: this.noNetwork });
   };
 
   /**
@@ -198,7 +206,7 @@ export class CachedReader {
       return readPrefix(url, n, http);
     }
     const bytes = new Uint8Array(end);
-    await readThrough(entry, { start: 0, end }, http, (c, at) => void bytes.set(c, at), this.counters, this.noNetwork);
+    await readThrough(entry, { start: 0, end }, (c, at) => void bytes.set(c, at), { http, counters: this.counters, noNetwork: this.noNetwork });
     return { bytes, size: entry.size, rangeSupported: true };
   };
 
@@ -214,7 +222,7 @@ export class CachedReader {
       if (this.noNetwork) throw notWhole(this.noNetwork, entry, i);
       let j = i + 1;
       while (j < entry.blockCount && !entry.has(j)) j++;
-      await fetchBlocks(entry, i, j, { start: 0, end: 0 }, http, () => {}, this.counters);
+      await fetchBlocks(entry, i, j, { start: 0, end: 0 }, () => {}, { http, counters: this.counters });
       i = j;
     }
     return entry.complete;

@@ -3,8 +3,7 @@
 // Last-Modified gives only the size (a weak key: a same-size replacement would go unnoticed; the hub and every
 // static server we know send an ETag). Where the server publishes the content's SHA-256 (the hub's X-Linked-Etag
 // for LFS files, or an ETag that is 64 hex digits), the whole file is checked against it once complete.
-import { EngineError } from '../errors.ts';
-import { fileName, parseContentRange, statusError, type HttpOptions } from '../model/http.ts';
+import { parseContentRange, probe, statusError, type HttpOptions } from '../net/http.ts';
 
 export interface Validator {
   size: number;
@@ -42,25 +41,9 @@ export function validatorFromHeaders(h: Headers, status: number): Validator | nu
  * answer HEAD without the headers a GET gets). Returns null when the server tells no size: such a file is not cached.
  */
 export async function probeValidator(url: string, opts: HttpOptions = {}): Promise<Validator | null> {
-  let res: Response;
-  let backoff = opts.backoffMs ?? 250;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and
-      // start sending the whole file.
-      res = await fetch(url, { headers: { Range: 'bytes=0-1' }, cache: 'no-store', signal: opts.signal });
-      break;
-    } catch (e) {
-      if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled', { file: url });
-      const why = (e as Error).message;
-      if (attempt >= (opts.retries ?? 4)) throw new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url });
-      // retried as every other request of a load is: e.g. a kept-alive connection the server had just closed
-      opts.onRetry?.({ url, attempt: attempt + 1, at: 0, reason: why });
-      await new Promise((r) => setTimeout(r, backoff));
-      backoff *= 2;
-    }
-  }
-  await res.body?.cancel().catch(() => {});
+  // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and start
+  // sending the whole file.
+  const res = await probe(url, { Range: 'bytes=0-1' }, opts);
   if (res.status !== 206 && res.status !== 200) throw statusError(url, res.status);
   return validatorFromHeaders(res.headers, res.status);
 }

@@ -1,12 +1,13 @@
 // Owner of shaders/add.wgsl: the residual add x += y over [tokens, dim].
 import source from '../../shaders/add.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { ElementwiseKernel, type ElementwiseBinding } from './elementwise.ts';
 
 export class ResidualAdd extends ElementwiseKernel {
   constructor(ctx: GpuContext) {
-    super(ctx, 'add', source);
+    super(ctx, 'add', withStep(source));
   }
 
   bind(label: string, x: GPUBuffer, y: GPUBuffer, dim: number, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {

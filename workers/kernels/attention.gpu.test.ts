@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { Attention, attentionPartialBytes, attentionScratchBytes, decodeChunkLength, type AttentionOptions } from './attention.ts';
-import { maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 interface Shape {
   nHeads: number;

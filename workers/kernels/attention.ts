@@ -14,6 +14,7 @@ import source from '../../shaders/attention.wgsl?raw';
 import combineSource from '../../shaders/attention_combine.wgsl?raw';
 import reduceSource from '../../shaders/attention_reduce.wgsl?raw';
 import splitSource from '../../shaders/attention_split.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
@@ -104,7 +105,7 @@ export class Attention {
     // thread of the workgroup, so the software adapters get 8 (measured 3-8× faster
     // than 64 on SwiftShader and lavapipe for a 64-token prefill chunk).
     const wg = 1 << Math.floor(Math.log2(workgroupSize(ctx, opts.workgroupSize ?? (ctx.software ? 8 : 64))));
-    this.kp = createKernelPipeline(ctx, 'attention', `${reduceSource}\n${source}`, ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
+    this.kp = createKernelPipeline(ctx, 'attention', withStep(`${reduceSource}\n${source}`), ['read', 'read', 'read', 'storage', 'storage', 'uniform', 'uniform'], {
       WG: wg,
     });
     const mode = opts.splitDecode ?? 'auto';
@@ -115,13 +116,13 @@ export class Attention {
       ? createKernelPipeline(
           ctx,
           'attention_split',
-          `${reduceSource}\n${splitSource}`,
+          withStep(`${reduceSource}\n${splitSource}`),
           ['read', 'read', 'read', 'storage', 'storage', 'storage', 'uniform', 'uniform'],
           { WG: wg },
         )
       : null;
     this.combineKp = split
-      ? createKernelPipeline(ctx, 'attention_combine', combineSource, ['read', 'storage', 'uniform', 'uniform'], {
+      ? createKernelPipeline(ctx, 'attention_combine', withStep(combineSource), ['read', 'storage', 'uniform', 'uniform'], {
           WG: workgroupSize(ctx, 64),
         })
       : null;

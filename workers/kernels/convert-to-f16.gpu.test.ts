@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { bf16BitsToF32, f32ToF16Bits } from '../model/half.ts';
-import type { TensorDtype } from '../model/safetensors.ts';
+import { bf16BitsToF32, f32ToF16Bits } from '../gpu/half.ts';
+import type { TensorDtype } from '../gpu/dtypes.ts';
 import { ConvertToF16, convertParams, CONVERT_PARAMS_BYTES } from './convert-to-f16.ts';
 
 let ctx: GpuContext;

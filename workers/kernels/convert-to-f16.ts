@@ -3,7 +3,7 @@
 // and cached; the bind-group layout is built once.
 import source from '../../shaders/convert_to_f16.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
-import type { TensorDtype } from '../model/safetensors.ts';
+import type { TensorDtype } from '../gpu/dtypes.ts';
 import { dispatch1d } from './dispatch.ts';
 
 const WG = 64;

@@ -5,7 +5,7 @@ import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { ResidualAdd } from './add.ts';
 import { BiasAdd } from './bias-add.ts';
 import { SwiGlu } from './swiglu.ts';
-import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 describe('element-wise kernels', () => {
   let ctx: GpuContext;

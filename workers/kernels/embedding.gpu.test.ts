@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { Embedding } from './embedding.ts';
-import { asF16, f16Tensor, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { asF16, f16Tensor, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 function cpuGather(table: Float32Array, dim: number, ids: number[]): Float32Array {
   const out = new Float32Array(ids.length * dim);

@@ -1,8 +1,9 @@
 // Owner of shaders/embedding.wgsl: x[t] = table[ids[t]] (fp16 table, maybe split in parts) → f32 rows.
 import source from '../../shaders/embedding.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 
@@ -17,7 +18,7 @@ export class Embedding {
   private readonly kp: KernelPipeline;
 
   constructor(private readonly ctx: GpuContext) {
-    this.kp = createKernelPipeline(ctx, 'embedding', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { WG });
+    this.kp = createKernelPipeline(ctx, 'embedding', withStep(source), ['read', 'read', 'storage', 'uniform', 'uniform'], { WG });
   }
 
   /** ids: u32 [maxTokens]; x: f32 [maxTokens, dim]; step: the Step uniform (tokens). */

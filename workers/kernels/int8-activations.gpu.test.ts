@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { int8TestActivations as activations, outlierColumnsRef, quantizeTokensRef, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
+import { int8TestActivations as activations, outlierColumnsRef, quantizeTokensRef, unexplainedInt8Diffs, unpackI8Rows } from '../testing/int8-reference.ts';
 import { uniformData } from './dispatch.ts';
 import { createOutlierBuffers, Int8Outliers } from './int8-outliers.ts';
 import { createQuantizedActivations, Int8QuantizeX } from './int8-quantize-x.ts';

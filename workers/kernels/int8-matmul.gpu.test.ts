@@ -5,12 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { int8ProductRef, int8TestActivations, outlierColumnsRef, quantizeRowsRef, quantizeTokensRef } from '../model/int8-reference.ts';
-import { allocateTensor, writeRows } from '../model/tensor.ts';
-import { packF16 } from '../model/half.ts';
+import { int8ProductRef, int8TestActivations, outlierColumnsRef, quantizeRowsRef, quantizeTokensRef } from '../testing/int8-reference.ts';
+import { allocateTensor, writeRows } from '../gpu/tensor.ts';
+import { packF16 } from '../gpu/half.ts';
 import { uniformData } from './dispatch.ts';
 import { Int8MatMul } from './int8-matmul.ts';
-import { randF16 } from './test-support.ts';
+import { randF16 } from '../testing/kernel-harness.ts';
 
 /** int8 rows [rows, k] packed four per u32, rowWords u32 per row (zero padded). */
 function packI8(q: Int8Array, rows: number, k: number): Uint32Array {

@@ -7,7 +7,7 @@ import dot4Packed from '../../shaders/int8_dot4_packed.wgsl?raw';
 import dot4Shifts from '../../shaders/int8_dot4_shifts.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipelines, createParams } from './pipeline.ts';
 

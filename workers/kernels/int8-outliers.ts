@@ -2,6 +2,7 @@
 // (a column mask, and the compact list the int8 matmul walks in float).
 // Variant (override WG): one thread and no barriers on CPU adapters, 256 threads and a scan on GPUs.
 import source from '../../shaders/int8_outliers.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { createBindGroup, createKernelPipeline, createParams, workgroupSize } from './pipeline.ts';
@@ -42,7 +43,7 @@ export class Int8Outliers {
     ({ layout: this.layout, pipeline: this.pipeline } = createKernelPipeline(
       ctx,
       'int8_outliers',
-      source,
+      withStep(source),
       ['read', 'storage', 'storage', 'uniform', 'uniform'],
       { WG },
     ));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { MatMulF16 } from './matmul.ts';
-import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 function cpuMatMul(x: Float32Array, w: Float32Array, t: number, k: number, n: number): Float64Array {
   const y = new Float64Array(t * n);

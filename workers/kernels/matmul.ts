@@ -2,9 +2,10 @@
 // No native-f16 variant: unpack2x16float is exact and the arithmetic stays f32 either way; on the CPU backends and the
 // H100 (no shader-f16 there) the packed path is the only one that runs.
 import source from '../../shaders/matmul_f16.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 
@@ -22,7 +23,7 @@ export class MatMulF16 {
   private readonly kp: KernelPipeline;
 
   constructor(private readonly ctx: GpuContext) {
-    this.kp = createKernelPipeline(ctx, 'matmul_f16', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { TN, TT });
+    this.kp = createKernelPipeline(ctx, 'matmul_f16', withStep(source), ['read', 'read', 'storage', 'uniform', 'uniform'], { TN, TT });
   }
 
   /** x: f32 [maxTokens, K]; y: f32 [maxTokens, N] with N = weight.shape[0]; step: the Step uniform (tokens). */

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { packF16, roundToF16 } from '../model/half.ts';
-import { allocateTensor, writeRows } from '../model/tensor.ts';
+import { packF16, roundToF16 } from '../gpu/half.ts';
+import { allocateTensor, writeRows } from '../gpu/tensor.ts';
 import { MatVecF16 } from './matvec.ts';
-import { rand } from './test-support.ts';
+import { rand } from '../testing/kernel-harness.ts';
 
 function cpuMatVec(w: Float32Array, x: Float32Array, rows: number, k: number): Float64Array {
   const y = new Float64Array(rows);

@@ -3,7 +3,7 @@ import packedSource from '../../shaders/matvec_f16.wgsl?raw';
 import nativeSource from '../../shaders/matvec_f16_native.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { packF16 } from '../model/half.ts';
-import { int8WeightTransform, isInt8Weight, quantizeLinear } from '../model/int8-linear.ts';
-import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../model/int8-reference.ts';
-import { allocateTensor, writeRows, type GpuTensor } from '../model/tensor.ts';
+import { packF16 } from '../gpu/half.ts';
+import { isInt8Weight } from '../model/int8-linear.ts';
+import { int8WeightTransform, quantizeLinear } from '../load/quantize.ts';
+import { quantizeRowsRef, roundHalfEven, unexplainedInt8Diffs, unpackI8Rows } from '../testing/int8-reference.ts';
+import { allocateTensor, writeRows, type GpuTensor } from '../gpu/tensor.ts';
 import { QuantizeRows } from './quantize-rows.ts';
-import { randF16 } from './test-support.ts';
+import { randF16 } from '../testing/kernel-harness.ts';
 
 function upload(ctx: GpuContext, group: BufferGroup, w: Float32Array, rows: number, k: number, maxBindingBytes: number, name = 'w.fp16'): GpuTensor {
   const t = allocateTensor(group, name, [rows, k], 'f16x2', { maxBindingBytes });

@@ -4,7 +4,7 @@
 import source from '../../shaders/quantize_rows.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams } from './pipeline.ts';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { RmsNorm } from './rmsnorm.ts';
-import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 function cpuRmsNorm(x: Float32Array, w: Float32Array, dim: number, eps: number): Float64Array {
   const out = new Float64Array(x.length);

@@ -1,8 +1,9 @@
 // Owner of shaders/rmsnorm.wgsl: out = RMSNorm(x) * w, fp16 weight, f32 activations, one workgroup per row.
 import source from '../../shaders/rmsnorm.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
-import type { GpuTensor } from '../model/tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 
@@ -19,7 +20,7 @@ export class RmsNorm {
   ) {
     // A power of two (the reduction halves it): 64 on GPUs, 8 on CPU backends where barriers cost per thread.
     const wg = opts.workgroupSize ?? (ctx.software ? 8 : 64);
-    this.kp = createKernelPipeline(ctx, 'rmsnorm', source, ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: wg });
+    this.kp = createKernelPipeline(ctx, 'rmsnorm', withStep(source), ['read', 'read', 'storage', 'uniform', 'uniform'], { WG: wg });
   }
 
   /** x, out: f32 [maxTokens, dim] (distinct buffers); weight: fp16 [dim]; step: the Step uniform. */

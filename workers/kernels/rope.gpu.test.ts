@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { Rope, ropeTable } from './rope.ts';
-import { maxRelErr, rand, readF32, runPass, stepUniform, storage } from './test-support.ts';
+import { maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
 /** HF's apply_rotary_pos_emb on one head vector (rotate-half layout), in float64. */
 function cpuRotate(x: Float32Array, invFreq: Float32Array, position: number): Float64Array {

@@ -1,5 +1,6 @@
 // Owner of shaders/rope.wgsl: rotary embedding of q (in place) and k, and the append of k, v to one layer's KV cache.
 import source from '../../shaders/rope.wgsl?raw';
+import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
@@ -42,7 +43,7 @@ export class Rope {
     this.kp = createKernelPipeline(
       ctx,
       'rope',
-      source,
+      withStep(source),
       ['storage', 'read', 'read', 'storage', 'storage', 'read', 'uniform', 'uniform'],
       { WG },
     );

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
-import { Mulberry32, sample, type SamplingParams } from '../model/sampler-cpu.ts';
-import { Sampler } from './sample.ts';
-import { rand, runPass, storage } from './test-support.ts';
+import { Mulberry32 } from '../model/mulberry32.ts';
+import { sample } from '../testing/sampler-reference.ts';
+import { Sampler, type SamplingParams } from './sample.ts';
+import { rand, runPass, storage } from '../testing/kernel-harness.ts';
 
-// The CPU reference is workers/model/sampler-cpu.ts's sample(): same rules, same uniform draw u.
+// The CPU reference is workers/testing/sampler-reference.ts's sample(): same rules, same uniform draw u.
 
 describe('GPU sampling', () => {
   let ctx: GpuContext;

@@ -1,12 +1,22 @@
 // Owner of shaders/sample.wgsl: greedy / temperature / top-k / top-p sampling of one logits row on the GPU, by the
-// rules of the CPU reference (workers/model/sampler-cpu.ts) with the caller's uniform draw u.
+// rules of the CPU reference (workers/testing/sampler-reference.ts) with the caller's uniform draw u.
 import source from '../../shaders/sample.wgsl?raw';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, type KernelPipeline } from './pipeline.ts';
 
-import type { SamplingParams } from '../model/sampler-cpu.ts';
+/** One sampled token's settings, by the rules of the CPU reference (workers/testing/sampler-reference.ts). */
+export interface SamplingParams {
+  /** 0 (or less) = greedy. */
+  temperature: number;
+  /** Keep the K most likely tokens; 0 = all. */
+  topK: number;
+  /** Nucleus mass in (0, 1]; 1 = off. */
+  topP: number;
+  /** This token's uniform draw in [0, 1): Mulberry32.nextUniform(), a multiple of 2^-24 (exact in f32). */
+  u: number;
+}
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 
@@ -46,19 +56,19 @@ export class Sampler {
   }
 
   /** Writes the sampling parameters, u included (queue.writeBuffer: takes effect for the next submitted step). */
-  setOptions(b: SampleBinding, o: SamplingParams): void {
-    if (!(o.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${o.topP}`);
+  setOptions(b: SampleBinding, params: SamplingParams): void {
+    if (!(params.topP > 0)) throw new Error(`sample: top_p must be > 0, got ${params.topP}`);
     this.ctx.device.queue.writeBuffer(
       b.params,
       0,
       uniformData([
         ['u32', b.vocab],
-        ['u32', Math.max(0, Math.floor(o.topK))],
+        ['u32', Math.max(0, Math.floor(params.topK))],
         ['u32', b.rowOffset],
         ['u32', 0],
-        ['f32', o.temperature],
-        ['f32', Math.min(1, o.topP)],
-        ['f32', o.u],
+        ['f32', params.temperature],
+        ['f32', Math.min(1, params.topP)],
+        ['f32', params.u],
       ]),
     );
   }

@@ -4,23 +4,21 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { BiasAdd } from '../kernels/bias-add.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { MatMulF16, type MatMulBinding } from '../kernels/matmul.ts';
 import { MatVecF16, type MatVecBinding } from '../kernels/matvec.ts';
 import type { LinearBinding, LinearLayer } from './linear.ts';
-import type { GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 
 /** The pipelines of the fp16 path, created once per device and shared by every layer. */
 export class Fp16Kernels {
-  private static readonly cache = new WeakMap<GpuContext, Fp16Kernels>();
   readonly matvec: MatVecF16;
   readonly matmul: MatMulF16;
   readonly bias: BiasAdd;
 
   static for(ctx: GpuContext): Fp16Kernels {
-    let k = Fp16Kernels.cache.get(ctx);
-    if (!k) Fp16Kernels.cache.set(ctx, (k = new Fp16Kernels(ctx)));
-    return k;
+    return perDevice(ctx, 'fp16-linear', (c) => new Fp16Kernels(c));
   }
 
   private constructor(ctx: GpuContext) {

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { GenerateOptions, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import { generate, type TokenModel } from './generate.ts';
-import type { SamplingParams } from './sampler-cpu.ts';
+import type { SamplingParams } from '../kernels/sample.ts';
 import { Tokenizer } from './tokenizer.ts';
-import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from './testing/kjv.ts';
+import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from '../testing/kjv.ts';
 
 // prompts[0]: "In the beginning" → " of the reign of David his son reigned, ..." (48 ids, no EOS).
 // prompts[2]: "The LORD is my shepherd" → "; I will praise him, ... all the day.</s>" (31 ids, the last is EOS).

@@ -1,9 +1,10 @@
 // The generation loop, independent of the GPU: prompt → ids → prefill → step … → text deltas, with the stop
 // rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL transformer with its GPU
-// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (sampler-cpu.ts).
+// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (mulberry32.ts).
 import type { GenerateOptions, GenerateStats, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
-import { Mulberry32, type SamplingParams } from './sampler-cpu.ts';
+import type { SamplingParams } from '../kernels/sample.ts';
+import { Mulberry32 } from './mulberry32.ts';
 import { StopStringFilter } from './stop-strings.ts';
 import { StreamDecoder, type Tokenizer } from './tokenizer.ts';
 
@@ -143,15 +144,15 @@ function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean): numb
     : tokenizer.encode(templated, { addSpecialTokens: false });
 }
 
-function validate(o: GenerateOptions): void {
+function validate(opts: GenerateOptions): void {
   const bad = (setting: string, why: string): never => {
     throw new EngineError('bad-input', `${setting} ${why}`, { setting });
   };
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
-  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature)) bad('temperature', 'must be 0 (greedy) or more');
-  if (!Number.isInteger(o.topK) || o.topK < 0) bad('topK', 'must be a whole number, 0 for off');
-  if (!(o.topP > 0 && o.topP <= 1)) bad('topP', 'must be in (0, 1]');
-  if (!Number.isInteger(o.seed)) bad('seed', 'must be a whole number');
+  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
+  if (!(opts.temperature >= 0) || !Number.isFinite(opts.temperature)) bad('temperature', 'must be 0 (greedy) or more');
+  if (!Number.isInteger(opts.topK) || opts.topK < 0) bad('topK', 'must be a whole number, 0 for off');
+  if (!(opts.topP > 0 && opts.topP <= 1)) bad('topP', 'must be in (0, 1]');
+  if (!Number.isInteger(opts.seed)) bad('seed', 'must be a whole number');
 }
 
 function rate(tokens: number, ms: number): number {

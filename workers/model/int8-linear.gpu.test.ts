@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext, readBuffer } from '../gpu/node-gpu.ts';
 import { uniformData } from '../kernels/dispatch.ts';
-import { packF16 } from './half.ts';
+import { packF16 } from '../gpu/half.ts';
 import {
   int8LinearRef,
   int8ProductRef,
@@ -15,12 +15,13 @@ import {
   quantizeTokensRef,
   unexplainedInt8Diffs,
   unpackI8Rows,
-} from './int8-reference.ts';
+} from '../testing/int8-reference.ts';
 import { Fp16Kernels, Fp16Linear } from './fp16-linear.ts';
-import { Int8Kernels, quantizeLinear } from './int8-linear.ts';
+import { Int8Kernels } from './int8-linear.ts';
+import { quantizeLinear } from '../load/quantize.ts';
 import { bindSharedInput, encodeSharedInput, type LinearLayer } from './linear.ts';
-import { allocateTensor, writeRows } from './tensor.ts';
-import { f16Tensor, randF16, runPass, storage } from '../kernels/test-support.ts';
+import { allocateTensor, writeRows } from '../gpu/tensor.ts';
+import { f16Tensor, randF16, runPass, storage } from '../testing/kernel-harness.ts';
 
 interface Case {
   n: number;

@@ -4,41 +4,31 @@
 // per token and multiplied in int8. Threshold 0 turns the decomposition off. The first two steps depend on x and the
 // threshold only, so layers that read the same x (q/k/v, gate/up) share them: see Int8InputStage.
 // Semantics: ../shared/models/README.md (llama-outliers-fp16); CPU reference: int8-reference.ts.
-import type { Int8Scope } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { Int8MatMul, type Int8MatMulBinding } from '../kernels/int8-matmul.ts';
 import { createOutlierBuffers, Int8Outliers, type OutliersBinding } from '../kernels/int8-outliers.ts';
 import { createQuantizedActivations, Int8QuantizeX, type QuantizeXBinding } from '../kernels/int8-quantize-x.ts';
-import { QuantizeRows } from '../kernels/quantize-rows.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
 import type { InputStage, LinearBinding, LinearLayer } from './linear.ts';
-import { isQuantizedLinear } from './plan.ts';
-import { allocateTensor, type GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 
 /** The threshold of LLM.int8 (bitsandbytes' default) and of the reference emulation. */
 export const DEFAULT_OUTLIER_THRESHOLD = 6;
 
-/** The pipelines of the int8 path, created once per device (and per dp4a choice) and shared by every layer. */
+/** The pipelines of the int8 layers at run time, created once per device (and per dp4a choice) and shared by every layer. */
 export class Int8Kernels {
-  readonly quantizeRows: QuantizeRows;
   readonly outliers: Int8Outliers;
   readonly quantizeX: Int8QuantizeX;
   readonly matmul: Int8MatMul;
 
-  private static readonly cache = new WeakMap<GpuContext, Map<boolean, Int8Kernels>>();
-
   /** dp4a: use dot4I8Packed (default: where the device has it); false forces the fallback kernel. */
   static for(ctx: GpuContext, opts: { dp4a?: boolean } = {}): Int8Kernels {
     const dp4a = (opts.dp4a ?? true) && ctx.features.dot4I8Packed;
-    let byVariant = Int8Kernels.cache.get(ctx);
-    if (!byVariant) Int8Kernels.cache.set(ctx, (byVariant = new Map()));
-    let k = byVariant.get(dp4a);
-    if (!k) byVariant.set(dp4a, (k = new Int8Kernels(ctx, dp4a)));
-    return k;
+    return perDevice(ctx, dp4a ? 'int8-linear.dp4a' : 'int8-linear', (c) => new Int8Kernels(c, dp4a));
   }
 
   private constructor(ctx: GpuContext, dp4a: boolean) {
-    this.quantizeRows = new QuantizeRows(ctx);
     this.outliers = new Int8Outliers(ctx);
     this.quantizeX = new Int8QuantizeX(ctx);
     this.matmul = new Int8MatMul(ctx, { dp4a });
@@ -189,7 +179,7 @@ export class Int8Linear implements LinearLayer {
   }
 }
 
-/** A quantized linear weight as the loader hands it over (what int8WeightTransform makes of an fp16 weight). */
+/** A quantized linear weight as the loader hands it over (what load/quantize.ts makes of an fp16 weight). */
 export interface Int8Weight {
   readonly kind: 'int8-weight';
   /** i8x4 [out, in], category 'weights'. */
@@ -200,59 +190,6 @@ export interface Int8Weight {
 
 export function isInt8Weight(t: unknown): t is Int8Weight {
   return typeof t === 'object' && t !== null && (t as Int8Weight).kind === 'int8-weight';
-}
-
-/**
- * Quantizes one fp16 linear weight (f16x2 [out, in]) on the GPU into int8 rows + scales created through `group`.
- * Resolves once the GPU has finished, so the caller may release or overwrite the fp16 source right away.
- */
-export async function quantizeWeight(
-  ctx: GpuContext,
-  group: BufferGroup,
-  fp16: GpuTensor,
-  opts: { maxBindingBytes?: number } = {},
-): Promise<Int8Weight> {
-  if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeWeight: '${fp16.name}' must be f16x2 [out, in]`);
-  const kernels = Int8Kernels.for(ctx);
-  const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
-  const weight = allocateTensor(group, fp16.name, fp16.shape, 'i8x4', { maxBindingBytes, category: 'weights' });
-  const scales = group.createBuffer({
-    label: `${fp16.name}.scales`,
-    size: fp16.shape[0] * 4,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    category: 'scales',
-  });
-  const binding = kernels.quantizeRows.bind(fp16, weight, scales, group);
-  try {
-    const enc = ctx.device.createCommandEncoder({ label: `quantize_rows.${fp16.name}` });
-    const pass = enc.beginComputePass({ label: `quantize_rows.${fp16.name}` });
-    kernels.quantizeRows.encode(pass, binding);
-    pass.end();
-    ctx.device.queue.submit([enc.finish()]);
-    await ctx.device.queue.onSubmittedWorkDone();
-  } finally {
-    for (const u of binding.uniforms) group.release(u);
-  }
-  return { kind: 'int8-weight', weight, scales };
-}
-
-/**
- * The loader's per-tensor transform for `streamed-int8`: each linear weight of `scope` (plan.ts isQuantizedLinear:
- * the decoder linears, and lm_head with 'decoder+lm_head') is quantized as soon as its fp16 bytes are in, and its
- * fp16 buffers are released at once, so the peak is the int8 weights + scales + one fp16 tensor. Other tensors
- * (embeddings, norms, biases, and lm_head unless in scope) pass unchanged.
- */
-export function int8WeightTransform(
-  ctx: GpuContext,
-  opts: { maxBindingBytes?: number; scope?: Int8Scope } = {},
-): (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => Promise<GpuTensor | Int8Weight> {
-  const scope = opts.scope ?? 'decoder';
-  return async (tensor, record, group) => {
-    if (!isQuantizedLinear(record.name, tensor.shape, scope)) return tensor;
-    const q = await quantizeWeight(ctx, group, tensor, opts);
-    for (const p of tensor.parts) group.release(p.buffer);
-    return q;
-  };
 }
 
 /** The int8 layer over a quantized weight; its bias stays fp16 (f16x2 [out]). */
@@ -284,16 +221,4 @@ export function int8LinearFactory(
   opts: Pick<Int8LinearOptions, 'threshold' | 'dp4a'> = {},
 ): (spec: LinearSpecLike) => LinearLayer {
   return (spec) => (isInt8Weight(spec.weight) ? createInt8Linear(ctx, spec.weight, spec.bias, opts) : fp16(spec));
-}
-
-/** quantizeWeight + createInt8Linear: one fp16 linear weight (+ bias) to an int8 layer. The source is not released. */
-export async function quantizeLinear(
-  ctx: GpuContext,
-  group: BufferGroup,
-  fp16: GpuTensor,
-  bias: GpuTensor | null,
-  opts: Int8LinearOptions = {},
-): Promise<Int8Linear> {
-  const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes: opts.maxBindingBytes });
-  return createInt8Linear(ctx, w, bias, opts);
 }

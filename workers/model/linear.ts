@@ -3,14 +3,6 @@
 import type { BufferGroup } from '../gpu/ledger.ts';
 
 /**
- * The per-forward uniform every kernel may read (written once per forward with queue.writeBuffer, 16 bytes):
- *   struct Step { tokens: u32, pos: u32, kv_len: u32, _pad: u32 }
- * tokens: rows of x in this forward (prompt chunk length, or 1 when decoding); pos: position of the first row;
- * kv_len: pos + tokens.
- */
-export const STEP_UNIFORM_BYTES = 16;
-
-/**
  * Work a layer records on its input x before its product that depends on x and the stage's own settings alone, never
  * on the layer's weight: for the LLM.int8 layer, the outlier columns (|x| >= threshold) and the per-token int8
  * quantization of x. Layers bound to the same x with the same settings hand out the same stage object, so one

@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup, LedgerCategory } from '../gpu/ledger.ts';
 import { attentionScratchBytes } from '../kernels/attention.ts';
 import { ropeTable } from '../kernels/rope.ts';
-import { STEP_UNIFORM_BYTES } from './linear.ts';
+import { STEP_UNIFORM_BYTES } from '../kernels/step.ts';
 import { EngineError } from '../errors.ts';
 import type { Config } from './config.ts';
 

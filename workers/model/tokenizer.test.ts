@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.ts';
 import { StreamDecoder, Tokenizer } from './tokenizer.ts';
-import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from './testing/kjv.ts';
+import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from '../testing/kjv.ts';
 
 
 const CHATML =

@@ -6,11 +6,11 @@ import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { GREEDY } from '../kernels/sample.ts';
 import { parseConfig } from './config.ts';
-import { acceptance } from './testing/acceptance.ts';
-import { loadModelWeights } from './testing/model-weights.ts';
-import { checkModel, readReference } from './testing/reference-check.ts';
+import { acceptance } from '../testing/acceptance.ts';
+import { loadModelWeights } from '../testing/model-weights.ts';
+import { checkModel, readReference } from '../testing/reference-check.ts';
 import { Transformer } from './transformer.ts';
-import type { GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { buildWeights, fp16LinearFactory } from './weights.ts';
 
 const MODELS = '../shared/models';

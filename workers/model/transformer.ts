@@ -8,16 +8,17 @@ import { ResidualAdd } from '../kernels/add.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
 import { Rope, type RopeBinding } from '../kernels/rope.ts';
-import { Sampler, type SampleBinding } from '../kernels/sample.ts';
+import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
+import { writeStep } from '../kernels/step.ts';
 import { SwiGlu } from '../kernels/swiglu.ts';
 import { EngineError } from '../errors.ts';
 import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
 import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
-import type { SamplingParams } from './sampler-cpu.ts';
 import type { Weights } from './weights.ts';
 
 export interface TransformerOptions {
@@ -31,7 +32,6 @@ export interface TransformerOptions {
 
 /** The kernel owners (pipelines), created once per device and shared by every Transformer on it. */
 class ModelKernels {
-  private static readonly cache = new WeakMap<GpuContext, ModelKernels>();
   readonly embedding: Embedding;
   readonly rmsnorm: RmsNorm;
   readonly rope: Rope;
@@ -41,9 +41,7 @@ class ModelKernels {
   readonly sampler: Sampler;
 
   static for(ctx: GpuContext): ModelKernels {
-    let k = ModelKernels.cache.get(ctx);
-    if (!k) ModelKernels.cache.set(ctx, (k = new ModelKernels(ctx)));
-    return k;
+    return perDevice(ctx, 'transformer', (c) => new ModelKernels(c));
   }
 
   private constructor(ctx: GpuContext) {
@@ -86,11 +84,10 @@ type Head = 'none' | 'sample' | 'all-logits';
 export class Transformer implements TokenModel {
   readonly contextLength: number;
   readonly maxTokens: number;
-  private readonly k: ModelKernels;
+  private readonly kernels: ModelKernels;
   private readonly group: BufferGroup;
   private readonly s: RunState;
   private readonly b: Bindings;
-  private readonly stepData = new Uint32Array(4);
   private readonly idsData: Uint32Array;
   private readonly idsOne = [0];
 
@@ -102,7 +99,7 @@ export class Transformer implements TokenModel {
   ) {
     const c = config;
     this.contextLength = Math.min(opts.contextLength ?? Math.min(maxContext(c), 2048), maxContext(c));
-    this.k = ModelKernels.for(ctx);
+    this.kernels = ModelKernels.for(ctx);
     this.group = ctx.ledger.group('run-state');
     try {
       this.s = createRunState(ctx, this.group, c, this.contextLength, opts.maxTokens ?? 128, opts.allLogits ?? false);
@@ -116,26 +113,26 @@ export class Transformer implements TokenModel {
   }
 
   private bind(): Bindings {
-    const { k, s, group, config: c, weights: w, maxTokens: T } = this;
+    const { kernels, s, group, config: c, weights: w, maxTokens: T } = this;
     const attn = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
     return {
-      embed: k.embedding.bind(w.embed, s.ids, s.x, s.step, group),
+      embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group),
       layers: w.layers.map((l, i) => ({
-        attnNorm: k.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+        attnNorm: kernels.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
         qkv: bindSharedInput(s.xb, [[l.wq, s.q], [l.wk, s.k], [l.wv, s.v]], s.step, T, group),
-        rope: k.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
-        attention: k.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
+        rope: kernels.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
+        attention: kernels.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
         wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
-        residual: k.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
-        ffnNorm: k.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+        residual: kernels.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
+        ffnNorm: kernels.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
         gateUp: bindSharedInput(s.xb, [[l.gate, s.gate], [l.up, s.up]], s.step, T, group),
-        swiglu: k.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
+        swiglu: kernels.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
         down: l.down.bind(s.gate, s.proj, s.step, T, group),
       })),
-      finalNorm: k.rmsnorm.bind(w.finalNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+      finalNorm: kernels.rmsnorm.bind(w.finalNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
       lmHeadLast: w.lmHead.bind(s.xLast, s.logits, s.lastStep, 1, group),
       lmHeadAll: s.logitsAll ? w.lmHead.bind(s.xb, s.logitsAll, s.step, T, group) : null,
-      sample: k.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
+      sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
 
@@ -144,32 +141,32 @@ export class Transformer implements TokenModel {
    * final norm in s.xb. The cache then holds pos + T positions, which lets decode attention skip its split for a short one.
    */
   private forward(pass: GPUComputePassEncoder, T: number, pos: number): void {
-    const { k, b, weights: w } = this;
+    const { kernels, b, weights: w } = this;
     // token embeddings: x = embed[ids]
-    k.embedding.encode(pass, b.embed, T);
+    kernels.embedding.encode(pass, b.embed, T);
     w.layers.forEach((l, i) => {
       const lb = b.layers[i];
       // attention rmsnorm
-      k.rmsnorm.encode(pass, lb.attnNorm, T);
+      kernels.rmsnorm.encode(pass, lb.attnNorm, T);
       // q, k, v projections (+ bias where the model has one), one int8 quantization of x for the three
       encodeSharedInput(pass, lb.qkv, T);
       // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
-      k.rope.encode(pass, lb.rope, T);
+      kernels.rope.encode(pass, lb.rope, T);
       // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
-      k.attention.encode(pass, lb.attention, T, pos + T);
+      kernels.attention.encode(pass, lb.attention, T, pos + T);
       // output projection, then the residual connection
       l.wo.encode(pass, lb.wo, T);
-      k.add.encode(pass, lb.residual, T);
+      kernels.add.encode(pass, lb.residual, T);
       // ffn rmsnorm
-      k.rmsnorm.encode(pass, lb.ffnNorm, T);
+      kernels.rmsnorm.encode(pass, lb.ffnNorm, T);
       // SwiGLU: down(silu(gate(x)) * up(x)), then the residual connection
       encodeSharedInput(pass, lb.gateUp, T);
-      k.swiglu.encode(pass, lb.swiglu, T);
+      kernels.swiglu.encode(pass, lb.swiglu, T);
       l.down.encode(pass, lb.down, T);
-      k.add.encode(pass, lb.residual, T);
+      kernels.add.encode(pass, lb.residual, T);
     });
     // final rmsnorm
-    k.rmsnorm.encode(pass, b.finalNorm, T);
+    kernels.rmsnorm.encode(pass, b.finalNorm, T);
   }
 
   /** Runs one chunk (at most maxTokens ids at positions pos ..) with one encoder and one submit. */
@@ -187,8 +184,8 @@ export class Transformer implements TokenModel {
       this.idsData[i] = id;
     }
     device.queue.writeBuffer(s.ids, 0, this.idsData, 0, T);
-    this.writeStep(s.step, T, pos);
-    this.writeStep(s.lastStep, 1, pos + T - 1);
+    writeStep(this.ctx.device.queue, s.step, T, pos);
+    writeStep(this.ctx.device.queue, s.lastStep, 1, pos + T - 1);
 
     const enc = device.createCommandEncoder({ label: 'forward' });
     let pass = enc.beginComputePass({ label: 'forward.layers' });
@@ -200,18 +197,11 @@ export class Transformer implements TokenModel {
       enc.copyBufferToBuffer(s.xb, (T - 1) * this.config.dim * 4, s.xLast, 0, this.config.dim * 4);
       pass = enc.beginComputePass({ label: 'forward.sample' });
       w.lmHead.encode(pass, b.lmHeadLast, 1);
-      this.k.sampler.encode(pass, b.sample);
+      this.kernels.sampler.encode(pass, b.sample);
       pass.end();
       enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
     }
     device.queue.submit([enc.finish()]);
-  }
-
-  private writeStep(buffer: GPUBuffer, tokens: number, pos: number): void {
-    this.stepData[0] = tokens;
-    this.stepData[1] = pos;
-    this.stepData[2] = pos + tokens;
-    this.ctx.device.queue.writeBuffer(buffer, 0, this.stepData);
   }
 
   private async readSampled(): Promise<number> {
@@ -228,7 +218,7 @@ export class Transformer implements TokenModel {
   /** Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. */
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
-    this.k.sampler.setOptions(this.b.sample, sample);
+    this.kernels.sampler.setOptions(this.b.sample, sample);
     for (let at = 0; at < ids.length; at += this.maxTokens) {
       const chunk = ids.slice(at, at + this.maxTokens);
       this.runChunk(chunk, pos + at, at + chunk.length === ids.length ? 'sample' : 'none');
@@ -238,7 +228,7 @@ export class Transformer implements TokenModel {
 
   /** One decode step: token id at position pos; returns the sampled next id (the only readback). */
   async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
-    this.k.sampler.setOptions(this.b.sample, sample);
+    this.kernels.sampler.setOptions(this.b.sample, sample);
     this.idsOne[0] = id;
     this.runChunk(this.idsOne, pos, 'sample');
     return this.readSampled();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.ts';
 import { parseConfig } from './config.ts';
 import type { LinearLayer } from './linear.ts';
-import type { GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { buildWeights, type LinearFactory, type LinearSpec } from './weights.ts';
 
 const base = {

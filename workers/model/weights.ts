@@ -6,7 +6,7 @@ import { EngineError } from '../errors.ts';
 import type { Config } from './config.ts';
 import { Fp16Kernels, Fp16Linear } from './fp16-linear.ts';
 import type { LinearLayer } from './linear.ts';
-import type { GpuTensor } from './tensor.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 
 /** What a linear layer is built from: its module name (e.g. `model.layers.0.self_attn.q_proj`), weight and bias. */
 export interface LinearSpec<W = unknown> {

@@ -1,0 +1,241 @@
+// Plan before allocating: from config and safetensors headers alone (no weight byte read), the GPU bytes every
+// tensor needs in the chosen precision, plus the KV cache and activations for the chosen context, checked against
+// the adapter's limits and an optional VRAM budget. A plan that does not fit says why, before any download.
+import type { Int8Scope, LoadStrategy, PlanReport } from '../api.ts';
+import { EngineError } from '../errors.ts';
+import type { GpuLimits } from '../gpu/device.ts';
+import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
+import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
+import { maxContext, type Config } from '../model/config.ts';
+import { elementCount, type TensorRecord } from './safetensors.ts';
+import { rowCount, rowLength, wordsPerRow } from '../gpu/tensor.ts';
+
+/** What the plan needs to know of a decoder-only transformer. */
+export interface ModelShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  intermediate: number;
+  /** The model's maximum context (max_position_embeddings). */
+  maxContext: number;
+  tiedEmbeddings: boolean;
+  /** q/k/v projections have biases (Qwen2). */
+  qkvBias: boolean;
+}
+
+export function modelShape(c: Config): ModelShape {
+  return {
+    layers: c.nLayers,
+    hidden: c.dim,
+    heads: c.nHeads,
+    kvHeads: c.nKvHeads,
+    headDim: c.headDim,
+    vocab: c.vocabSize,
+    intermediate: c.hiddenDim,
+    maxContext: maxContext(c),
+    tiedEmbeddings: c.tieWordEmbeddings,
+    qkvBias: c.qkvBias,
+  };
+}
+
+/**
+ * The one rule for which weights `streamed-int8` quantizes (the plan's bytes, int8WeightTransform, the cached int8
+ * weights of the cache): 2-D `*_proj.weight`s inside decoder layers, and with scope 'decoder+lm_head' also
+ * `lm_head.weight`. Embeddings and norms always stay fp16. The scope must come from int8Scope(), which never gives
+ * 'decoder+lm_head' for tied embeddings (lm_head is then the embedding table, which the gather reads in fp16).
+ */
+export function isQuantizedLinear(name: string, shape: readonly number[], scope: Int8Scope = 'decoder'): boolean {
+  if (shape.length !== 2) return false;
+  if (scope === 'decoder+lm_head' && name === 'lm_head.weight') return true;
+  return /\.layers\.\d+\./.test(name) && name.endsWith('_proj.weight');
+}
+
+/**
+ * The scope a load gets from its request: lm_head is quantized only when asked (LoadRequest.int8LmHead), with
+ * `streamed-int8`, and when it is its own tensor; with tied embeddings the request is ignored, and `note` says so.
+ */
+export function int8Scope(
+  req: { strategy: LoadStrategy; int8LmHead?: boolean },
+  tiedEmbeddings: boolean,
+): { scope: Int8Scope; note: string | null } {
+  if (!req.int8LmHead) return { scope: 'decoder', note: null };
+  if (req.strategy !== 'streamed-int8') {
+    return { scope: 'decoder', note: `int8 lm_head ignored: only streamed-int8 quantizes (this load is ${req.strategy})` };
+  }
+  if (tiedEmbeddings) {
+    return {
+      scope: 'decoder',
+      note: 'int8 lm_head ignored: the embeddings are tied, so lm_head is the embedding table, which stays fp16 for the token lookup',
+    };
+  }
+  return { scope: 'decoder+lm_head', note: null };
+}
+
+/** GPU bytes of one tensor once loaded, by category. */
+export function tensorGpuBytes(
+  t: Pick<TensorRecord, 'name' | 'shape'>,
+  strategy: LoadStrategy,
+  scope: Int8Scope = 'decoder',
+): Partial<CategoryBytes> {
+  const rows = rowCount(t.shape);
+  if (strategy === 'streamed-int8' && isQuantizedLinear(t.name, t.shape, scope)) {
+    return { weights: rows * wordsPerRow('i8x4', t.shape) * 4, scales: alignedSize(rows * 4) };
+  }
+  return { weights: rows * wordsPerRow('f16x2', t.shape) * 4 };
+}
+
+/** The tensors a Llama-family checkpoint (Llama, Mistral, Qwen2) must hold, with their shapes. */
+export function expectedTensors(s: ModelShape): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const q = s.heads * s.headDim;
+  const kv = s.kvHeads * s.headDim;
+  m.set('model.embed_tokens.weight', [s.vocab, s.hidden]);
+  for (let i = 0; i < s.layers; i++) {
+    const p = `model.layers.${i}.`;
+    m.set(p + 'input_layernorm.weight', [s.hidden]);
+    m.set(p + 'post_attention_layernorm.weight', [s.hidden]);
+    m.set(p + 'self_attn.q_proj.weight', [q, s.hidden]);
+    m.set(p + 'self_attn.k_proj.weight', [kv, s.hidden]);
+    m.set(p + 'self_attn.v_proj.weight', [kv, s.hidden]);
+    m.set(p + 'self_attn.o_proj.weight', [s.hidden, q]);
+    if (s.qkvBias) {
+      m.set(p + 'self_attn.q_proj.bias', [q]);
+      m.set(p + 'self_attn.k_proj.bias', [kv]);
+      m.set(p + 'self_attn.v_proj.bias', [kv]);
+    }
+    m.set(p + 'mlp.gate_proj.weight', [s.intermediate, s.hidden]);
+    m.set(p + 'mlp.up_proj.weight', [s.intermediate, s.hidden]);
+    m.set(p + 'mlp.down_proj.weight', [s.hidden, s.intermediate]);
+  }
+  m.set('model.norm.weight', [s.hidden]);
+  if (!s.tiedEmbeddings) m.set('lm_head.weight', [s.vocab, s.hidden]);
+  return m;
+}
+
+/** Throws a bad-file error naming the file and tensor for a missing tensor or a shape that disagrees with config. */
+export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): void {
+  for (const [name, shape] of expectedTensors(s)) {
+    const t = tensors.get(name);
+    if (!t) {
+      throw new EngineError('bad-file', `the checkpoint has no tensor '${name}', which ${configFile} implies`, {
+        file: configFile,
+        tensor: name,
+      });
+    }
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new EngineError(
+        'bad-file',
+        `tensor '${name}' has shape [${t.shape.join(', ')}], but ${configFile} implies [${shape.join(', ')}]`,
+        { file: t.file, tensor: name },
+      );
+    }
+  }
+}
+
+export interface PlanOptions {
+  model: string;
+  architecture: string;
+  shape: ModelShape;
+  tensors: readonly TensorRecord[];
+  strategy: LoadStrategy;
+  /** Quantize lm_head too (streamed-int8, untied embeddings only; see int8Scope). */
+  int8LmHead?: boolean;
+  /** Default: min(shape.maxContext, 2048). */
+  contextLength?: number;
+  /** Rows of activations reserved for one forward (prompt chunk; default 64). */
+  maxTokens?: number;
+  limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
+  vramBudgetBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+function mib(n: number): string {
+  return `${(n / MiB).toFixed(1)} MiB`;
+}
+
+/**
+ * Activations of one forward of `t` tokens (f32): residual x, normed xb, attention output, q, k, v, the two SwiGLU
+ * hidden vectors, attention scores (heads × ctx per token) and the logits; plus, on GPUs, the split-K decode
+ * attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU adapters).
+ */
+export function activationBytes(s: ModelShape, ctx: number, t: number): number {
+  const q = s.heads * s.headDim;
+  const kv = s.kvHeads * s.headDim;
+  const perToken = 3 * s.hidden + q + 2 * kv + 2 * s.intermediate + s.heads * ctx + s.vocab;
+  const att = { nHeads: s.heads, nKvHeads: s.kvHeads, headDim: s.headDim, context: ctx };
+  return perToken * t * 4 + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
+}
+
+export function kvCacheBytes(s: ModelShape, ctx: number): number {
+  return s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+}
+
+export function planLoad(opts: PlanOptions): PlanReport {
+  const s = opts.shape;
+  const ctx = opts.contextLength ?? Math.min(s.maxContext, 2048);
+  const bytes = zeroBytes();
+  const reasons: string[] = [];
+  let parameters = 0;
+  let largest = { name: '', bytes: 0 };
+  let largestLinearF16 = 0;
+  const binding = opts.limits.maxStorageBufferBindingSize;
+  const { scope, note } = int8Scope(opts, s.tiedEmbeddings);
+  for (const t of opts.tensors) {
+    parameters += elementCount(t.shape);
+    const b = tensorGpuBytes(t, opts.strategy, scope);
+    bytes.weights += b.weights ?? 0;
+    bytes.scales += b.scales ?? 0;
+    const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
+    if (f16 > largest.bytes) largest = { name: t.name, bytes: f16 };
+    if (isQuantizedLinear(t.name, t.shape, scope)) largestLinearF16 = Math.max(largestLinearF16, f16);
+    // Tensors are split by rows across bindings, so only a single row must fit one.
+    const rowBytes = wordsPerRow('f16x2', t.shape) * 4;
+    if (rowBytes > binding) {
+      reasons.push(`one row of '${t.name}' is ${mib(rowBytes)}, more than one storage binding holds (${mib(binding)})`);
+    }
+    // naive: a full-precision (f32) copy of every tensor exists on the GPU before conversion.
+    if (opts.strategy === 'naive') {
+      bytes.staging += alignedSize(elementCount(t.shape) * 4);
+      if (rowLength(t.shape) * 4 > opts.limits.maxBufferSize) {
+        reasons.push(`one f32 row of '${t.name}' exceeds the largest GPU buffer (${mib(opts.limits.maxBufferSize)})`);
+      }
+    }
+  }
+  // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
+  if (opts.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
+  // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
+  bytes['kv-cache'] = kvCacheBytes(s, ctx);
+  bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
+  const kvLayerBytes = ctx * s.kvHeads * s.headDim * 4;
+  if (kvLayerBytes > binding) {
+    reasons.push(`the KV cache of one layer (K or V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
+  }
+  if (ctx > s.maxContext) reasons.push(`context length ${ctx} is more than the model's maximum (${s.maxContext})`);
+  const totalBytes = Object.values(bytes).reduce((a, b) => a + b, 0);
+  if (opts.vramBudgetBytes !== undefined && totalBytes > opts.vramBudgetBytes) {
+    const parts = (Object.entries(bytes) as [string, number][])
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${mib(n)}`)
+      .join(', ');
+    reasons.push(
+      `needs ${mib(totalBytes)} of GPU memory (${parts}) but the budget is ${mib(opts.vramBudgetBytes)}` +
+        (opts.strategy === 'streamed-int8' ? '' : '; try streamed-int8 or a shorter context'),
+    );
+  }
+  return {
+    model: opts.model,
+    architecture: opts.architecture,
+    parameters,
+    bytes,
+    totalBytes,
+    largestTensor: largest,
+    contextLength: ctx,
+    fits: reasons.length === 0,
+    reasons,
+    ...(opts.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
+    notes: note ? [note] : [],
+  };
+}

@@ -1,0 +1,76 @@
+// Load-time quantization (LLM.int8): each fp16 linear weight in scope becomes int8 rows + one absmax/127 scale per
+// output row on the GPU (shaders/quantize_rows.wgsl) as soon as its bytes are in; model/int8-linear.ts is the layer
+// that runs over the result.
+import type { Int8Scope } from '../api.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { BufferGroup } from '../gpu/ledger.ts';
+import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { perDevice } from '../kernels/kernel-cache.ts';
+import { QuantizeRows } from '../kernels/quantize-rows.ts';
+import { createInt8Linear, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
+import { isQuantizedLinear } from './plan.ts';
+
+/**
+ * Quantizes one fp16 linear weight (f16x2 [out, in]) on the GPU into int8 rows + scales created through `group`.
+ * Resolves once the GPU has finished, so the caller may release or overwrite the fp16 source right away.
+ */
+export async function quantizeWeight(
+  ctx: GpuContext,
+  group: BufferGroup,
+  fp16: GpuTensor,
+  opts: { maxBindingBytes?: number } = {},
+): Promise<Int8Weight> {
+  if (fp16.format !== 'f16x2' || fp16.shape.length !== 2) throw new Error(`quantizeWeight: '${fp16.name}' must be f16x2 [out, in]`);
+  const quantizeRows = perDevice(ctx, 'quantize_rows', (c) => new QuantizeRows(c));
+  const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
+  const weight = allocateTensor(group, fp16.name, fp16.shape, 'i8x4', { maxBindingBytes, category: 'weights' });
+  const scales = group.createBuffer({
+    label: `${fp16.name}.scales`,
+    size: fp16.shape[0] * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    category: 'scales',
+  });
+  const binding = quantizeRows.bind(fp16, weight, scales, group);
+  try {
+    const enc = ctx.device.createCommandEncoder({ label: `quantize_rows.${fp16.name}` });
+    const pass = enc.beginComputePass({ label: `quantize_rows.${fp16.name}` });
+    quantizeRows.encode(pass, binding);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    await ctx.device.queue.onSubmittedWorkDone();
+  } finally {
+    for (const u of binding.uniforms) group.release(u);
+  }
+  return { kind: 'int8-weight', weight, scales };
+}
+
+/**
+ * The loader's per-tensor transform for `streamed-int8`: each linear weight of `scope` (plan.ts isQuantizedLinear:
+ * the decoder linears, and lm_head with 'decoder+lm_head') is quantized as soon as its fp16 bytes are in, and its
+ * fp16 buffers are released at once, so the peak is the int8 weights + scales + one fp16 tensor. Other tensors
+ * (embeddings, norms, biases, and lm_head unless in scope) pass unchanged.
+ */
+export function int8WeightTransform(
+  ctx: GpuContext,
+  opts: { maxBindingBytes?: number; scope?: Int8Scope } = {},
+): (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => Promise<GpuTensor | Int8Weight> {
+  const scope = opts.scope ?? 'decoder';
+  return async (tensor, record, group) => {
+    if (!isQuantizedLinear(record.name, tensor.shape, scope)) return tensor;
+    const q = await quantizeWeight(ctx, group, tensor, opts);
+    for (const p of tensor.parts) group.release(p.buffer);
+    return q;
+  };
+}
+
+/** quantizeWeight + createInt8Linear: one fp16 linear weight (+ bias) to an int8 layer. The source is not released. */
+export async function quantizeLinear(
+  ctx: GpuContext,
+  group: BufferGroup,
+  fp16: GpuTensor,
+  bias: GpuTensor | null,
+  opts: Int8LinearOptions = {},
+): Promise<Int8Linear> {
+  const w = await quantizeWeight(ctx, group, fp16, { maxBindingBytes: opts.maxBindingBytes });
+  return createInt8Linear(ctx, w, bias, opts);
+}

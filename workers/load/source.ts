@@ -1,0 +1,119 @@
+// Model sources: where a model's files live, and the small files read before any weight.
+// Accepted inputs:
+//   - the base URL of a Hugging Face-style folder: https://example.org/models/tiny/
+//   - a huggingface.co repo URL: https://huggingface.co/org/name, .../tree/<rev>, .../resolve/<rev>/<file>,
+//     .../blob/<rev>/<file>  → https://huggingface.co/org/name/resolve/<rev>/
+//   - a bare hub id `org/name` (exactly two segments, no leading '/' or './', no trailing '/'), or `hf:org/name`
+//   - a same-origin path: `/models/kjv-llama`, `./models/kjv-llama`, `models/kjv-llama/` (resolved against baseHref)
+import { EngineError } from '../errors.ts';
+import { fetchJson, type HttpOptions } from '../net/http.ts';
+
+export interface ModelSource {
+  /** What the user gave. */
+  input: string;
+  /** Absolute base URL ending in '/'. */
+  baseUrl: string;
+  /** config.json, parsed (not validated here: see config.ts). */
+  config: Record<string, unknown>;
+  generationConfig: Record<string, unknown> | null;
+  tokenizer: Record<string, unknown> | null;
+  tokenizerConfig: Record<string, unknown> | null;
+  /** Absolute URLs of the safetensors files, in index order. */
+  weightFiles: string[];
+  /** From model.safetensors.index.json: tensor name → file URL (null for a single-file model). */
+  weightMap: Map<string, string> | null;
+}
+
+const HUB = 'https://huggingface.co/';
+const HUB_ID = /^(?:hf:)?([A-Za-z0-9][\w.-]*)\/([\w.-]+)$/;
+
+function defaultBaseHref(): string | undefined {
+  return (globalThis as { location?: { href?: string } }).location?.href;
+}
+
+/** Resolves a model input to the absolute base URL of its folder (ending in '/'). */
+export function resolveModelBase(input: string, baseHref: string | undefined = defaultBaseHref()): string {
+  const s = input.trim();
+  if (!s) throw new EngineError('bad-input', 'no model given', { setting: 'model' });
+  if (/^https?:\/\//i.test(s)) {
+    const u = new URL(s);
+    if (u.hostname === 'huggingface.co' || u.hostname === 'www.huggingface.co') {
+      const seg = u.pathname.split('/').filter(Boolean);
+      // Datasets and spaces are not models.
+      if (seg[0] === 'datasets' || seg[0] === 'spaces') {
+        throw new EngineError('bad-input', `${s} is not a model repository`, { setting: 'model' });
+      }
+      if (seg.length < 2) throw new EngineError('bad-input', `${s} does not name a repository (org/name)`, { setting: 'model' });
+      const [org, name, kind, rev] = seg;
+      const revision = (kind === 'tree' || kind === 'resolve' || kind === 'blob') && rev ? rev : 'main';
+      return `${HUB}${org}/${name}/resolve/${revision}/`;
+    }
+    return withSlash(u.href.split(/[?#]/)[0]);
+  }
+  const hub = HUB_ID.exec(s);
+  if (hub && (s.startsWith('hf:') || !s.startsWith('.'))) return `${HUB}${hub[1]}/${hub[2]}/resolve/main/`;
+  if (!baseHref) {
+    throw new EngineError('bad-input', `'${s}' is a relative path, but there is no page URL to resolve it against`, {
+      setting: 'model',
+    });
+  }
+  return withSlash(new URL(s, baseHref).href.split(/[?#]/)[0]);
+}
+
+function withSlash(u: string): string {
+  return u.endsWith('/') ? u : u + '/';
+}
+
+interface SafetensorsIndex {
+  weight_map?: Record<string, string>;
+}
+
+/**
+ * Resolves the input and fetches config.json (required), generation_config.json, tokenizer.json and
+ * tokenizer_config.json (optional: null when absent), and the weight file list: model.safetensors.index.json and its
+ * shards, or model.safetensors. No weight byte is read here.
+ */
+export async function openModelSource(
+  input: string,
+  opts: HttpOptions & { baseHref?: string } = {},
+): Promise<ModelSource> {
+  const baseUrl = resolveModelBase(input, opts.baseHref ?? defaultBaseHref());
+  const at = (f: string) => new URL(f, baseUrl).href;
+  const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts);
+  if (!config || typeof config !== 'object' || Array.isArray(config)) {
+    throw new EngineError('bad-file', 'config.json is not a JSON object', { file: at('config.json') });
+  }
+  const [generationConfig, tokenizer, tokenizerConfig, index] = await Promise.all([
+    fetchJson<Record<string, unknown>>(at('generation_config.json'), opts, true),
+    fetchJson<Record<string, unknown>>(at('tokenizer.json'), opts, true),
+    fetchJson<Record<string, unknown>>(at('tokenizer_config.json'), opts, true),
+    fetchJson<SafetensorsIndex>(at('model.safetensors.index.json'), opts, true),
+  ]);
+  let weightFiles: string[];
+  let weightMap: Map<string, string> | null = null;
+  if (index) {
+    const wm = index.weight_map;
+    if (!wm || typeof wm !== 'object') {
+      throw new EngineError('bad-file', 'model.safetensors.index.json has no weight_map', {
+        file: at('model.safetensors.index.json'),
+      });
+    }
+    weightMap = new Map();
+    const files: string[] = [];
+    for (const [name, file] of Object.entries(wm)) {
+      if (typeof file !== 'string' || file.includes('..') || file.startsWith('/') || /^[a-z]+:/i.test(file)) {
+        throw new EngineError('bad-file', `model.safetensors.index.json: tensor '${name}' has a bad file name`, {
+          file: at('model.safetensors.index.json'),
+          tensor: name,
+        });
+      }
+      const url = at(file);
+      if (!files.includes(url)) files.push(url);
+      weightMap.set(name, url);
+    }
+    weightFiles = files;
+  } else {
+    weightFiles = [at('model.safetensors')];
+  }
+  return { input, baseUrl, config, generationConfig, tokenizer, tokenizerConfig, weightFiles, weightMap };
+}

@@ -1,0 +1,445 @@
+// HTTP for checkpoints: small whole-body GETs (config, tokenizer), prefix reads (safetensors headers) and streamed
+// byte ranges with Content-Range validation, retry with backoff that resumes at the last byte delivered, and
+// cancellation. Uses only the global fetch, so it runs unchanged in a browser worker and in Node 20.
+import { EngineError } from '../errors.ts';
+import type { HostLedger } from '../gpu/host-ledger.ts';
+
+export interface HttpOptions {
+  signal?: AbortSignal;
+  /** Retries without progress before giving up (default 4). A retry that delivers bytes resets the count. */
+  retries?: number;
+  /** First backoff in ms, doubled on every retry without progress (default 250). */
+  backoffMs?: number;
+  /** Called before each retry (for logs and tests). */
+  onRetry?: (info: { url: string; attempt: number; at: number; reason: string }) => void;
+  /**
+   * Give up on a request whose response has not begun within this many ms: an EngineError('network') marked
+   * unreachable and timeout (isUnreachable), not retried. Unset (the default): wait as long as fetch does.
+   */
+  responseTimeoutMs?: number;
+}
+
+/** A byte range [start, end) of one file. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where range bytes come from: streamRange by default, the thread reader (thread-reader.ts), or the cache's reader
+ * (workers/cache/reader.ts), which also tells whether each chunk came from the cache. `host`, when given, counts the
+ * host bytes the reader holds while it reads (its chunks, a ring, a block buffer).
+ */
+export type RangeReader = (
+  url: string,
+  range: ByteRange,
+  opts: HttpOptions & { expectSize?: number | null },
+  onChunk: (chunk: Uint8Array, at: number, fromCache?: boolean) => void | Promise<void>,
+  host?: HostLedger,
+) => Promise<void>;
+
+export function fileName(url: string): string {
+  const path = url.split(/[?#]/)[0];
+  return path.slice(path.lastIndexOf('/') + 1) || url;
+}
+
+export function cancelledError(url?: string): EngineError {
+  return new EngineError('cancelled', 'the load was cancelled', url ? { file: url } : {});
+}
+
+function checkAbort(signal: AbortSignal | undefined, url: string): void {
+  if (signal?.aborted) throw cancelledError(url);
+}
+
+function isAbort(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { name?: string }).name === 'AbortError';
+}
+
+/** True for statuses that a retry may cure. */
+function transientStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * True for a load error that means the network could not be reached: fetch() itself rejected (no response at all:
+ * offline, DNS, refused connection, or a cross-origin failure the browser will not tell apart) or no response began
+ * within `responseTimeoutMs`. An HTTP status (404, 403, 5xx, 429) is never this: the server answered.
+ */
+export function isUnreachable(e: unknown): e is EngineError {
+  return e instanceof EngineError && (e.code === 'network' || e.code === 'cors') && e.details.unreachable === true;
+}
+
+/**
+ * A failed fetch() with no response: a network error, or (in a browser, cross-origin) most often CORS. `unreachable`:
+ * fetch() rejected before any response (not a body cut short after one).
+ */
+function fetchFailure(url: string, e: unknown, unreachable = false): EngineError {
+  const mark = unreachable ? { unreachable: true } : {};
+  const loc = (globalThis as { location?: { origin?: string } }).location;
+  const crossOrigin = !!loc?.origin && !url.startsWith(loc.origin) && /^https?:/.test(url);
+  const why = e instanceof Error ? e.message : String(e);
+  if (crossOrigin) {
+    return new EngineError(
+      'cors',
+      `could not fetch ${fileName(url)} from ${new URL(url).origin}: the server refused the cross-origin request ` +
+        `(CORS) or could not be reached (${why})`,
+      { file: url, ...mark },
+    );
+  }
+  return new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url, ...mark });
+}
+
+export function statusError(url: string, status: number, what = fileName(url)): EngineError {
+  const hint =
+    status === 404
+      ? 'not found'
+      : status === 401 || status === 403
+        ? 'access denied (a gated or private model needs a token; or the server forbids it)'
+        : `HTTP ${status}`;
+  return new EngineError('http', `${what}: ${hint} (${status}) at ${url}`, { file: url, status });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelledError(url));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelledError(url));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A failure that a retry is not expected to cure soon: a response timeout (the caller decides what to do). */
+function final(e: EngineError): boolean {
+  return e.details.timeout === true;
+}
+
+/**
+ * fetch() with abort turned into EngineError('cancelled') and failures into network/cors errors (marked unreachable:
+ * fetch rejected); with `responseTimeoutMs`, a response that has not begun in time is a network error too.
+ */
+async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promise<Response> {
+  const signal = opts.signal;
+  checkAbort(signal, url);
+  const ms = opts.responseTimeoutMs;
+  const timer = ms !== undefined && ms > 0 ? new AbortController() : null;
+  const t = timer ? setTimeout(() => timer.abort(), ms) : undefined;
+  try {
+    const both = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
+    // Past the browser's HTTP cache: weights are kept in our own cache (workers/cache), and Chromium's cache, given
+    // partial (206) entries, bodies cancelled after a prefix and a server that gzips a file it was asked a range of,
+    // has served a whole-file GET a truncated body (vite preview, e2e/flow.spec.ts).
+    return await fetch(url, { ...init, cache: 'no-store', signal: both });
+  } catch (e) {
+    if (signal?.aborted) throw cancelledError(url);
+    if (timer?.signal.aborted) {
+      throw new EngineError('network', `could not fetch ${fileName(url)}: no answer within ${(ms! / 1000).toFixed(1)} s`, {
+        file: url,
+        unreachable: true,
+        timeout: true,
+      });
+    }
+    if (isAbort(e)) throw cancelledError(url);
+    throw fetchFailure(url, e, true);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** Runs `attempt` until it succeeds, retrying transient failures with backoff. `progressed` resets the count. */
+async function withRetry<T>(
+  url: string,
+  opts: HttpOptions,
+  attempt: (progress: () => void) => Promise<T>,
+  position: () => number = () => 0,
+): Promise<T> {
+  const retries = opts.retries ?? 4;
+  let failures = 0;
+  for (;;) {
+    let progressed = false;
+    try {
+      return await attempt(() => (progressed = true));
+    } catch (e) {
+      if (!(e instanceof RetryableError)) throw e;
+      if (progressed) failures = 0;
+      if (failures >= retries) throw e.final;
+      failures++;
+      opts.onRetry?.({ url, attempt: failures, at: position(), reason: e.final.message });
+      await sleep((opts.backoffMs ?? 250) * 2 ** (failures - 1), opts.signal, url);
+    }
+  }
+}
+
+/** A failure a retry may cure; `final` is what the caller sees when retries run out. */
+class RetryableError extends Error {
+  constructor(readonly final: EngineError) {
+    super(final.message);
+  }
+}
+
+/** GET a whole (small) file. Returns null on 404 when `optional`. */
+export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false): Promise<Uint8Array | null> {
+  return withRetry(url, opts, async () => {
+    const res = await doFetch(url, {}, opts).catch((e: EngineError) => {
+      throw e.code === 'network' && !final(e) ? new RetryableError(e) : e;
+    });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      if (optional && res.status === 404) return null;
+      const err = statusError(url, res.status);
+      throw transientStatus(res.status) ? new RetryableError(err) : err;
+    }
+    try {
+      return new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
+      throw new RetryableError(fetchFailure(url, e));
+    }
+  });
+}
+
+/**
+ * The status and headers of a GET of `url` with `headers`, its body cancelled unread (a probe). A fetch that rejects
+ * is retried as every request here is; the status is the caller's to judge.
+ */
+export async function probe(url: string, headers: Record<string, string>, opts: HttpOptions = {}): Promise<{ status: number; headers: Headers }> {
+  return withRetry(url, opts, async () => {
+    const res = await doFetch(url, { headers }, opts).catch((e: EngineError) => {
+      throw e.code === 'network' && !final(e) ? new RetryableError(e) : e;
+    });
+    await res.body?.cancel().catch(() => {});
+    return { status: res.status, headers: res.headers };
+  });
+}
+
+/**
+ * Whether bytes are an HTML document: what single-page-app servers (vite, many static hosts) answer with status 200
+ * for a file that is not there. Only a doctype or an <html> tag counts, since a text file (a chat template) may well
+ * begin with '<' ('<|im_start|>', '<s>').
+ */
+export function isHtmlDocument(bytes: Uint8Array): boolean {
+  return /^\uFEFF?\s*<(!doctype\s+html|html)[\s>]/i.test(new TextDecoder().decode(bytes.subarray(0, 256)));
+}
+
+export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false): Promise<T | null> {
+  const bytes = await fetchBytes(url, opts, optional);
+  if (bytes === null) return null;
+  // Single-page-app servers (vite, many static hosts) answer a missing file with their index.html and status 200.
+  if (/^\s*</.test(new TextDecoder().decode(bytes.subarray(0, 64)))) {
+    if (optional) return null;
+    throw new EngineError('http', `${url} is an HTML page, not ${fileName(url)}: the model folder is probably not there`, {
+      file: url,
+      status: 404,
+    });
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (e) {
+    throw new EngineError('bad-file', `${fileName(url)} is not valid JSON: ${(e as Error).message}`, { file: url });
+  }
+}
+
+/** Parses `bytes a-b/total` (total may be `*`). */
+export function parseContentRange(v: string | null): { start: number; end: number; total: number | null } | null {
+  const m = v && /^bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(v);
+  if (!m) return null;
+  return { start: Number(m[1]), end: Number(m[2]) + 1, total: m[3] === '*' ? null : Number(m[3]) };
+}
+
+export interface PrefixRead {
+  bytes: Uint8Array;
+  /** File size from Content-Range (206) or Content-Length (200); null when the server gave neither. */
+  size: number | null;
+  /** False when the server answered a Range request with the whole file (200). */
+  rangeSupported: boolean;
+}
+
+/**
+ * Reads the first `n` bytes of a file (fewer when the file is shorter). A server that ignores Range is read as a
+ * stream and cancelled after `n` bytes, so the file is never downloaded whole here.
+ */
+export async function readPrefix(url: string, n: number, opts: HttpOptions = {}): Promise<PrefixRead> {
+  let size: number | null = null;
+  let rangeSupported = true;
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const onInfo = (info: RangeInfo) => {
+    size = info.size;
+    rangeSupported = info.rangeSupported;
+  };
+  await readRange(url, { start: 0, end: n }, opts, (chunk) => {
+    chunks.push(chunk.slice());
+    got += chunk.length;
+  }, { onInfo, allowShort: true });
+  const bytes = new Uint8Array(got);
+  let o = 0;
+  for (const c of chunks) {
+    bytes.set(c, o);
+    o += c.length;
+  }
+  return { bytes, size, rangeSupported };
+}
+
+export interface RangeInfo {
+  size: number | null;
+  rangeSupported: boolean;
+}
+
+/**
+ * Streams bytes [start, end) of `url` to `onChunk` in order, each byte exactly once, whatever the server does:
+ * - 206: Content-Range must start where asked and, when the file size is known (`opts` via `expectSize`), agree with it;
+ * - 200 (Range ignored): one sequential streamed read, skipping to `start` and stopping at `end`;
+ * - a dropped connection, a body that ends early, a 5xx/429: retry with backoff, resuming at the next byte not yet
+ *   delivered (a retry that delivers bytes resets the retry count);
+ * - 404/403/other 4xx: EngineError('http') at once; abort: EngineError('cancelled').
+ * `onChunk` may be async (backpressure): the next read waits for it. `host`, a load's host-bytes ledger, counts each
+ * body chunk while onChunk has it.
+ */
+export function streamRange(
+  url: string,
+  range: ByteRange,
+  opts: HttpOptions & { expectSize?: number | null },
+  onChunk: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+  host?: HostLedger,
+): Promise<void> {
+  return readRange(url, range, opts, onChunk, { host });
+}
+
+/**
+ * streamRange, and for prefix reads: `onInfo` is told the file's size and whether the server honours Range, and
+ * `allowShort` accepts a file that ends before `end` (otherwise a short file is an error naming it).
+ */
+async function readRange(
+  url: string,
+  range: ByteRange,
+  opts: HttpOptions & { expectSize?: number | null },
+  onChunk: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+  { host, onInfo, allowShort = false }: { host?: HostLedger; onInfo?: (info: RangeInfo) => void; allowShort?: boolean },
+): Promise<void> {
+  let pos = range.start;
+  let end = range.end;
+  if (end <= pos) return;
+  await withRetry(
+    url,
+    opts,
+    async (progressed) => {
+      const res = await doFetch(url, { headers: { Range: `bytes=${pos}-${end - 1}` } }, opts).catch((e) => {
+        throw e instanceof EngineError && e.code !== 'cancelled' && !final(e) ? new RetryableError(e) : e;
+      });
+      if (res.status === 416 && allowShort) {
+        await res.body?.cancel().catch(() => {});
+        end = pos;
+        return;
+      }
+      if (res.status !== 206 && res.status !== 200) {
+        await res.body?.cancel().catch(() => {});
+        const err = statusError(url, res.status);
+        throw transientStatus(res.status) ? new RetryableError(err) : err;
+      }
+      let skip = 0;
+      if (res.status === 206) {
+        const cr = parseContentRange(res.headers.get('content-range'));
+        const total = cr?.total ?? null;
+        const wantEnd = total !== null ? Math.min(end, total) : end;
+        const bad =
+          !cr ||
+          cr.start !== pos ||
+          cr.end !== wantEnd ||
+          (opts.expectSize != null && total !== null && total !== opts.expectSize);
+        if (bad) {
+          await res.body?.cancel().catch(() => {});
+          throw new EngineError(
+            'http',
+            `${fileName(url)}: the server answered bytes ${pos}-${end - 1} with Content-Range ` +
+              `'${res.headers.get('content-range')}'` +
+              (opts.expectSize != null ? ` (file size ${opts.expectSize})` : ''),
+            { file: url, status: 206, contentRange: res.headers.get('content-range') },
+          );
+        }
+        if (cr.end < end) {
+          if (!allowShort) throw shortFile(url, cr.end, end);
+          end = cr.end;
+        }
+        onInfo?.({ size: total, rangeSupported: true });
+      } else {
+        const len = res.headers.get('content-length');
+        const size = len !== null && !res.headers.get('content-encoding') ? Number(len) : null;
+        onInfo?.({ size, rangeSupported: false });
+        skip = pos;
+      }
+      if (!res.body) throw new RetryableError(new EngineError('network', `${fileName(url)}: empty response body`, { file: url }));
+      const reader = res.body.getReader();
+      try {
+        for (;;) {
+          let r: ReadableStreamReadResult<Uint8Array>;
+          try {
+            r = await reader.read();
+          } catch (e) {
+            if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
+            throw new RetryableError(
+              new EngineError('network', `${fileName(url)}: connection lost at byte ${pos} (${(e as Error).message})`, {
+                file: url,
+                offset: pos,
+              }),
+            );
+          }
+          if (r.done) break;
+          let c = r.value;
+          if (skip > 0) {
+            if (c.length <= skip) {
+              skip -= c.length;
+              continue;
+            }
+            c = c.subarray(skip);
+            skip = 0;
+          }
+          if (c.length > end - pos) c = c.subarray(0, end - pos);
+          if (c.length > 0) {
+            progressed();
+            const at = pos;
+            pos += c.length;
+            const release = host?.hold(r.value.byteLength);
+            try {
+              await onChunk(c, at);
+            } finally {
+              release?.();
+            }
+          }
+          if (pos >= end) break;
+        }
+      } finally {
+        if (pos >= end || opts.signal?.aborted) await reader.cancel().catch(() => {});
+        reader.releaseLock();
+      }
+      checkAbort(opts.signal, url);
+      if (pos < end) {
+        if (allowShort && res.status === 200 && skip === 0) {
+          end = pos; // the whole (short) file was read
+          return;
+        }
+        throw new RetryableError(truncated(url, pos, end));
+      }
+    },
+    () => pos,
+  );
+}
+
+function shortFile(url: string, size: number, want: number): EngineError {
+  return new EngineError('bad-file', `${fileName(url)} ends at byte ${size}, but ${want} bytes were expected`, {
+    file: url,
+    size,
+  });
+}
+
+function truncated(url: string, pos: number, end: number): EngineError {
+  return new EngineError(
+    'bad-file',
+    `${fileName(url)}: the response body ended early (truncated) at byte ${pos} of the range ending at ${end}`,
+    { file: url, offset: pos },
+  );
+}
