@@ -60,27 +60,73 @@ async function rawFetch(plan: { url: string; range: ByteRange }[], whole: boolea
   return { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000) };
 }
 
-/** Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes. */
-function hostSampler(ctx: GpuContext) {
+/**
+ * Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes, with
+ * the growth profile over the load: the highest growth in each tenth of the checkpoint's bytes (sampled on every
+ * ledger change, every 10 ms and every progress report), and its slope over the second half in MiB per GB, where a
+ * cost per tensor shows as a steady climb while fixed costs (pipelines, thread pools, chunks) are paid early.
+ */
+function hostSampler(ctx: GpuContext, checkpointBytes: number) {
   const base = process.memoryUsage();
   const baseRssMinusGpu = base.rss - ctx.ledger.current;
   const peak = { rss: 0, rssMinusGpu: 0, jsHeapAndArrayBuffers: 0 };
+  // the host side: rss minus the ledger on CPU adapters (GPU buffers live in this process), rss itself on a GPU
+  const tenths = new Array<number>(10).fill(-Infinity);
+  let bytesDone = 0;
   const sample = () => {
     const m = process.memoryUsage();
-    peak.rss = Math.max(peak.rss, m.rss - base.rss);
-    peak.rssMinusGpu = Math.max(peak.rssMinusGpu, m.rss - ctx.ledger.current - baseRssMinusGpu);
+    const rss = m.rss - base.rss;
+    const rssMinusGpu = m.rss - ctx.ledger.current - baseRssMinusGpu;
+    peak.rss = Math.max(peak.rss, rss);
+    peak.rssMinusGpu = Math.max(peak.rssMinusGpu, rssMinusGpu);
     peak.jsHeapAndArrayBuffers = Math.max(peak.jsHeapAndArrayBuffers, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
+    const i = Math.min(9, Math.floor((bytesDone / Math.max(1, checkpointBytes)) * 10));
+    tenths[i] = Math.max(tenths[i], ctx.software ? rssMinusGpu : rss);
   };
   const unsubscribe = ctx.ledger.subscribe(sample);
   const timer = setInterval(sample, 10);
   return {
+    /** A progress report: the bytes read so far place the samples that follow. */
+    progress(done: number) {
+      bytesDone = done;
+      sample();
+    },
     stop() {
       sample();
       clearInterval(timer);
       unsubscribe();
-      return peak;
+      const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+      const gb = checkpointBytes / 1e9;
+      // least squares over the second half's tenths (x: GB read at the tenth's middle)
+      const pts = tenths.map((y, i) => ({ x: ((i + 0.5) / 10) * gb, y })).slice(5).filter((p) => Number.isFinite(p.y));
+      let slope: number | null = null;
+      if (pts.length >= 3) {
+        const mx = pts.reduce((a, p) => a + p.x, 0) / pts.length;
+        const my = pts.reduce((a, p) => a + p.y, 0) / pts.length;
+        slope = pts.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / pts.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+      }
+      const host = ctx.software ? peak.rssMinusGpu : peak.rss;
+      return {
+        ...peak,
+        measure: ctx.software ? ('rssMinusGpu' as const) : ('rss' as const),
+        checkpointGB: Math.round(gb * 1000) / 1000,
+        perGB: {
+          /** the peak growth divided by the checkpoint's size (fixed costs included) */
+          peakMiB: MiB(host / gb),
+          /** MiB per GB read over the second half: ~0 when host memory is bounded, a leak's rate otherwise */
+          slopeMiB: slope === null ? null : MiB(slope),
+        },
+        /** the highest growth (MiB) in each tenth of the bytes read */
+        tenthsMiB: tenths.map((v) => (Number.isFinite(v) ? MiB(v) : null)),
+      };
     },
   };
+}
+
+/** Whether the highest growth in the last five tenths stays within `slackMiB` of the highest in the first five. */
+function secondHalfNotAbove(tenths: (number | null)[], slackMiB: number): boolean {
+  const max = (xs: (number | null)[]) => Math.max(...xs.filter((x): x is number => x !== null));
+  return max(tenths.slice(5)) <= max(tenths.slice(0, 5)) + slackMiB;
 }
 
 export async function benchLoad(argv: string[]): Promise<void> {
@@ -147,7 +193,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
         if (useThread) thread ??= threadRangeReader({ chunkBytes, buffers: ring, workerUrl: threadWorkerUrl() });
         const rawThread = whole || !thread ? null : await rawFetch(fetchPlan(map, strategy), false, thread.read);
         const rawBest = rawThread && rawThread.mbPerS > raw.mbPerS ? rawThread : raw;
-        const sampler = hostSampler(ctx);
+        const checkpointBytes = [...map.tensors.values()].reduce((a, t) => a + t.end - t.start, 0);
+        const sampler = hostSampler(ctx, checkpointBytes);
         const convertOn = convertOnArg ?? defaultConvertOn(ctx);
         const int8 = strategy === 'streamed-int8';
         const loaded = await loadWeights(ctx, map, {
@@ -156,6 +203,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
           convertOn,
           transform: int8 ? int8WeightTransform(ctx, { scope }) : undefined,
           stream: { chunkBytes, ...(useThread ? { read: thread!.read } : {}) },
+          onProgress: (p) => sampler.progress(p.bytesDone),
         });
         const host = sampler.stop();
         const r = loaded.report;
@@ -181,6 +229,10 @@ export async function benchLoad(argv: string[]): Promise<void> {
             // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
             // On a real GPU the buffers are not in rss: the growth is rss itself.
             hostGrowthMiB: (ctx.software ? host.rssMinusGpu : host.rss) / 2 ** 20,
+            // bounded host memory: the second half of the load grows the host side no further than the first did (a
+            // cost per tensor or per byte would climb all along; fixed costs are paid early), within 16 MiB of noise
+            // (garbage collection timing, writes in flight)
+            hostBoundedOverLoad: secondHalfNotAbove(host.tenthsMiB, 16),
             // What the loader itself held at once (JS buffers for weights): the browser's measure, beside rss here.
             loaderHostBuffersMiB: r.peakHostBuffersBytes / 2 ** 20,
             throughputAtLeast80PctOfRaw: r.mbPerS >= 0.8 * rawBest.mbPerS,

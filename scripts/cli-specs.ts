@@ -3,11 +3,14 @@
 import type { CliSpec } from './cli.ts';
 
 export const GEN_CHECKPOINT = {
-  usage: 'usage: npm run gen-checkpoint -- --out <dir> [--params 1.1e9] [--dtype bf16|fp16|fp32]',
+  usage: 'usage: npm run gen-checkpoint -- --out <dir> [--params 1.1e9 | --shape llama-7b] [--dtype bf16|fp16|fp32] [--shard-gb 2] [--fast]',
   options: {
     out: { type: 'string' },
     params: { type: 'string', default: '1.1e9' },
+    shape: { type: 'string' },
     dtype: { type: 'string', default: 'bf16' },
+    'shard-gb': { type: 'string' },
+    fast: { type: 'boolean', default: false },
   },
 } as const satisfies CliSpec;
 

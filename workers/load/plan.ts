@@ -7,6 +7,7 @@ import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
 import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
 import { maxContext, type Config } from '../model/config.ts';
+import { quantizeScratchBytes } from './quantize-scratch.ts';
 import { elementCount, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow } from '../gpu/tensor.ts';
 
@@ -180,7 +181,7 @@ export function planLoad(opts: PlanOptions): PlanReport {
   const reasons: string[] = [];
   let parameters = 0;
   let largest = { name: '', bytes: 0 };
-  let largestLinearF16 = 0;
+  const quantized: TensorRecord[] = [];
   const binding = opts.limits.maxStorageBufferBindingSize;
   const { scope, note } = int8Scope(opts, s.tiedEmbeddings);
   for (const t of opts.tensors) {
@@ -190,7 +191,7 @@ export function planLoad(opts: PlanOptions): PlanReport {
     bytes.scales += b.scales ?? 0;
     const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
     if (f16 > largest.bytes) largest = { name: t.name, bytes: f16 };
-    if (isQuantizedLinear(t.name, t.shape, scope)) largestLinearF16 = Math.max(largestLinearF16, f16);
+    if (isQuantizedLinear(t.name, t.shape, scope)) quantized.push(t);
     // Tensors are split by rows across bindings, so only a single row must fit one.
     const rowBytes = wordsPerRow('f16x2', t.shape) * 4;
     if (rowBytes > binding) {
@@ -204,8 +205,9 @@ export function planLoad(opts: PlanOptions): PlanReport {
       }
     }
   }
-  // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
-  if (opts.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
+  // streamed-int8: each linear layer lands in fp16 in one reusable scratch and is quantized from there, one at a time;
+  // the scratch fits the largest of them (quantize-scratch.ts, which allocates exactly this).
+  if (opts.strategy === 'streamed-int8') bytes.staging += quantizeScratchBytes(quantized, binding);
   // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
   bytes['kv-cache'] = kvCacheBytes(s, ctx);
   bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
