@@ -51,7 +51,8 @@ describe('every CLI parses strictly and prints its usage on what it does not tak
   }
 
   it('takes the documented command lines, with their defaults', () => {
-    expect(parseCli(specs.GEN_CHECKPOINT, ['--out', 'bench-data/x', '--params', '1e6']).values).toEqual({ out: 'bench-data/x', params: '1e6', dtype: 'bf16' });
+    expect(parseCli(specs.GEN_CHECKPOINT, ['--out', 'bench-data/x', '--params', '1e6']).values).toEqual({ out: 'bench-data/x', params: '1e6', dtype: 'bf16', fast: false });
+    expect(parseCli(specs.GEN_CHECKPOINT, ['--out', 'd', '--shape', 'llama-7b', '--shard-gb', '2', '--fast']).values).toMatchObject({ shape: 'llama-7b', 'shard-gb': '2', fast: true });
     expect(parseCli(specs.GEN_CHECKPOINT, ['--out', 'd']).values.params).toBe('1.1e9');
     expect(parseCli(specs.VERIFY, ['--model', 'm', '--precision', 'int8', '--int8-lm-head', '--json']).values).toMatchObject({
       model: 'm', precision: 'int8', 'int8-lm-head': true, json: true, verbose: false,
@@ -62,6 +63,7 @@ describe('every CLI parses strictly and prints its usage on what it does not tak
     expect(parseCli(specs.BENCH_DECODE, ['--model', 'm', '--contexts', '16,512']).values).toMatchObject({ contexts: '16,512', steps: '16', precision: 'fp16' });
     expect(parseCli(specs.BENCH_QUALITY, []).values.model).toBe('public/models/kjv-llama');
     expect(parseCli(specs.SERVE_DIR, ['dir', '--port', '8080', '--ignore-range']).values).toMatchObject({ port: '8080', 'ignore-range': true });
+    expect(parseCli(specs.DIAG_INT8_HOST, ['dir', '--variant', 'none', '--warm']).values).toMatchObject({ variant: 'none', warm: true, reader: 'main', maps: false });
     expect(parseCli(specs.DIAG_STREAM, ['dir', '--mib', '64']).values).toMatchObject({ mib: '64', stages: 'raw,gather,convert,upload,uploadDrain' });
     // a boolean option given a value is refused, not read as true
     expect(usageError(() => parseCli(specs.VERIFY, ['--json=yes'])).message).toMatch(/--json/);

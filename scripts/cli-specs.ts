@@ -117,6 +117,20 @@ export const SERVE_DIR = {
   },
 } as const satisfies CliSpec;
 
+export const DIAG_INT8_HOST = {
+  usage:
+    'usage: node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs scripts/diag-int8-host.ts <dir>\n' +
+    '         [--variant none|int8|gc|release|alloc|kernel] [--reader thread|main] [--warm] [--rows N] [--maps]',
+  positionals: true,
+  options: {
+    variant: { type: 'string', default: 'int8' },
+    reader: { type: 'string', default: 'main' },
+    warm: { type: 'boolean', default: false },
+    rows: { type: 'string' },
+    maps: { type: 'boolean', default: false },
+  },
+} as const satisfies CliSpec;
+
 export const DIAG_STREAM = {
   usage:
     'usage: node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs scripts/diag-stream.ts <dir> [--mib 512]\n' +

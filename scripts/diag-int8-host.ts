@@ -4,20 +4,28 @@
 // (/proc/self/smaps: [heap], small anonymous mappings (V8's 256 KiB heap pages among them), larger ones (thread
 // arenas), files (libLLVM's code once a shader compiles), and lavapipe's "allocation fd" memfds: the GPU buffers).
 //   VK_ICD_FILENAMES=…lvp_icd.json node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs \
-//     scripts/diag-int8-host.ts <dir> <variant>
+//     scripts/diag-int8-host.ts <dir> --variant int8 [--reader thread] [--warm] [--rows N] [--maps]
 // Variants: none (the tensors stay fp16), int8 (int8WeightTransform as the app runs it: its scratch), gc (int8, and a
 // full GC after every tensor), release (each linear in buffers of its own, released: what freeing alone costs),
 // alloc (int8 + scales buffers created and the fp16 released, no kernel), kernel (quantized, the fp16 kept: no frees).
-// Env: READER=thread reads HTTP on a worker thread (as bench load does); WARM=1 reads every byte once first (as bench
-// load's raw fetch does); ROWS=n prints the smaps breakdown every n tensors; MAPS=1 lists the memfds and small
+// --reader thread reads HTTP on a worker thread (as bench load does); --warm reads every byte once first (as bench
+// load's raw fetch does); --rows N prints the smaps breakdown every N tensors; --maps lists the memfds and small
 // anonymous mappings by size at the end, beside the ledger's buffers.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { parseCliOrExit } from './cli.ts';
+import { DIAG_INT8_HOST } from './cli-specs.ts';
 import type { BufferGroup } from '../workers/gpu/ledger.ts';
 import type { TensorTransform } from '../workers/load/tensor-sink.ts';
 
-const [dir, variant = 'int8'] = process.argv.slice(2);
+const { values: cli, positionals } = parseCliOrExit(DIAG_INT8_HOST, process.argv.slice(2));
+const dir = positionals[0];
+const variant = cli.variant;
+if (!dir || positionals.length > 1 || !['none', 'int8', 'gc', 'release', 'alloc', 'kernel'].includes(variant)) {
+  console.error(DIAG_INT8_HOST.usage);
+  process.exit(2);
+}
 const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
 const { openModelSource } = await import('../workers/load/source.ts');
 const { readTensorMap } = await import('../workers/load/safetensors.ts');
@@ -41,14 +49,14 @@ const ctx = await nodeGpuContext();
 const source = await openModelSource(url);
 const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
 const total = [...map.tensors.values()].reduce((a, r) => a + r.end - r.start, 0);
-// READER=thread reads HTTP on a worker thread as `bench load` does; WARM=1 first reads every byte once and discards
+// --reader thread reads HTTP on a worker thread as `bench load` does; --warm first reads every byte once and discards
 // it (as bench load's raw fetch does), so the fetch path's own growth is in the baseline
 const { threadRangeReader } = await import('../workers/net/thread-reader.ts');
 const { streamRange } = await import('../workers/net/http.ts');
 const { DEFAULT_STREAM_OPTIONS, planRequests } = await import('../workers/load/stream.ts');
-const thread = process.env.READER === 'thread' ? threadRangeReader({ chunkBytes: 4 << 20, buffers: 4 }) : null;
+const thread = cli.reader === 'thread' ? threadRangeReader({ chunkBytes: 4 << 20, buffers: 4 }) : null;
 const read = thread?.read ?? streamRange;
-if (process.env.WARM) {
+if (cli.warm) {
   for (const f of map.files) for (const range of planRequests(f.tensors, DEFAULT_STREAM_OPTIONS)) await read(f.url, range, {}, () => {});
 }
 
@@ -81,7 +89,7 @@ const rows: string[] = [];
 let n = 0;
 const sample = () => {
   const m = process.memoryUsage();
-  if (process.env.ROWS && n++ % Number(process.env.ROWS) === 0) {
+  if (cli.rows && n++ % Number(cli.rows) === 0) {
     const s = smaps();
     const d = (k: string) => Math.round(((s[k] ?? 0) - (smaps0[k] ?? 0)) / 1024);
     const gpu = d('/memfd:allocation fd');
@@ -163,7 +171,7 @@ console.log(
   }),
 );
 if (rows.length) console.log(rows.join('\n'));
-if (process.env.MAPS) {
+if (cli.maps) {
   // memfd mappings (one per VkDeviceMemory on lavapipe) by size, beside the ledger's live buffers by size
   const maps = new Map<number, { n: number; rss: number }>();
   let size = 0;
