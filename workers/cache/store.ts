@@ -112,6 +112,11 @@ export class ByteCache implements EntryHost {
     return entry;
   }
 
+  /** Removes the entry of `url` (a file that changed on the server during a load: its blocks are not to be used). */
+  async dropEntry(url: string, kind: EntryKind = 'file'): Promise<void> {
+    await this.dir.remove(await ByteCache.key(kind, url));
+  }
+
   /** The manifest of an existing entry, or null (no validator needed: for listing and offline lookups). */
   async peek(url: string, kind: EntryKind = 'file'): Promise<Manifest | null> {
     const dir = await this.dir.dir(await ByteCache.key(kind, url), false);

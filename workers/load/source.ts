@@ -64,6 +64,39 @@ function withSlash(u: string): string {
   return u.endsWith('/') ? u : u + '/';
 }
 
+/**
+ * The URL of a shard named by the index, which must stay inside the model's folder: after percent-decoding, a plain
+ * file name or a relative path of plain names (no '..', no empty segment, no backslash, colon, '?', '#', '%' left or
+ * control character, not absolute); each segment is encoded again, and the result must begin with the folder's URL.
+ * Anything else is refused by name: an index that sends a load to another origin or the server's root is hostile.
+ */
+export function shardUrl(baseUrl: string, file: unknown, tensor: string): string {
+  const index = `${baseUrl}model.safetensors.index.json`;
+  const refuse = (why: string): never => {
+    throw new EngineError('bad-file', `model.safetensors.index.json: tensor '${tensor}' names the file ${JSON.stringify(file)}, ${why}`, {
+      file: index,
+      tensor,
+    });
+  };
+  if (typeof file !== 'string' || file.length === 0) return refuse('which is not a file name');
+  if (file.length > 1024) return refuse('a name longer than 1024 characters');
+  let plain: string;
+  try {
+    plain = decodeURIComponent(file);
+  } catch {
+    return refuse('which is not valid percent-encoding');
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\\:?#%\u0000-\u001f\u007f]/.test(plain)) return refuse("which holds a character a file name inside the model's folder cannot ('\\', ':', '?', '#', '%' or a control character)");
+  if (plain.startsWith('/')) return refuse("an absolute path (a shard must be inside the model's folder)");
+  const segments = plain.split('/').filter((seg) => seg !== '.');
+  if (segments.some((seg) => seg === '' || seg === '..')) return refuse("a path that leaves the model's folder or has an empty part");
+  const url = baseUrl + segments.map(encodeURIComponent).join('/');
+  const resolved = new URL(url);
+  if (resolved.origin !== new URL(baseUrl).origin || !resolved.href.startsWith(baseUrl)) return refuse("a path outside the model's folder");
+  return resolved.href;
+}
+
 interface SafetensorsIndex {
   weight_map?: Record<string, string>;
 }
@@ -100,15 +133,13 @@ export async function openModelSource(
     }
     weightMap = new Map();
     const files: string[] = [];
+    const seen = new Set<string>();
     for (const [name, file] of Object.entries(wm)) {
-      if (typeof file !== 'string' || file.includes('..') || file.startsWith('/') || /^[a-z]+:/i.test(file)) {
-        throw new EngineError('bad-file', `model.safetensors.index.json: tensor '${name}' has a bad file name`, {
-          file: at('model.safetensors.index.json'),
-          tensor: name,
-        });
+      const url = shardUrl(baseUrl, file, name);
+      if (!seen.has(url)) {
+        seen.add(url);
+        files.push(url);
       }
-      const url = at(file);
-      if (!files.includes(url)) files.push(url);
       weightMap.set(name, url);
     }
     weightFiles = files;
