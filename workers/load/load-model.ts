@@ -67,6 +67,11 @@ export interface ModelLoadOptions {
   cache?: ByteCache | null;
   /** See DEFAULT_REACH_TIMEOUT_MS (applies only where the cache keeps the model's small files). */
   reachTimeoutMs?: number;
+  /**
+   * Awaited once the plan fits, right before the load makes its first GPU buffer (the engine frees the model loaded
+   * before there, so that a load failing earlier — a missing file, a bad config, a plan that does not fit — keeps it).
+   */
+  beforeAllocate?: () => Promise<void>;
 }
 
 /** A model's small files, from the network, or from the cache when it could not be reached (`offline`). */
@@ -189,7 +194,8 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
   const t0 = performance.now();
   const http: HttpOptions = { ...opts.http, signal: opts.signal };
   // The report's GPU peak covers the whole load: weights, quantization scratch and the run state.
-  const base = ctx.ledger.current;
+  // (the base is taken again once beforeAllocate has freed what it frees)
+  let base = ctx.ledger.current;
   ctx.ledger.resetPeak();
   const int8 = req.strategy === 'streamed-int8';
   const cache = usesCache(req, opts.cache) ? opts.cache : null;
@@ -211,6 +217,12 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
       });
     }
     const { tokenizer, chatTemplate } = await loadTokenizer(source, http, offline);
+    if (opts.beforeAllocate) {
+      await opts.beforeAllocate();
+      if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+      base = ctx.ledger.current;
+      ctx.ledger.resetPeak();
+    }
     // One host ledger for the load's own buffers and the cached int8 weights' read-backs and block reads.
     const host = new HostLedger();
     // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and cached weights follow.
