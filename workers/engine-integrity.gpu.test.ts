@@ -25,9 +25,32 @@ const reference = JSON.parse(readFileSync(`${KJV}/reference.json`, 'utf8')) as {
 const greedy: GenerateOptions = { maxTokens: 12, temperature: 0, topK: 0, topP: 1, seed: 1, stop: [], chat: false };
 const v1 = new Uint8Array(readFileSync(`${KJV}/model.safetensors`));
 const headerEnd = 8 + Number(new DataView(v1.buffer, v1.byteOffset).getBigUint64(0, true));
-/** The same checkpoint with the sign of every weight flipped (all BF16): the same size, another model. */
-const v2 = v1.slice();
-for (let i = headerEnd + 1; i < v2.length; i += 2) v2[i] ^= 0x80;
+const v2 = secondVersion();
+
+/**
+ * Another version of the checkpoint, of the same size: its tensors stored in the reverse order (so the first
+ * version's offsets read it wrong: bytes of the two cannot be mixed unnoticed) and every weight's sign flipped (BF16),
+ * its header padded to the first's length.
+ */
+function secondVersion(): Uint8Array {
+  const header = JSON.parse(new TextDecoder().decode(v1.subarray(8, headerEnd))) as Record<string, { data_offsets: [number, number] } & object>;
+  const names = Object.keys(header).filter((k) => k !== '__metadata__').sort((a, b) => header[b].data_offsets[0] - header[a].data_offsets[0]);
+  const out = new Uint8Array(v1.length);
+  const json: Record<string, unknown> = {};
+  let at = 0;
+  for (const name of names) {
+    const [s, e] = header[name].data_offsets;
+    out.set(v1.subarray(headerEnd + s, headerEnd + e), headerEnd + at);
+    json[name] = { ...header[name], data_offsets: [at, at + e - s] };
+    at += e - s;
+  }
+  const text = JSON.stringify(json).padEnd(headerEnd - 8, ' ');
+  if (text.length !== headerEnd - 8) throw new Error('the second version needs a header of the same length');
+  out.set(new TextEncoder().encode(text), 8);
+  out.set(v1.subarray(0, 8));
+  for (let i = headerEnd + 1; i < out.length; i += 2) out[i] ^= 0x80;
+  return out;
+}
 
 let dir: string;
 let server: ServeDirHandle;
@@ -196,7 +219,7 @@ describe('loads, unloads and generations that overlap', () => {
     server.misbehave = { bytesPerSecond: 4_000_000 };
     const started: { second?: Promise<LoadReport> } = {};
     const first = engine.load({ model: 'm/', strategy: 'streamed', contextLength: 64, cache: 'off' }, (p) => {
-      if (!started.second && p.phase === 'download' && p.bytesDone > 0) {
+      if (!started.second && p.phase === 'download' && p.tensorsDone >= 3) {
         server.misbehave = {};
         started.second = engine.load({ model: 'm/', strategy: 'streamed-int8', contextLength: 64, cache: 'off' }, () => {});
       }
@@ -211,11 +234,13 @@ describe('loads, unloads and generations that overlap', () => {
 
   it('unload() during generate() ends it with stopReason cancelled and frees everything', async () => {
     await load('m/');
-    let unloading: Promise<void> | null = null;
+    const unloading: { done?: Promise<void> } = {};
+    // asked from outside the generation (a timer), so that it lands while a decode step runs on the GPU
     const stats = await engine.generate(reference.prompts[0].text, { ...greedy, maxTokens: 400 }, () => {
-      unloading ??= engine.unload();
+      if (!('timer' in unloading)) Object.assign(unloading, { timer: setTimeout(() => (unloading.done = engine.unload()), 0) });
     });
-    await unloading;
+    await new Promise((r) => setTimeout(r, 10));
+    await unloading.done;
     expect(stats.stopReason).toBe('cancelled');
     expect(stats.generatedTokens).toBeLessThan(400);
     expect(await ledger()).toBe(0);
