@@ -1,7 +1,10 @@
-// A static file server with HTTP Range support for tests and the load benchmark, which can also misbehave on purpose:
-// ignore Range, drop the connection mid-body, send a wrong Content-Range, go slowly, answer 403/404/503, end bodies
-// early, hang up without answering (an unreachable network, as fetch sees it), or never answer. The tests use it
-// through serveDir; scripts/serve-dir.ts is its command line.
+// A static file server with HTTP Range support for tests and the load benchmark. It sends each file's version (a
+// strong ETag from inode, size and mtime, and Last-Modified) and honours If-Range (a range only of the version asked
+// for, else the whole current file), as real servers do; and it can misbehave on purpose: ignore Range or If-Range,
+// send a weak ETag or no validators, drop the connection mid-body (and run a hook there: tests replace the file),
+// send a wrong Content-Range, go slowly, stall mid-body, answer 403/404/503, end bodies early, redirect to itself,
+// omit CORS headers, hang up without answering (an unreachable network, as fetch sees it), or never answer. The tests
+// use it through serveDir; scripts/serve-dir.ts is its command line.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
