@@ -26,7 +26,7 @@ import { cachedInt8Weights } from './int8-cache.ts';
 import { loadWeights } from './loader.ts';
 import { checkTensors, modelShape, planLoad } from './plan.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
-import { openModelSource, resolveModelBase, type ModelSource } from './source.ts';
+import { openModelSource, resolveModelBase, SMALL_FILE_LIMITS, type ModelSource } from './source.ts';
 import { Tokenizer } from '../model/tokenizer.ts';
 import { Transformer } from '../model/transformer.ts';
 import { buildWeights, fp16LinearFactory } from '../model/weights.ts';
@@ -138,7 +138,7 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   // transformers ≥ 4.47 may keep the chat template in its own file instead of tokenizer_config.json.
   let chatTemplate = offline ? offline.chatTemplate : null;
   if (!offline) {
-    const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true);
+    const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true, SMALL_FILE_LIMITS['chat_template.jinja']);
     // a single-page app's index.html in place of a missing template is no template
     chatTemplate = jinja && !isHtmlDocument(jinja) ? new TextDecoder().decode(jinja) : null;
   }

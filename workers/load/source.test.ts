@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
-import { openModelSource, resolveModelBase, shardUrl } from './source.ts';
+import { openModelSource, resolveModelBase, shardUrl, SMALL_FILE_LIMITS } from './source.ts';
 
 describe('resolveModelBase', () => {
   const page = 'https://app.example/chat/index.html';
@@ -108,6 +108,37 @@ describe('shard names from the index stay in the model folder', () => {
       const f = await openModelSource(server.url, { retries: 0 }).catch((x: unknown) => x);
       expect(f).toMatchObject({ code: 'bad-file', details: { tensor: 'a' } });
       expect(server.log.some((l) => l.path.endsWith('x.safetensors'))).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('small files are bounded before they are read whole', () => {
+  it('a config.json past its limit is refused by its size, without downloading it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'src-big-'));
+    writeFileSync(join(dir, 'config.json'), '{"a": "' + 'x'.repeat(SMALL_FILE_LIMITS['config.json']) + '"}');
+    const server = await serveDir(dir);
+    try {
+      const e = await openModelSource(server.url, { retries: 0 }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'bad-file', details: { file: server.url + 'config.json' } });
+      expect((e as Error).message).toMatch(/config\.json is \d+ bytes or more, more than the 4194304/);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(server.log[0].bytesSent).toBeLessThan(SMALL_FILE_LIMITS['config.json']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an index listing more tensors than a checkpoint may hold is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'src-index-'));
+    writeFileSync(join(dir, 'config.json'), '{}');
+    const wm = Object.fromEntries(Array.from({ length: 70_000 }, (_, i) => [`t${i}`, 'model.safetensors']));
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
+    const server = await serveDir(dir);
+    try {
+      const e = await openModelSource(server.url, { retries: 0 }).catch((x: unknown) => x);
+      expect((e as Error).message).toMatch(/lists 70000 tensors, more than the 65536/);
     } finally {
       await server.close();
     }

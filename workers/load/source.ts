@@ -7,6 +7,7 @@
 //   - a same-origin path: `/models/kjv-llama`, `./models/kjv-llama`, `models/kjv-llama/` (resolved against baseHref)
 import { EngineError } from '../errors.ts';
 import { fetchJson, type HttpOptions } from '../net/http.ts';
+import { MAX_TENSORS } from './safetensors.ts';
 
 export interface ModelSource {
   /** What the user gave. */
@@ -97,6 +98,22 @@ export function shardUrl(baseUrl: string, file: unknown, tensor: string): string
   return resolved.href;
 }
 
+/**
+ * The most bytes each small file may have (read whole into memory before any check): far above real ones (a large
+ * vocabulary's tokenizer.json is ~30 MB, an index of thousands of tensors ~1 MB), so a hostile file is refused at once.
+ */
+export const SMALL_FILE_LIMITS = {
+  'config.json': 4 << 20,
+  'generation_config.json': 4 << 20,
+  'tokenizer_config.json': 16 << 20,
+  'tokenizer.json': 128 << 20,
+  'model.safetensors.index.json': 32 << 20,
+  'chat_template.jinja': 1 << 20,
+} as const;
+
+/** The most safetensors files one checkpoint may have (each costs a header read). */
+export const MAX_SHARDS = 4096;
+
 interface SafetensorsIndex {
   weight_map?: Record<string, string>;
 }
@@ -112,15 +129,15 @@ export async function openModelSource(
 ): Promise<ModelSource> {
   const baseUrl = resolveModelBase(input, opts.baseHref ?? defaultBaseHref());
   const at = (f: string) => new URL(f, baseUrl).href;
-  const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts);
+  const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts, false, SMALL_FILE_LIMITS['config.json']);
   if (!config || typeof config !== 'object' || Array.isArray(config)) {
     throw new EngineError('bad-file', 'config.json is not a JSON object', { file: at('config.json') });
   }
   const [generationConfig, tokenizer, tokenizerConfig, index] = await Promise.all([
-    fetchJson<Record<string, unknown>>(at('generation_config.json'), opts, true),
-    fetchJson<Record<string, unknown>>(at('tokenizer.json'), opts, true),
-    fetchJson<Record<string, unknown>>(at('tokenizer_config.json'), opts, true),
-    fetchJson<SafetensorsIndex>(at('model.safetensors.index.json'), opts, true),
+    fetchJson<Record<string, unknown>>(at('generation_config.json'), opts, true, SMALL_FILE_LIMITS['generation_config.json']),
+    fetchJson<Record<string, unknown>>(at('tokenizer.json'), opts, true, SMALL_FILE_LIMITS['tokenizer.json']),
+    fetchJson<Record<string, unknown>>(at('tokenizer_config.json'), opts, true, SMALL_FILE_LIMITS['tokenizer_config.json']),
+    fetchJson<SafetensorsIndex>(at('model.safetensors.index.json'), opts, true, SMALL_FILE_LIMITS['model.safetensors.index.json']),
   ]);
   let weightFiles: string[];
   let weightMap: Map<string, string> | null = null;
@@ -128,6 +145,12 @@ export async function openModelSource(
     const wm = index.weight_map;
     if (!wm || typeof wm !== 'object') {
       throw new EngineError('bad-file', 'model.safetensors.index.json has no weight_map', {
+        file: at('model.safetensors.index.json'),
+      });
+    }
+    const entries = Object.keys(wm).length;
+    if (entries > MAX_TENSORS) {
+      throw new EngineError('bad-file', `model.safetensors.index.json lists ${entries} tensors, more than the ${MAX_TENSORS} a checkpoint may hold`, {
         file: at('model.safetensors.index.json'),
       });
     }
@@ -141,6 +164,11 @@ export async function openModelSource(
         files.push(url);
       }
       weightMap.set(name, url);
+    }
+    if (files.length > MAX_SHARDS) {
+      throw new EngineError('bad-file', `model.safetensors.index.json names ${files.length} files, more than the ${MAX_SHARDS} a checkpoint may have`, {
+        file: at('model.safetensors.index.json'),
+      });
     }
     weightFiles = files;
   } else {

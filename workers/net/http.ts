@@ -245,8 +245,11 @@ class RetryableError extends Error {
   }
 }
 
-/** GET a whole file (no Range). Returns null on 404 when `optional`. Checked against the load's pinned version. */
-export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false): Promise<Uint8Array | null> {
+/**
+ * GET a whole file (no Range). Returns null on 404 when `optional`. Checked against the load's pinned version. A file
+ * larger than `maxBytes` is refused (by its Content-Length before its body, or once its body passes the bound).
+ */
+export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false, maxBytes = Infinity): Promise<Uint8Array | null> {
   return withRetry(url, opts, async () => {
     const res = await doFetch(url, {}, opts).catch((e: unknown) => {
       throw retryable(e) ? new RetryableError(e as EngineError) : e;
@@ -262,6 +265,11 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
     } catch (e) {
       await res.body?.cancel().catch(() => {});
       throw e;
+    }
+    const told = bodySize(res.headers);
+    if (told !== null && told > maxBytes) {
+      await res.body?.cancel().catch(() => {});
+      throw tooLarge(url, told, maxBytes);
     }
     if (!res.body) return new Uint8Array(await res.arrayBuffer());
     const reader = res.body.getReader();
@@ -281,6 +289,10 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
         if (r.done) break;
         chunks.push(r.value);
         got += r.value.length;
+        if (got > maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw tooLarge(url, got, maxBytes);
+        }
       }
     } finally {
       watch.stop();
@@ -296,6 +308,13 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
       o += c.length;
     }
     return out;
+  });
+}
+
+function tooLarge(url: string, bytes: number, max: number): EngineError {
+  return new EngineError('bad-file', `${fileName(url)} is ${bytes} bytes or more, more than the ${max} such a file may be`, {
+    file: url,
+    maxBytes: max,
   });
 }
 
@@ -353,8 +372,8 @@ export function isHtmlDocument(bytes: Uint8Array): boolean {
   return /^\uFEFF?\s*<(!doctype\s+html|html)[\s>]/i.test(new TextDecoder().decode(bytes.subarray(0, 256)));
 }
 
-export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false): Promise<T | null> {
-  const bytes = await fetchBytes(url, opts, optional);
+export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false, maxBytes = Infinity): Promise<T | null> {
+  const bytes = await fetchBytes(url, opts, optional, maxBytes);
   if (bytes === null) return null;
   // Single-page-app servers (vite, many static hosts) answer a missing file with their index.html and status 200.
   if (/^\s*</.test(new TextDecoder().decode(bytes.subarray(0, 64)))) {
