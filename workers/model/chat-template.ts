@@ -152,7 +152,12 @@ export class ChatTemplate {
         throw new EngineError('bad-input', e.message, { setting: e.setting, ...(e.setting === 'prompt' ? { maxChars: limits.maxChars } : {}) });
       }
       if (e instanceof RangeError) {
-        throw new EngineError('bad-input', `the chat template made a value too large to hold (${e.message})`, { setting: 'chat_template' });
+        const deep = /call stack/i.test(e.message);
+        throw new EngineError(
+          'bad-input',
+          deep ? `the chat template recursed too deeply (${e.message}): stopped` : `the chat template made a value too large to hold (${e.message})`,
+          { setting: 'chat_template' },
+        );
       }
       throw new EngineError('bad-input', `chat template: ${e instanceof Error ? e.message : String(e)}`, { setting: 'chat_template' });
     }

@@ -159,9 +159,15 @@ function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean, conte
   return ids;
 }
 
-/** The most characters a prompt of `contextLength` tokens can have (twice over, for what normalizers remove). */
+/** Characters per token the prompt bound allows at most, whatever the vocabulary claims (a hostile one may hold a huge token). */
+const MAX_CHARS_PER_TOKEN = 1024;
+
+/**
+ * The most characters a prompt of `contextLength` tokens can have (twice over, for what normalizers remove; a prompt
+ * averaging more than MAX_CHARS_PER_TOKEN characters a token is not one a real vocabulary makes).
+ */
 export function promptCharLimit(tokenizer: Pick<Tokenizer, 'maxTokenChars'>, contextLength: number): number {
-  return 2 * contextLength * tokenizer.maxTokenChars + 4096;
+  return 2 * contextLength * Math.min(tokenizer.maxTokenChars, MAX_CHARS_PER_TOKEN) + 4096;
 }
 
 function tooLong(what: string, contextLength: number, details: Record<string, number>): EngineError {
