@@ -9,7 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 test('every error code renders its own message, with what to do next', async ({ page }, testInfo) => {
   await page.goto('/errors.html');
   const items = page.getByTestId('gallery-item');
-  await expect(items).toHaveCount(14);
+  await expect(items).toHaveCount(16);
   const worded = await items.evaluateAll((els) =>
     els.map((el) => ({
       code: el.getAttribute('data-code'),
@@ -23,10 +23,10 @@ test('every error code renders its own message, with what to do next', async ({ 
     expect(w.title.length, w.code!).toBeGreaterThan(10);
     if (w.code !== 'cancelled') expect(w.steps.length, `${w.code} says what to do next`).toBeGreaterThan(0);
   }
-  expect(new Set(worded.map((w) => w.title)).size).toBe(14);
+  expect(new Set(worded.map((w) => w.title)).size).toBe(16);
   const withSteps = worded.filter((w) => w.code !== 'cancelled');
   expect(new Set(withSteps.map((w) => w.steps.join('\n'))).size).toBe(withSteps.length);
-  await expect(page.getByTestId('gallery-variant')).toHaveCount(7);
+  await expect(page.getByTestId('gallery-variant')).toHaveCount(10);
   await page.screenshot({ path: testInfo.outputPath('errors-gallery.png'), fullPage: true });
 });
 
@@ -65,9 +65,10 @@ test('a hub id with no network: the hub could not be reached', async ({ page, co
   const e = await failLoad(page, 'HuggingFaceTB/SmolLM2-135M-Instruct', 'streamed', 'offline');
   expect(e.title).toBe('The Hugging Face hub could not be reached');
   expect(e.steps).toMatch(/internet connection/);
-  await page.getByTestId('strategy').selectOption('fp16'); // without the cache: fetch's failure reads as CORS, the words do not
+  // without the cache: fetch's failure is asked again (net/fetch-failure.ts), nothing answers: an unreachable network
+  await page.getByTestId('strategy').selectOption('fp16');
   await page.getByTestId('load-button').click();
-  await expect(page.getByTestId('error')).toHaveAttribute('data-code', 'cors', { timeout: 90_000 });
+  await expect(page.getByTestId('error')).toHaveAttribute('data-code', 'network', { timeout: 90_000 });
   await expect(page.getByTestId('error-title')).toHaveText('The Hugging Face hub could not be reached');
   await page.screenshot({ path: testInfo.outputPath('error-hub-offline.png') });
 });

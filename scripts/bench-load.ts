@@ -164,7 +164,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
     const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
     const config = parseConfig(source.config);
     const shape = modelShape(config);
-    checkTensors(shape, map.tensors);
+    const unused = new Set(checkTensors(shape, map.tensors));
+    const used = [...map.tensors.values()].filter((r) => !unused.has(r.name));
     const scopeFor = (strategy: LoadStrategy) => {
       const r = int8Scope({ strategy, int8LmHead }, shape.tiedEmbeddings);
       if (r.note && strategy === 'streamed-int8') console.error(`note: ${r.note}`);
@@ -181,8 +182,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
     for (let i = 0; i < repeat; i++) {
       for (const strategy of strategies) {
         const plan = planLoad({
-          model, architecture: config.architecture, shape, tensors: [...map.tensors.values()], strategy,
-          limits: ctx.limits, int8LmHead,
+          model, architecture: config.architecture, shape, tensors: used, strategy,
+          limits: ctx.limits, int8LmHead, unused: [...unused],
         });
         const scope = plan.int8Scope ?? 'decoder';
         const whole = strategy === 'naive' || strategy === 'fp16';
@@ -204,6 +205,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
           transform: int8 ? int8WeightTransform(ctx, { scope }) : undefined,
           stream: { chunkBytes, ...(useThread ? { read: thread!.read } : {}) },
           onProgress: (p) => sampler.progress(p.bytesDone),
+          only: (name) => !unused.has(name),
         });
         const host = sampler.stop();
         const r = loaded.report;

@@ -24,6 +24,11 @@ const SAMPLES: Record<EngineErrorCode, [string, EngineErrorDetails]> = {
   unsupported: ["model_type 'gpt2' is not supported", { file: `${SITE}config.json` }],
   cancelled: ['the load was cancelled', {}],
   'bad-input': ['contextLength must be a whole number from 16', { setting: 'contextLength' }],
+  'bad-config': ["config.json: 'rope_theta' must be more than 0, got 0", { file: 'config.json', setting: 'rope_theta' }],
+  'file-changed': [
+    'model.safetensors changed on the server during the load (ETag: "a1" when the load began, now "b2"); nothing of the two versions was mixed',
+    { file: `${SITE}model.safetensors`, changed: 'ETag' },
+  ],
   storage: ['cannot keep model.safetensors in the Origin Private File System: it needs 500 MB more', { file: 'model.safetensors' }],
   offline: [`cannot load ${HUB} offline: the network could not be reached, and config.json is not in the cache`, { file: `${HUB}config.json`, model: HUB, kept: false }],
   internal: ["Cannot read properties of undefined (reading 'size')", {}],
@@ -37,6 +42,9 @@ const VARIANTS: [string, EngineError][] = [
   ['http 403', new EngineError('http', 'access denied (403)', { file: `${HUB}model.safetensors`, status: 403 })],
   ['http 429', new EngineError('http', 'HTTP 429', { file: `${HUB}model.safetensors`, status: 429 })],
   ['http 503', new EngineError('http', 'HTTP 503', { file: `${HUB}model.safetensors`, status: 503 })],
+  ['network: a redirect loop', new EngineError('network', 'could not fetch config.json: the server answers with redirects that do not end', { file: `${SITE}config.json`, redirect: true })],
+  ['network: a stalled server', new EngineError('network', 'model.safetensors: no data for 30.0 s at byte 4194304 (the server stalled)', { file: `${SITE}model.safetensors`, stalled: true })],
+  ['storage: the cache removed mid-load', new EngineError('storage', "the cache's files were removed while the load was keeping model.safetensors", { file: 'model.safetensors', reason: 'removed' })],
 ];
 
 function Gallery() {

@@ -4,7 +4,7 @@ import { describeError, ERROR_CODES, inputError } from './error-messages.ts';
 
 describe('describeError', () => {
   it('gives every code a title and (except cancel) next steps, keeping the engine message as detail', () => {
-    expect(ERROR_CODES).toHaveLength(14);
+    expect(ERROR_CODES).toHaveLength(16);
     for (const code of ERROR_CODES) {
       const u = describeError(new EngineError(code, `engine says ${code}`), 'load');
       expect(u.code).toBe(code);
@@ -73,7 +73,13 @@ describe('describeError', () => {
     expect(u.title).toMatch(/network could not be reached.*model\.safetensors/);
     expect(u.nextSteps.join(' ')).toMatch(/load the model once/);
   });
-
+  it('says what happened for a changed file, a bad config value, a redirect loop, a stall and a removed cache', () => {
+    expect(describeError(new EngineError('file-changed', 'x', { file: 'http://h/m/model.safetensors' }), 'load').title).toMatch(/changed on the server.*model\.safetensors/);
+    expect(describeError(new EngineError('bad-config', 'x', { setting: 'rope_theta' }), 'load').nextSteps.join(' ')).toMatch(/rope_theta/);
+    expect(describeError(new EngineError('network', 'x', { redirect: true }), 'load').title).toMatch(/redirects/);
+    expect(describeError(new EngineError('network', 'x', { stalled: true }), 'load').title).toMatch(/stopped sending/);
+    expect(describeError(new EngineError('storage', 'x', { reason: 'removed' }), 'load').title).toMatch(/cache was removed/);
+  });
   it('maps HTTP status to a cause', () => {
     expect(describeError(new EngineError('http', 'x', { status: 404, file: 'model.safetensors' }), 'load').title).toMatch(/not found.*model\.safetensors/);
     expect(describeError(new EngineError('http', 'x', { status: 403 }), 'load').nextSteps.join(' ')).toMatch(/gated/);

@@ -27,6 +27,8 @@ const CODES: Record<EngineErrorCode, true> = {
   unsupported: true,
   cancelled: true,
   'bad-input': true,
+  'bad-config': true,
+  'file-changed': true,
   storage: true,
   offline: true,
   internal: true,
@@ -161,6 +163,18 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
         ],
       };
     case 'network':
+      if (e?.details.redirect === true) {
+        return {
+          title: 'The server redirects without end',
+          nextSteps: ['The URL leads into a redirect loop (or to a place that cannot be fetched): check it, or host the files elsewhere.'],
+        };
+      }
+      if (e?.details.stalled === true) {
+        return {
+          title: 'The server stopped sending',
+          nextSteps: ['No data arrived for a long time, even after retries: try again later, or load from another server.'],
+        };
+      }
       return {
         title: server?.hub ? 'The Hugging Face hub could not be reached' : `The network request failed${file ? ` (${baseName(file)})` : ''}`,
         nextSteps: [`Check your connection and that ${server?.name ?? 'the server'} is reachable, then load again.`, `Check the URL${file ? ` (${file})` : ''}.`],
@@ -170,6 +184,16 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
       const h = httpSteps(status, file);
       return { title: h.title, nextSteps: h.steps };
     }
+    case 'bad-config':
+      return {
+        title: 'The model’s config.json holds a value it cannot run with',
+        nextSteps: [`Check the setting named in the detail${typeof e?.details.setting === 'string' ? ` (${e.details.setting})` : ''} against the model’s checkpoint.`],
+      };
+    case 'file-changed':
+      return {
+        title: `A model file changed on the server during the load${file ? ` (${baseName(file)})` : ''}`,
+        nextSteps: ['Nothing of the two versions was mixed. Load again once the server has finished updating the model.'],
+      };
     case 'bad-file':
       return badFile(e, file);
     case 'unsupported':
@@ -182,6 +206,12 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
     case 'bad-input':
       return { title: `${ACTION[context]} has an invalid setting`, nextSteps: ['Correct the highlighted setting and try again.'] };
     case 'storage':
+      if (e?.details.reason === 'removed') {
+        return {
+          title: 'The model cache was removed during the load',
+          nextSteps: ['Load again: the cache is rebuilt (site data was cleared, or the model deleted in another tab).'],
+        };
+      }
       return {
         title: 'Browser storage is full or unavailable',
         nextSteps: [

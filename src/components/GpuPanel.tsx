@@ -4,8 +4,15 @@ import { useStore } from '../store/use-store.ts';
 
 /** The adapter the worker got, its features and the limits the engine plans with; or why there is none. */
 export function GpuPanel() {
-  const { status, info, error, connect } = useStore(
-    useShallow((s) => ({ status: s.gpuStatus, info: s.gpuInfo, error: s.gpuError, connect: s.connectGpu })),
+  const { status, info, error, connect, reloadable, reload } = useStore(
+    useShallow((s) => ({
+      status: s.gpuStatus,
+      info: s.gpuInfo,
+      error: s.gpuError,
+      connect: s.connectGpu,
+      reloadable: s.reloadable,
+      reload: s.reloadLost,
+    })),
   );
   if (status === 'unavailable') {
     return (
@@ -22,6 +29,11 @@ export function GpuPanel() {
         <h2>GPU device lost</h2>
         <p>{error}</p>
         <button onClick={() => void connect()}>Reconnect GPU</button>
+        {reloadable && (
+          <button data-testid="reload-lost" onClick={() => void reload()}>
+            Reconnect and load {reloadable.model} again
+          </button>
+        )}
       </section>
     );
   }

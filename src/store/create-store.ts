@@ -3,6 +3,7 @@ import { persist, type StateStorage } from 'zustand/middleware';
 import { createStore, type StateCreator } from 'zustand/vanilla';
 import type { AppState } from './app-state.ts';
 import { createCacheSlice } from './cache-slice.ts';
+import { createEngineSlice } from './engine-slice.ts';
 import type { StoreDeps } from './deps.ts';
 import { createGenerationSlice } from './generation-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
@@ -21,6 +22,7 @@ export function createAppStore(deps: StoreDeps) {
     ...createRunsSlice(deps)(...a),
     ...createMemorySlice(deps)(...a),
     ...createCacheSlice(deps)(...a),
+    ...createEngineSlice(deps)(...a),
   });
   // Settings and runs survive a reload where the app has storage (persisted.ts); unit tests pass their own.
   return createStore<AppState>()(persist(slices, persistOptions(deps.storage ?? NO_STORAGE)));

@@ -23,4 +23,11 @@ export interface StoreDeps {
   wallClock: () => number;
   /** Where settings and runs are kept across reloads (localStorage in the app); absent: nothing is kept. */
   storage?: StateStorage;
+  /**
+   * Ends the engine (the worker is terminated: whatever it was doing stops at once); the next engine() starts a new
+   * one. Absent (unit tests): a stuck engine cannot be restarted.
+   */
+  restart?: () => void;
+  /** Runs fn after ms (setTimeout; tests pass their own clock). */
+  later?: (ms: number, fn: () => void) => void;
 }

@@ -56,22 +56,31 @@ export const createGenerationSlice =
           firstTokenAt: st.firstTokenAt ?? times[0] ?? deps.now(),
         }));
       }, deps.schedule);
-      const onToken = deps.proxy((e: TokenEvent) => batcher.push(e.text, deps.now()));
+      const epoch = s.engineEpoch;
+      const onToken = deps.proxy((e: TokenEvent) => {
+        if (get().engineEpoch === epoch) batcher.push(e.text, deps.now());
+      });
       try {
         const stats = await deps.engine().generate(s.prompt, opts, onToken);
+        if (get().engineEpoch !== epoch) return;
         batcher.flush();
         set({ stats });
       } catch (e) {
+        if (get().engineEpoch !== epoch) return;
         batcher.flush();
         if (!isCancel(e)) set({ error: describeError(e, 'generate') });
       } finally {
-        set({ generating: false, genStartedAt: null });
-        void get().pollMemory();
+        if (get().engineEpoch === epoch) {
+          set({ generating: false, genStartedAt: null });
+          void get().pollMemory();
+        }
       }
     },
 
     stopGeneration: () => {
-      if (get().generating) void deps.engine().stopGeneration();
+      if (!get().generating) return;
+      void deps.engine().stopGeneration();
+      get().watchStop(() => get().generating);
     },
 
     clearOutput: () => set({ output: '', outputPrompt: '', stats: null, tokensSoFar: 0, tokenTimes: [] }),

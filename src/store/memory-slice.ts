@@ -25,15 +25,18 @@ export const EMPTY_MEMORY = { samples: [], lastSampleT: -1, memCurrent: 0, memPe
 export const createMemorySlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], MemorySlice> =>
   (set, get) => {
-    let inFlight = false;
+    // the engine epoch of the poll in flight (a restarted engine's first poll does not wait for a stuck one's answer)
+    let inFlight: number | null = null;
     return {
       ...EMPTY_MEMORY,
 
       pollMemory: async () => {
-        if (inFlight || get().gpuStatus !== 'ready') return;
-        inFlight = true;
+        const epoch = get().engineEpoch;
+        if (inFlight === epoch || get().gpuStatus !== 'ready') return;
+        inFlight = epoch;
         try {
           const m = await deps.engine().memory(get().lastSampleT);
+          if (get().engineEpoch !== epoch) return;
           const samples = mergeSamples(get().samples, m.samples);
           set({
             samples,
@@ -46,7 +49,7 @@ export const createMemorySlice =
         } catch {
           // no device (lost, or not yet acquired): the GPU panel says so
         } finally {
-          inFlight = false;
+          if (inFlight === epoch) inFlight = null;
         }
       },
     };

@@ -3,7 +3,7 @@
 // the wrong size, a SHA-256 that no longer matches) is dropped from the manifest and read from the network again.
 import { EngineError } from '../errors.ts';
 import { fileName } from '../net/http.ts';
-import { isQuotaExceeded, type CacheDir } from './backend.ts';
+import type { CacheDir } from './backend.ts';
 import { blockName, writeManifest, type Manifest } from './manifest.ts';
 import { Sha256, sha256Hex } from './sha256.ts';
 
@@ -12,6 +12,7 @@ export interface EntryHost {
   verifyReads: boolean;
   /** Throws EngineError('storage') when `bytes` more cannot be stored. */
   ensureSpace(bytes: number, what: string): Promise<void>;
+  /** The 'storage' error for a failure of the storage (full, files removed, other); an EngineError passes as it is. */
   storageError(what: string, cause?: unknown): EngineError;
   /** Counts integrity failures (tests and logs). */
   onCorrupt?: (info: { url: string; block: number; reason: string }) => void;
@@ -82,7 +83,12 @@ export class CacheEntry {
   async readBlock(i: number): Promise<Uint8Array | null> {
     const want = this.manifest.blocks[i];
     if (want === undefined) return null;
-    const data = await this.dir.read(blockName(i));
+    let data: Uint8Array | null;
+    try {
+      data = await this.dir.read(blockName(i));
+    } catch (e) {
+      throw this.host.storageError(fileName(this.url), e);
+    }
     let reason = '';
     if (!data || data.length !== this.blockLen(i)) reason = data ? 'size' : 'missing';
     else if (this.host.verifyReads && (await sha256Hex(data)) !== want) reason = 'sha256';
@@ -103,7 +109,7 @@ export class CacheEntry {
     try {
       await this.dir.write(blockName(i), data);
     } catch (e) {
-      throw isQuotaExceeded(e) ? this.host.storageError(fileName(this.url), e) : e;
+      throw this.host.storageError(fileName(this.url), e);
     }
     await this.commit(async () => {
       this.manifest.blocks[i] = hash;
@@ -154,7 +160,7 @@ export class CacheEntry {
       try {
         await writeManifest(this.dir, this.manifest);
       } catch (e) {
-        throw isQuotaExceeded(e) ? this.host.storageError(fileName(this.url), e) : e;
+        throw this.host.storageError(fileName(this.url), e);
       }
     });
     this.commits = run.catch(() => {});

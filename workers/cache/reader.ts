@@ -6,6 +6,7 @@
 // write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
 import { EngineError } from '../errors.ts';
 import type { HostLedger } from '../gpu/host-ledger.ts';
+import { isFileChanged, versionChanged } from '../net/file-version.ts';
 import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../net/http.ts';
 import type { CacheEntry } from './entry.ts';
 import type { ByteCache } from './store.ts';
@@ -184,14 +185,30 @@ export class CachedReader {
       }, host);
     }
     if (opts.expectSize != null && opts.expectSize !== entry.size) {
-      throw new EngineError(
-        'bad-file',
-        `${fileName(url)} changed on the server during the load (${opts.expectSize} bytes when its header was read, now ${entry.size})`,
-        { file: url },
-      );
+      await this.forget(url);
+      throw versionChanged(url, 'size', `${opts.expectSize} bytes when its header was read`, `${entry.size} bytes`);
     }
-    return readThrough(entry, range, onChunk, { http: opts, host, counters: this.counters, noNetwork: this.noNetwork });
+    return this.dropOnChange(url, () => readThrough(entry, range, onChunk, { http: opts, host, counters: this.counters, noNetwork: this.noNetwork }));
   };
+
+  /**
+   * Runs a read of `url`; when the file turns out to have changed on the server (file-version.ts), its entry is
+   * dropped before the error goes on: nothing fetched for either version is kept, and the next load starts it afresh.
+   */
+  private async dropOnChange<T>(url: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      if (isFileChanged(e)) await this.forget(url);
+      throw e;
+    }
+  }
+
+  /** Drops the entry of `url` (and this reader's handle on it). */
+  private async forget(url: string): Promise<void> {
+    this.entries.delete(url);
+    await this.cache.dropEntry(url).catch(() => {});
+  }
 
   /**
    * The first `n` bytes of `url` (the safetensors header read): from the cache when it holds them all, so that a warm
@@ -206,7 +223,7 @@ export class CachedReader {
       return readPrefix(url, n, http);
     }
     const bytes = new Uint8Array(end);
-    await readThrough(entry, { start: 0, end }, (c, at) => void bytes.set(c, at), { http, counters: this.counters, noNetwork: this.noNetwork });
+    await this.dropOnChange(url, () => readThrough(entry, { start: 0, end }, (c, at) => void bytes.set(c, at), { http, counters: this.counters, noNetwork: this.noNetwork }));
     return { bytes, size: entry.size, rangeSupported: true };
   };
 
@@ -222,7 +239,7 @@ export class CachedReader {
       if (this.noNetwork) throw notWhole(this.noNetwork, entry, i);
       let j = i + 1;
       while (j < entry.blockCount && !entry.has(j)) j++;
-      await fetchBlocks(entry, i, j, { start: 0, end: 0 }, () => {}, { http, counters: this.counters });
+      await this.dropOnChange(url, () => fetchBlocks(entry, i, j, { start: 0, end: 0 }, () => {}, { http, counters: this.counters }));
       i = j;
     }
     return entry.complete;

@@ -3,7 +3,7 @@
 // entry per URL and kind: opening it with another validator (the file changed on the server) or another block size
 // starts it afresh. Also: storage estimate and persistence, the storage error, listing and deleting by model.
 import { EngineError } from '../errors.ts';
-import type { CacheDir, StorageBackend } from './backend.ts';
+import { isNotFound, isQuotaExceeded, type CacheDir, type StorageBackend } from './backend.ts';
 import { CacheEntry, committedBytes, isComplete, type EntryHost } from './entry.ts';
 import { emptyManifest, readManifest, writeManifest, type EntryKind, type Manifest } from './manifest.ts';
 import { HUB_ORIGINS } from './hub-sha256.ts';
@@ -49,6 +49,11 @@ export interface CachedModel {
   files: CachedFileInfo[];
 }
 
+function fileNameOf(url: string): string {
+  const path = url.split(/[?#]/)[0];
+  return path.slice(path.lastIndexOf('/') + 1) || url;
+}
+
 function mb(n: number): string {
   return `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MB`;
 }
@@ -64,7 +69,6 @@ export class ByteCache implements EntryHost {
 
   private constructor(
     readonly backend: StorageBackend,
-    private readonly dir: CacheDir,
     opts: ByteCacheOptions,
   ) {
     this.blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
@@ -74,9 +78,11 @@ export class ByteCache implements EntryHost {
     this.hubOrigins = opts.hubOrigins ?? HUB_ORIGINS;
   }
 
+  /** Opens the cache (its directory made, so that a backend that cannot store fails here, not in a load). */
   static async open(backend: StorageBackend, opts: ByteCacheOptions = {}): Promise<ByteCache> {
-    const root = await backend.root();
-    return new ByteCache(backend, (await root.dir(LAYOUT, true))!, opts);
+    const cache = new ByteCache(backend, opts);
+    await cache.layout();
+    return cache;
   }
 
   private static async key(kind: EntryKind, url: string): Promise<string> {
@@ -88,9 +94,18 @@ export class ByteCache implements EntryHost {
    * is discarded. Listed blocks whose data is missing or truncated are dropped here.
    */
   async entry(req: { url: string; validator: Validator; model: string; kind?: EntryKind; meta?: Record<string, unknown> }): Promise<CacheEntry> {
+    try {
+      return await this.openEntry(req);
+    } catch (e) {
+      throw this.storageError(fileNameOf(req.url), e);
+    }
+  }
+
+  private async openEntry(req: { url: string; validator: Validator; model: string; kind?: EntryKind; meta?: Record<string, unknown> }): Promise<CacheEntry> {
     const kind = req.kind ?? 'file';
     const name = await ByteCache.key(kind, req.url);
-    let dir = await this.dir.dir(name, true);
+    const top = await this.layout();
+    let dir = await top.dir(name, true);
     let m = await readManifest(dir!);
     const same =
       m &&
@@ -101,8 +116,8 @@ export class ByteCache implements EntryHost {
       JSON.stringify(m.meta ?? null) === JSON.stringify(req.meta ?? null);
     if (!same) {
       if (m) {
-        await this.dir.remove(name);
-        dir = await this.dir.dir(name, true);
+        await top.remove(name);
+        dir = await top.dir(name, true);
       }
       m = emptyManifest(kind, req.url, req.model, req.validator, this.blockBytes, req.meta);
       await writeManifest(dir!, m);
@@ -112,9 +127,14 @@ export class ByteCache implements EntryHost {
     return entry;
   }
 
+  /** Removes the entry of `url` (a file that changed on the server during a load: its blocks are not to be used). */
+  async dropEntry(url: string, kind: EntryKind = 'file'): Promise<void> {
+    await (await this.layout()).remove(await ByteCache.key(kind, url));
+  }
+
   /** The manifest of an existing entry, or null (no validator needed: for listing and offline lookups). */
   async peek(url: string, kind: EntryKind = 'file'): Promise<Manifest | null> {
-    const dir = await this.dir.dir(await ByteCache.key(kind, url), false);
+    const dir = await (await this.layout()).dir(await ByteCache.key(kind, url), false);
     return dir ? readManifest(dir) : null;
   }
 
@@ -131,24 +151,54 @@ export class ByteCache implements EntryHost {
     }
   }
 
+  /**
+   * The 'storage' error for a failure of the cache's storage while keeping `what`: full (the quota, or the disk:
+   * details.reason 'full'), its files removed meanwhile ('removed': the next load rebuilds them), or another failure.
+   * An EngineError is passed on as it is.
+   */
   storageError(what: string, cause?: unknown, space?: { needBytes: number; freeBytes: number; quotaBytes: number }): EngineError {
+    if (cause instanceof EngineError) return cause;
+    const causeDetail = cause instanceof Error ? { cause: cause.message } : {};
+    if (!space && !isQuotaExceeded(cause)) {
+      const removed = isNotFound(cause);
+      return new EngineError(
+        'storage',
+        removed
+          ? `the cache's files in ${this.backend.where} were removed while the load was keeping ${what} (site data cleared, or ` +
+              'the model deleted in another tab); load again: the cache is rebuilt'
+          : `cannot keep ${what} in ${this.backend.where}: the storage failed (${cause instanceof Error ? cause.message : String(cause)}); ` +
+              'load again, or load without the cache',
+        { file: what, reason: removed ? 'removed' : 'failed', ...causeDetail },
+      );
+    }
     const room = space
       ? `it needs ${mb(space.needBytes)} more, and ${mb(space.freeBytes)} of the ${mb(space.quotaBytes)} this site may use are free`
-      : 'the storage quota ran out while writing';
+      : 'the storage quota ran out (or the disk is full) while writing';
     return new EngineError(
       'storage',
       `cannot keep ${what} in ${this.backend.where}: ${room}. Delete cached models you no longer need (Storage panel), ` +
         'free disk space, or load without the cache.',
-      { file: what, ...space, ...(cause instanceof Error ? { cause: cause.message } : {}) },
+      { file: what, reason: 'full', ...space, ...causeDetail },
     );
+  }
+
+  /**
+   * The cache's own directory, looked up afresh each time (not kept): when the origin's data is cleared while the
+   * engine runs, a kept handle would point at a removed directory for good (OPFS), and no later load could heal.
+   */
+  private async layout(): Promise<CacheDir> {
+    const root = await this.backend.root();
+    return (await root.dir(LAYOUT, true))!;
   }
 
   /** Every cached model with its files and stored bytes, most recently used first; models with no byte stored are left out. */
   async list(): Promise<CachedModel[]> {
     const byModel = new Map<string, CachedModel>();
-    for (const e of await this.dir.list()) {
+    const top = await this.layout();
+    for (const e of await top.list()) {
       if (e.kind !== 'directory') continue;
-      const m = await readManifest((await this.dir.dir(e.name, false))!);
+      const d = await top.dir(e.name, false);
+      const m = d && (await readManifest(d));
       if (!m) continue;
       const cm = byModel.get(m.model) ?? { model: m.model, bytes: 0, complete: true, updatedAt: 0, files: [] };
       byModel.set(m.model, cm);
@@ -173,12 +223,14 @@ export class ByteCache implements EntryHost {
   async deleteModel(model: string, signal?: AbortSignal): Promise<number> {
     return withLock(modelLockName(model), async () => {
       let freed = 0;
-      for (const e of await this.dir.list()) {
+      const top = await this.layout();
+      for (const e of await top.list()) {
         if (e.kind !== 'directory') continue;
-        const m = await readManifest((await this.dir.dir(e.name, false))!);
+        const d = await top.dir(e.name, false);
+        const m = d && (await readManifest(d));
         if (!m || m.model !== model) continue;
         freed += committedBytes(m);
-        await this.dir.remove(e.name);
+        await top.remove(e.name);
       }
       return freed;
     }, signal);
@@ -186,6 +238,7 @@ export class ByteCache implements EntryHost {
 
   /** Deletes everything the cache holds. */
   async clear(): Promise<void> {
-    for (const e of await this.dir.list()) await this.dir.remove(e.name);
+    const top = await this.layout();
+    for (const e of await top.list()) await top.remove(e.name);
   }
 }

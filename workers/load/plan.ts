@@ -25,6 +25,10 @@ export interface ModelShape {
   tiedEmbeddings: boolean;
   /** q/k/v projections have biases (Qwen2). */
   qkvBias: boolean;
+  /** o_proj has a bias (Llama attention_bias); absent: false. */
+  oBias?: boolean;
+  /** gate/up/down have biases (Llama mlp_bias); absent: false. */
+  mlpBias?: boolean;
 }
 
 export function modelShape(c: Config): ModelShape {
@@ -39,6 +43,8 @@ export function modelShape(c: Config): ModelShape {
     maxContext: maxContext(c),
     tiedEmbeddings: c.tieWordEmbeddings,
     qkvBias: c.qkvBias,
+    oBias: c.oBias,
+    mlpBias: c.mlpBias,
   };
 }
 
@@ -107,18 +113,47 @@ export function expectedTensors(s: ModelShape): Map<string, number[]> {
       m.set(p + 'self_attn.k_proj.bias', [kv]);
       m.set(p + 'self_attn.v_proj.bias', [kv]);
     }
+    if (s.oBias) m.set(p + 'self_attn.o_proj.bias', [s.hidden]);
     m.set(p + 'mlp.gate_proj.weight', [s.intermediate, s.hidden]);
     m.set(p + 'mlp.up_proj.weight', [s.intermediate, s.hidden]);
     m.set(p + 'mlp.down_proj.weight', [s.hidden, s.intermediate]);
+    if (s.mlpBias) {
+      m.set(p + 'mlp.gate_proj.bias', [s.intermediate]);
+      m.set(p + 'mlp.up_proj.bias', [s.intermediate]);
+      m.set(p + 'mlp.down_proj.bias', [s.hidden]);
+    }
   }
   m.set('model.norm.weight', [s.hidden]);
   if (!s.tiedEmbeddings) m.set('lm_head.weight', [s.vocab, s.hidden]);
   return m;
 }
 
-/** Throws a bad-file error naming the file and tensor for a missing tensor or a shape that disagrees with config. */
-export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): void {
-  for (const [name, shape] of expectedTensors(s)) {
+/** At most this many unused tensor names are listed in a plan's note (the rest are counted). */
+const NAMED_UNUSED = 8;
+
+/**
+ * Checks the checkpoint against the config and returns the names of its tensors the model does not use (they are
+ * neither planned nor loaded; planLoad names them in its notes). Throws, naming the file and tensor, for a missing
+ * tensor or a shape that disagrees with config; a checkpoint with decoder layers past num_hidden_layers is a config
+ * that would silently drop them: 'bad-config' naming the key. Work is proportional to the checkpoint's tensors plus
+ * the expected ones (the config's sizes are bounded in config.ts).
+ */
+export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): string[] {
+  let deepest = -1;
+  for (const name of tensors.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) deepest = Math.max(deepest, Number(m[1]));
+  }
+  if (deepest >= s.layers) {
+    throw new EngineError(
+      'bad-config',
+      `${configFile}: 'num_hidden_layers' is ${s.layers}, but the checkpoint has decoder layers up to model.layers.${deepest}: ` +
+        'a config that does not match the checkpoint',
+      { file: configFile, setting: 'num_hidden_layers' },
+    );
+  }
+  const expected = expectedTensors(s);
+  for (const [name, shape] of expected) {
     const t = tensors.get(name);
     if (!t) {
       throw new EngineError('bad-file', `the checkpoint has no tensor '${name}', which ${configFile} implies`, {
@@ -134,6 +169,15 @@ export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorR
       );
     }
   }
+  return [...tensors.keys()].filter((name) => !expected.has(name));
+}
+
+/** The plan's note naming the tensors a load skips (null when none). */
+export function unusedNote(unused: readonly string[]): string | null {
+  if (unused.length === 0) return null;
+  const named = unused.slice(0, NAMED_UNUSED).map((n) => `'${n}'`).join(', ');
+  const more = unused.length > NAMED_UNUSED ? ` and ${unused.length - NAMED_UNUSED} more` : '';
+  return `${unused.length} tensor${unused.length === 1 ? '' : 's'} of the checkpoint the model does not use ${unused.length === 1 ? 'is' : 'are'} skipped (not downloaded where avoidable, never on the GPU): ${named}${more}`;
 }
 
 export interface PlanOptions {
@@ -150,6 +194,8 @@ export interface PlanOptions {
   maxTokens?: number;
   limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
   vramBudgetBytes?: number;
+  /** Tensors of the checkpoint the model does not use (checkTensors): not in `tensors`, named in the notes. */
+  unused?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -238,6 +284,6 @@ export function planLoad(opts: PlanOptions): PlanReport {
     fits: reasons.length === 0,
     reasons,
     ...(opts.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
-    notes: note ? [note] : [],
+    notes: [note, unusedNote(opts.unused ?? [])].filter((n): n is string => n !== null),
   };
 }

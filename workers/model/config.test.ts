@@ -107,3 +107,56 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...llama, attention_bias: true })).toMatchObject({ qkvBias: true, oBias: true });
   });
 });
+
+describe('bad config values are refused by name (bad-config), before any weight', () => {
+  function badConfig(json: unknown): EngineError {
+    let e: unknown;
+    try {
+      parseConfig(json);
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(EngineError);
+    expect((e as EngineError).code).toBe('bad-config');
+    return e as EngineError;
+  }
+  const llama3 = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+  it.each([
+    ['rope factor 0', { rope_scaling: { type: 'linear', factor: 0 } }, 'factor'],
+    ['rope factor negative', { rope_scaling: { type: 'linear', factor: -2 } }, 'factor'],
+    ['llama3 factor 0', { rope_scaling: { ...llama3, factor: 0 } }, 'factor'],
+    ['rope_theta 0', { rope_theta: 0 }, 'rope_theta'],
+    ['rope_theta negative', { rope_theta: -10000 }, 'rope_theta'],
+    ['rope_parameters rope_theta 0', { rope_parameters: { rope_type: 'default', rope_theta: 0 } }, 'rope_theta'],
+    ['rms_norm_eps negative', { rms_norm_eps: -1e-6 }, 'rms_norm_eps'],
+    ['rms_norm_eps a string', { rms_norm_eps: '1e-6' }, 'rms_norm_eps'],
+    ['llama3 low == high', { rope_scaling: { ...llama3, low_freq_factor: 2, high_freq_factor: 2 } }, 'high_freq_factor'],
+    ['llama3 low > high', { rope_scaling: { ...llama3, low_freq_factor: 4, high_freq_factor: 1 } }, 'high_freq_factor'],
+    ['llama3 original_max_position_embeddings 0', { rope_scaling: { ...llama3, original_max_position_embeddings: 0 } }, 'original_max_position_embeddings'],
+    ['sliding_window 0', { architectures: ['MistralForCausalLM'], sliding_window: 0 }, 'sliding_window'],
+    ['sliding_window negative', { architectures: ['MistralForCausalLM'], sliding_window: -4096 }, 'sliding_window'],
+    ['sliding_window fractional', { sliding_window: 40.5 }, 'sliding_window'],
+    ['num_hidden_layers 1e6', { num_hidden_layers: 1e6 }, 'num_hidden_layers'],
+    ['num_hidden_layers 1e7', { num_hidden_layers: 1e7 }, 'num_hidden_layers'],
+    ['num_attention_heads 1e6', { num_attention_heads: 1e6, num_key_value_heads: 1e6 }, 'num_attention_heads'],
+    ['vocab_size 1e9', { vocab_size: 1e9 }, 'vocab_size'],
+    ['hidden_size 1e7', { hidden_size: 1e7 }, 'hidden_size'],
+    ['intermediate_size 1e8', { intermediate_size: 1e8 }, 'intermediate_size'],
+    ['num_hidden_layers 0', { num_hidden_layers: 0 }, 'num_hidden_layers'],
+    ['num_hidden_layers missing', { num_hidden_layers: undefined }, 'num_hidden_layers'],
+    ['num_key_value_heads not dividing', { num_key_value_heads: 3 }, 'num_key_value_heads'],
+  ])('%s', (_what, patch, key) => {
+    const t0 = performance.now();
+    const e = badConfig({ ...llama, ...patch });
+    expect(performance.now() - t0).toBeLessThan(50); // refused at once, not after building what the value implies
+    expect(e.details).toMatchObject({ setting: key, file: 'config.json' });
+    expect(e.message).toContain(`'${key}'`);
+  });
+
+  it('keeps what real configs hold: a null sliding_window, an unused one, rope_parameters', () => {
+    expect(parseConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: null }).slidingWindow).toBeNull();
+    expect(parseConfig({ ...llama, architectures: ['Qwen2ForCausalLM'], sliding_window: 131072, use_sliding_window: false }).slidingWindow).toBeNull();
+    expect(parseConfig({ ...llama, rms_norm_eps: 0 }).rmsNormEps).toBe(0);
+    expect(parseConfig({ ...llama, rope_scaling: llama3 }).ropeScaling).toMatchObject({ type: 'llama3', factor: 8 });
+  });
+});

@@ -65,23 +65,52 @@ function refuse(setting: string, message: string): never {
   throw new EngineError('unsupported', message, { setting });
 }
 
+/** A value config.json holds that no model can run with: EngineError('bad-config') naming the key. */
+function bad(key: string, message: string): never {
+  throw new EngineError('bad-config', `config.json: '${key}' ${message}`, { file: 'config.json', setting: key });
+}
+
+/**
+ * Upper bounds on the sizes that drive work and memory before a weight is read (tensor names, the plan, the rope
+ * table): far above any real checkpoint (Llama 3.1 405B: 126 layers, 128 heads, hidden 16384, intermediate 53248;
+ * the largest vocabularies ~262k), low enough that a hostile config is refused at once instead of costing seconds
+ * and gigabytes before another check refuses it.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  hidden_size: 1 << 17,
+  intermediate_size: 1 << 20,
+  vocab_size: 1 << 22,
+  head_dim: 1024,
+  max_position_embeddings: 1 << 27,
+  sliding_window: 1 << 27,
+  original_max_position_embeddings: 1 << 27,
+});
+
 function num(cfg: Json, key: string, fallback?: number): number {
   const v = cfg[key];
   if (v === undefined || v === null) {
     if (fallback !== undefined) return fallback;
-    throw new EngineError('bad-file', `config.json: '${key}' is missing`, { file: 'config.json', setting: key });
+    return bad(key, 'is missing');
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new EngineError('bad-file', `config.json: '${key}' is not a number`, { file: 'config.json', setting: key });
-  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) return bad(key, `is not a number (${JSON.stringify(v)})`);
+  return v;
+}
+
+/** A finite number > 0 (or `min` inclusive when given). */
+function positive(cfg: Json, key: string, fallback?: number, min?: number): number {
+  const v = num(cfg, key, fallback);
+  if (min !== undefined ? v < min : !(v > 0)) bad(key, `must be ${min !== undefined ? `at least ${min}` : 'more than 0'}, got ${v}`);
   return v;
 }
 
 function posInt(cfg: Json, key: string, fallback?: number): number {
   const v = num(cfg, key, fallback);
-  if (!Number.isInteger(v) || v <= 0) {
-    throw new EngineError('bad-file', `config.json: '${key}' must be a positive integer, got ${v}`, { setting: key });
-  }
+  if (!Number.isInteger(v) || v <= 0) bad(key, `must be a positive integer, got ${v}`);
+  const max = CONFIG_LIMITS[key];
+  if (max !== undefined && v > max) bad(key, `is ${v}, more than the ${max} this engine accepts`);
   return v;
 }
 
@@ -96,7 +125,7 @@ function readRope(cfg: Json, maxPos: number): { theta: number; scaling: RopeScal
   const params = (cfg.rope_parameters ?? null) as Json | null;
   const legacy = (cfg.rope_scaling ?? null) as Json | null;
   const src: Json = { ...(legacy ?? {}), ...(params ?? {}) };
-  const theta = num(src, 'rope_theta', num(cfg, 'rope_theta', 10000));
+  const theta = positive(src, 'rope_theta', positive(cfg, 'rope_theta', 10000));
   const type = String(src.rope_type ?? src.type ?? 'default');
   if (src.partial_rotary_factor !== undefined && src.partial_rotary_factor !== 1) {
     refuse('partial_rotary_factor', `partial rotary embeddings (partial_rotary_factor ${src.partial_rotary_factor}) are not supported`);
@@ -108,18 +137,25 @@ function readRope(cfg: Json, maxPos: number): { theta: number; scaling: RopeScal
     case 'default':
       return { theta, scaling: { type: 'default' } };
     case 'linear':
-      return { theta, scaling: { type: 'linear', factor: num(src, 'factor') } };
-    case 'llama3':
+      return { theta, scaling: { type: 'linear', factor: positive(src, 'factor') } };
+    case 'llama3': {
+      const lowFreqFactor = positive(src, 'low_freq_factor', 1);
+      const highFreqFactor = positive(src, 'high_freq_factor', 4);
+      // the smooth band between them divides by (high - low): equal or inverted factors have no band
+      if (!(highFreqFactor > lowFreqFactor)) {
+        bad('high_freq_factor', `(${highFreqFactor}) must be more than low_freq_factor (${lowFreqFactor}) for llama3 rope scaling`);
+      }
       return {
         theta,
         scaling: {
           type: 'llama3',
-          factor: num(src, 'factor'),
-          lowFreqFactor: num(src, 'low_freq_factor', 1),
-          highFreqFactor: num(src, 'high_freq_factor', 4),
-          originalMaxPositionEmbeddings: num(src, 'original_max_position_embeddings', maxPos),
+          factor: positive(src, 'factor'),
+          lowFreqFactor,
+          highFreqFactor,
+          originalMaxPositionEmbeddings: posInt(src, 'original_max_position_embeddings', maxPos),
         },
       };
+    }
     default:
       return refuse('rope_scaling', `rope scaling '${type}' is not supported (supported: default, linear, llama3)`);
   }
@@ -167,11 +203,7 @@ export function parseConfig(json: unknown): Config {
   const dim = posInt(cfg, 'hidden_size');
   const nHeads = posInt(cfg, 'num_attention_heads');
   const nKvHeads = posInt(cfg, 'num_key_value_heads', nHeads);
-  if (nHeads % nKvHeads !== 0) {
-    throw new EngineError('bad-file', `num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`, {
-      setting: 'num_key_value_heads',
-    });
-  }
+  if (nHeads % nKvHeads !== 0) bad('num_key_value_heads', `(${nKvHeads}) must divide num_attention_heads (${nHeads})`);
   const headDim = cfg.head_dim === undefined || cfg.head_dim === null ? dim / nHeads : posInt(cfg, 'head_dim');
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) refuse('head_dim', `head_dim ${headDim} must be an even integer`);
   if (headDim > 256) refuse('head_dim', `head_dim ${headDim} is larger than the attention kernel's 256`);
@@ -181,8 +213,9 @@ export function parseConfig(json: unknown): Config {
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
   const attentionBias = cfg.attention_bias === true;
   const useSliding = architecture === 'MistralForCausalLM' || cfg.use_sliding_window === true;
-  const sw = cfg.sliding_window;
-  const slidingWindow = useSliding && typeof sw === 'number' ? sw : null;
+  // null means "none"; a number must be a window (used or not: a 0 or negative window is a broken config)
+  const sw = cfg.sliding_window === undefined || cfg.sliding_window === null ? null : posInt(cfg, 'sliding_window');
+  const slidingWindow = useSliding ? sw : null;
 
   return Object.freeze({
     architecture,
@@ -196,7 +229,7 @@ export function parseConfig(json: unknown): Config {
     kvGroups: nHeads / nKvHeads,
     qDim: nHeads * headDim,
     kvDim: nKvHeads * headDim,
-    rmsNormEps: num(cfg, 'rms_norm_eps', 1e-6),
+    rmsNormEps: positive(cfg, 'rms_norm_eps', 1e-6, 0),
     ropeTheta: theta,
     ropeScaling: Object.freeze(scaling),
     ropeInvFreq: ropeInverseFrequencies(headDim, theta, scaling),

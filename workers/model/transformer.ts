@@ -30,6 +30,9 @@ export interface TransformerOptions {
   allLogits?: boolean;
 }
 
+/** Chunks a prefill submits between two waits for the GPU when it can be stopped. */
+const PREFILL_YIELD_CHUNKS = 4;
+
 /** The kernel owners (pipelines), created once per device and shared by every Transformer on it. */
 class ModelKernels {
   readonly embedding: Embedding;
@@ -215,11 +218,19 @@ export class Transformer implements TokenModel {
   /** The KV cache needs no clearing: a position is always written before it is read. */
   reset(): void {}
 
-  /** Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. */
-  async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+  /**
+   * Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. With
+   * `signal`, every PREFILL_YIELD_CHUNKS chunks it waits for the GPU (so the thread takes messages: a stop, an unload)
+   * and, once aborted, stops with EngineError('cancelled'); the chunks, and so the results, are the same.
+   */
+  async prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
     this.kernels.sampler.setOptions(this.b.sample, sample);
-    for (let at = 0; at < ids.length; at += this.maxTokens) {
+    for (let at = 0, n = 0; at < ids.length; at += this.maxTokens, n++) {
+      if (signal && n > 0 && n % PREFILL_YIELD_CHUNKS === 0) {
+        await this.ctx.device.queue.onSubmittedWorkDone();
+        if (signal.aborted) throw new EngineError('cancelled', 'the prefill was stopped');
+      }
       const chunk = ids.slice(at, at + this.maxTokens);
       this.runChunk(chunk, pos + at, at + chunk.length === ids.length ? 'sample' : 'none');
     }
