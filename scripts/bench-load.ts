@@ -13,6 +13,7 @@ import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/net/http.ts';
 import { int8WeightTransform } from '../workers/load/quantize.ts';
 import { defaultConvertOn, loadWeights } from '../workers/load/loader.ts';
+import { checkpointTensors } from '../workers/load/checkpoint-layout.ts';
 import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/load/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/load/safetensors.ts';
 import { openModelSource } from '../workers/load/source.ts';
@@ -115,8 +116,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
   try {
     const ctx = await nodeGpuContext();
     const source = await openModelSource(url);
-    const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
     const config = parseConfig(source.config);
+    const { map, notes: layoutNotes } = checkpointTensors(config, await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined));
     const shape = modelShape(config);
     checkTensors(shape, map.tensors);
     const scopeFor = (strategy: LoadStrategy) => {
@@ -136,7 +137,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
       for (const strategy of strategies) {
         const plan = planLoad({
           model, architecture: config.architecture, shape, tensors: [...map.tensors.values()], strategy,
-          limits: ctx.limits, int8LmHead,
+          limits: ctx.limits, int8LmHead, layoutNotes,
         });
         const scope = plan.int8Scope ?? 'decoder';
         const whole = strategy === 'naive' || strategy === 'fp16';
