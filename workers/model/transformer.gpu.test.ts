@@ -14,7 +14,11 @@ import type { GpuTensor } from '../gpu/tensor.ts';
 import { buildWeights, fp16LinearFactory } from './weights.ts';
 
 const MODELS = '../shared/models';
-const RANDOM = readdirSync(`${MODELS}/random`).sort();
+// Every single-case reference model: the architectures the engine ran first, and the families of the recipe.
+const RANDOM = [
+  ...readdirSync(`${MODELS}/random`).sort().map((n) => `random/${n}`),
+  ...readdirSync(`${MODELS}/families`).sort().map((n) => `families/${n}`),
+];
 
 describe('transformer vs Hugging Face references (fp16)', () => {
   let ctx: GpuContext;
@@ -23,8 +27,8 @@ describe('transformer vs Hugging Face references (fp16)', () => {
   });
   afterAll(() => ctx?.device.destroy());
 
-  it.each(RANDOM)('random/%s: max |Δlogit| <= 0.03, top-1, greedy ids', async (name) => {
-    const dir = `${MODELS}/random/${name}`;
+  it.each(RANDOM)('%s: max |Δlogit| <= 0.03, top-1, greedy ids', async (name) => {
+    const dir = `${MODELS}/${name}`;
     const w = await loadModelWeights(ctx, dir);
     try {
       const check = await checkModel(ctx, dir, { tensors: w.tensors, linear: fp16LinearFactory(ctx) });

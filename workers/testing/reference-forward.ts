@@ -104,8 +104,9 @@ export class ReferenceModel {
     }
   }
 
-  static fromDir(dir: string, contextLength = 2048): ReferenceModel {
-    const config = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  /** `patch`: config.json keys to change (e.g. a sliding window on a model that has none). */
+  static fromDir(dir: string, contextLength = 2048, patch: Record<string, unknown> = {}): ReferenceModel {
+    const config = parseConfig({ ...JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), ...patch });
     return new ReferenceModel(config, readSafetensors(join(dir, 'model.safetensors')), contextLength);
   }
 
@@ -214,14 +215,19 @@ export class ReferenceModel {
 
   /** Greedy decoding: `n` ids, each the argmax of the last row after appending the one before. */
   greedy(ids: readonly number[], n: number): number[] {
+    return this.greedySteps(ids, n).map((s) => s.id);
+  }
+
+  /** Greedy decoding with each step's logits (the last row of the sequence so far) and the id chosen from them. */
+  greedySteps(ids: readonly number[], n: number): { logits: Float64Array; id: number }[] {
     const seq = [...ids];
-    const out: number[] = [];
+    const out: { logits: Float64Array; id: number }[] = [];
     for (let i = 0; i < n; i++) {
       const rows = this.logits(seq);
       const last = rows[rows.length - 1];
       let best = 0;
       for (let j = 1; j < last.length; j++) if (last[j] > last[best]) best = j;
-      out.push(best);
+      out.push({ logits: last, id: best });
       seq.push(best);
     }
     return out;
