@@ -119,7 +119,8 @@ describe('element-wise kernels', () => {
       runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
       const want = Array.from(l, (v, i) => (i >= tokens * width ? v : cap === null ? v * scale : cap * Math.tanh((v * scale) / cap)));
       const { err, at } = maxRelErr(await readF32(ctx, lb), want);
-      expect(err, `at ${at}`).toBeLessThan(1e-6);
+      // WGSL's tanh is not correctly rounded: SwiftShader's is within about 12 ulp of 1 (1.4e-6 measured)
+      expect(err, `at ${at}`).toBeLessThan(cap === null ? 1e-6 : 3e-6);
     } finally {
       group.destroy();
     }
