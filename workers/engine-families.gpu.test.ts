@@ -1,7 +1,7 @@
 // Every model family of ../shared/models/families through the whole engine, as the worker runs it, over HTTP from a
 // local server: the pre-flight plan (every tensor of the recipe, the sliding-window rings, notes), a load with each
 // strategy (fused Phi-3 projections and all, int8 included), greedy generation through the tokenizer, and everything
-// freed. The fixtures ship no tokenizer: each is served with an id tokenizer (testing/id-tokenizer.ts), so a prompt
+// freed; with a cache, a warm streamed-int8 load takes every linear (split fused ones too) from the kept int8 weights. The fixtures ship no tokenizer: each is served with an id tokenizer (testing/id-tokenizer.ts), so a prompt
 // written as the reference's ids encodes to exactly them.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from './testing/http-server.ts';
 import { LOAD_STRATEGIES, type GenerateOptions, type LoadRequest } from './api.ts';
+import { NodeFsBackend } from './cache/fs.node.ts';
 import { Engine } from './engine.ts';
 import { nodeGpu } from './gpu/node-gpu.ts';
 import { idsText, idTokenizerJson } from './testing/id-tokenizer.ts';
@@ -91,5 +92,36 @@ describe('plan notes of the recipes', () => {
     expect(phi.notes).toEqual([expect.stringMatching(/^4 fused projections \(qkv_proj, gate_up_proj\) read as their q\/k\/v and gate\/up rows/)]);
     // the split linears are quantized like any other: every layer's seven linears have int8 scales
     expect(phi.bytes.scales).toBeGreaterThan(0);
+  });
+});
+
+describe('families with the cache: kept int8 weights', () => {
+  let cached: Engine;
+  beforeAll(async () => {
+    cached = new Engine({ gpu: nodeGpu, baseHref: server.url, cacheBackend: new NodeFsBackend(mkdtempSync(join(tmpdir(), 'families-cache-'))) });
+    await cached.init();
+  });
+  afterAll(async () => {
+    await cached?.unload();
+  });
+
+  it.each(NAMES)('%s: a warm streamed-int8 load quantizes nothing, fetches nothing and generates the same ids', async (name) => {
+    const ref = reference(name);
+    const req: LoadRequest = { model: `${name}/`, strategy: 'streamed-int8', contextLength: CONTEXT };
+    const run = async () => {
+      const ids: number[] = [];
+      await cached.generate(idsText(ref.ids), greedy(ref.greedy_ids.length), (e) => ids.push(...e.ids));
+      return ids;
+    };
+    const cold = await cached.load(req, () => {});
+    expect(cold.cache).toBe('cold');
+    const coldIds = await run();
+    const warm = await cached.load(req, () => {});
+    expect(warm).toMatchObject({ cache: 'warm', bytesFetched: 0 });
+    expect(warm.timings.quantizeMs).toBe(0);
+    expect(await run()).toEqual(coldIds);
+    const listed = (await cached.listCache()).models.find((m) => m.model === `${server.url}${name}/`);
+    expect(listed?.int8Bytes).toBeGreaterThan(0);
+    await cached.unload();
   });
 });
