@@ -17,7 +17,7 @@ import { idsText, idTokenizerJson } from './testing/id-tokenizer.ts';
 const FAMILIES = resolve('../shared/models/families');
 const NAMES = readdirSync(FAMILIES).sort();
 const CONTEXT = 256;
-const INT8_FIRST_STEP_MARGIN = 0.22;
+const INT8_SURE_MARGIN = 0.22;
 
 interface Reference {
   ids: number[];
@@ -72,10 +72,12 @@ describe.each(NAMES)('families/%s through the engine', (name) => {
     const ids: number[] = [];
     await engine.generate(idsText(ref.ids), greedy(ref.greedy_ids.length), (e) => ids.push(...e.ids));
     if (strategy === 'streamed-int8') {
-      // LLM.int8 moves these fixtures' logits by at most 0.11 (verify, both adapters): where the reference's first
-      // greedy step has a margin above twice that, int8 must take the same first token
+      // LLM.int8 moves these fixtures' logits by at most 0.11 (verify, both adapters): up to the first greedy step whose
+      // reference margin is below twice that, int8 must choose the reference's ids
       expect(ids.length).toBe(ref.greedy_ids.length);
-      if (ref.greedy_margins[0] > INT8_FIRST_STEP_MARGIN) expect(ids[0]).toBe(ref.greedy_ids[0]);
+      const close = ref.greedy_margins.findIndex((m) => m <= INT8_SURE_MARGIN);
+      const sure = close < 0 ? ids.length : close;
+      expect(ids.slice(0, sure)).toEqual(ref.greedy_ids.slice(0, sure));
     } else {
       expect(ids).toEqual(ref.greedy_ids);
     }
