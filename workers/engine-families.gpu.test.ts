@@ -1,7 +1,8 @@
 // Every model family of ../shared/models/families through the whole engine, as the worker runs it, over HTTP from a
 // local server: the pre-flight plan (every tensor of the recipe, the sliding-window rings, notes), a load with each
 // strategy (fused Phi-3 projections and all, int8 included), greedy generation through the tokenizer, and everything
-// freed; with a cache, a warm streamed-int8 load takes every linear (split fused ones too) from the kept int8 weights. The fixtures ship no tokenizer: each is served with an id tokenizer (testing/id-tokenizer.ts), so a prompt
+// freed; with a cache, a warm streamed-int8 load takes every linear (split fused ones too) from the cached int8
+// weights. The fixtures ship no tokenizer: each is served with an id tokenizer (testing/id-tokenizer.ts), so a prompt
 // written as the reference's ids encodes to exactly them.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,7 +98,7 @@ describe('plan notes of the recipes', () => {
   });
 });
 
-describe('families with the cache: kept int8 weights', () => {
+describe('families with the cache: cached int8 weights', () => {
   let cached: Engine;
   beforeAll(async () => {
     cached = new Engine({ gpu: nodeGpu, baseHref: server.url, cacheBackend: new NodeFsBackend(mkdtempSync(join(tmpdir(), 'families-cache-'))) });

@@ -3,7 +3,7 @@
 // - Phi-3 stores q/k/v as one qkv_proj and gate/up as one gate_up_proj: their rows are contiguous in the file, so each
 //   becomes records of its own over row ranges of the fused one (q_proj rows 0 .. qDim, k_proj, v_proj; gate_proj then
 //   up_proj, the order transformers' Phi3MLP chunks them in). Every strategy, the plan, the int8 quantization (row-wise
-//   scales: the same rows as the fused matrix's) and the cache's kept int8 weights then see ordinary linears.
+//   scales: the same rows as the fused matrix's) and the cache's int8 weights then see ordinary linears.
 // - Gemma 3's multimodal checkpoints keep the language model under language_model.model.* (transformers 4.5x) or
 //   model.language_model.* (5.x) beside a vision tower: the language model's records are renamed to model.*, and the
 //   vision tower and projector are left out (text only).
