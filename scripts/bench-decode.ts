@@ -5,6 +5,7 @@
 //                           [--threshold 6] [--json]
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
+import type { Config } from '../workers/model/config.ts';
 import type { SamplingParams } from '../workers/kernels/sample.ts';
 import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
@@ -15,14 +16,19 @@ import { readModelConfig } from './model-files.ts';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 
-/** GPU bytes one decode step reads: every linear layer, the norms, one embedding row, and the KV cache so far. */
-export function bytesPerToken(w: Weights, dim: number, kvDim: number, layers: number, position: number): { weights: number; kv: number } {
-  let weights = w.lmHead.bytes + w.finalNorm.rowWords * 4 + Math.ceil(dim / 2) * 4;
-  for (const l of w.layers) {
-    weights += l.attnNorm.rowWords * 4 + l.ffnNorm.rowWords * 4;
+/**
+ * GPU bytes one decode step reads: every linear layer, the norms, one embedding row, and the KV cache positions each
+ * layer's query sees (all so far, or its sliding window).
+ */
+export function bytesPerToken(w: Weights, c: Config, position: number): { weights: number; kv: number } {
+  let weights = w.lmHead.bytes + w.finalNorm.rowWords * 4 + Math.ceil(c.dim / 2) * 4;
+  let kv = 0;
+  w.layers.forEach((l, i) => {
+    for (const norm of [l.attnNorm, l.qNorm, l.kNorm, l.postAttnNorm, l.ffnNorm, l.postFfnNorm]) weights += (norm?.rowWords ?? 0) * 4;
     for (const lin of [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]) weights += lin.bytes;
-  }
-  const kv = layers * 2 * (position + 1) * kvDim * 4;
+    const window = c.layers[i].window;
+    kv += 2 * Math.min(position + 1, window ?? Infinity) * c.kvDim * 4;
+  });
   return { weights, kv };
 }
 
@@ -55,7 +61,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
         const t1 = performance.now();
         for (let s = 0; s < steps; s++) next = await t.step(next, c + s, GREEDY);
         const decodeMs = performance.now() - t1;
-        const b = bytesPerToken(weights, config.dim, config.kvDim, config.nLayers, c + steps / 2);
+        const b = bytesPerToken(weights, config, c + steps / 2);
         const decodeTokPerS = (steps * 1000) / decodeMs;
         const row = {
           bench: 'decode',

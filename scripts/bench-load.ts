@@ -13,6 +13,7 @@ import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/net/http.ts';
 import { int8WeightTransform } from '../workers/load/quantize.ts';
 import { defaultConvertOn, loadWeights } from '../workers/load/loader.ts';
+import { checkpointTensors } from '../workers/load/checkpoint-layout.ts';
 import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/load/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/load/safetensors.ts';
 import { openModelSource } from '../workers/load/source.ts';
@@ -161,8 +162,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
   try {
     const ctx = await nodeGpuContext();
     const source = await openModelSource(url);
-    const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
     const config = parseConfig(source.config);
+    const { map, notes: layoutNotes } = checkpointTensors(config, await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined));
     const shape = modelShape(config);
     const unused = new Set(checkTensors(shape, map.tensors));
     const used = [...map.tensors.values()].filter((r) => !unused.has(r.name));
@@ -183,7 +184,7 @@ export async function benchLoad(argv: string[]): Promise<void> {
       for (const strategy of strategies) {
         const plan = planLoad({
           model, architecture: config.architecture, shape, tensors: used, strategy,
-          limits: ctx.limits, int8LmHead, unused: [...unused],
+          limits: ctx.limits, int8LmHead, unused: [...unused], layoutNotes,
         });
         const scope = plan.int8Scope ?? 'decoder';
         const whole = strategy === 'naive' || strategy === 'fp16';

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
+import { describeRecipe } from '../workers/model/config.ts';
 import { checkModel, type ModelCheck } from '../workers/testing/reference-check.ts';
 import { acceptance } from '../workers/testing/acceptance.ts';
 import { encodeHeldout } from '../workers/testing/heldout.ts';
@@ -53,6 +54,8 @@ async function fetchFolder(url: string): Promise<string> {
 
 function printHuman(check: ModelCheck, adapter: string, precision: string, ok: boolean, reasons: string[]): void {
   console.log(`model ${check.model} (${check.config.architecture}) on ${adapter}, ${precision}`);
+  const recipe = describeRecipe(check.config);
+  if (recipe.length > 0) console.log(`  recipe: ${recipe.join('; ')}`);
   for (const c of check.cases) {
     console.log(`  ${JSON.stringify(c.name)}: ${c.positions} positions`);
     console.log(`    max |Δlogit| ${c.maxAbsDiff.toFixed(5)}`);
@@ -123,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
         JSON.stringify({
           model: values.model,
           precision: values.precision,
+          family: check.config.family,
+          recipe: describeRecipe(check.config),
           ...(int8 ? { int8Scope: weights.scope } : {}),
           adapter,
           pass: ok,

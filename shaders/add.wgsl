@@ -1,8 +1,9 @@
-// Residual add: x[i] += y[i] for the first tokens × dim elements. x, y: f32 [tokens, dim].
+// Residual add: x[i] += scale * y[i] for the first tokens × dim elements (scale: Granite's residual_multiplier, else 1).
+// x, y: f32 [tokens, dim].
 
 override WG: u32 = 64u;
 
-struct Params { dim: u32 }
+struct Params { dim: u32, scale: f32 }
 // struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -15,5 +16,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) lid: u32) {
   let i = (wg.x + wg.y * nwg.x) * WG + lid;
   if (i >= step.tokens * p.dim) { return; }
-  x[i] += y[i];
+  x[i] += p.scale * y[i];
 }

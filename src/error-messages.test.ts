@@ -48,6 +48,9 @@ describe('describeError', () => {
     expect(describeError(new EngineError('out-of-memory', 'x'), 'load').nextSteps.join(' ')).toMatch(/streamed-int8/);
     expect(describeError(new EngineError('no-webgpu', 'x'), 'gpu').nextSteps.join(' ')).toMatch(/Chrome/);
     expect(describeError(new EngineError('unsupported', 'x'), 'load').title).toMatch(/not supported/);
+    expect(describeError(new EngineError('unsupported', 'x'), 'load').nextSteps.join(' ')).toMatch(/Gemma 2.*Phi-3.*Granite 3/);
+    const template = describeError(new EngineError('bad-input', 'chat template: System role not supported', { setting: 'chat_template' }), 'generate');
+    expect(template).toMatchObject({ title: expect.stringMatching(/chat template refused/), detail: 'chat template: System role not supported' });
     expect(describeError(new EngineError('network', 'x', { file: 'config.json' }), 'load').nextSteps.join(' ')).toMatch(/config\.json/);
   });
 

@@ -199,11 +199,21 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
     case 'unsupported':
       return {
         title: 'This model or feature is not supported',
-        nextSteps: ['Supported architectures: Llama and Qwen2 (for example the presets).', 'Pick a preset, or another strategy.'],
+        nextSteps: [
+          'Supported families: Llama, Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3 (text), Phi-3 / Phi-4-mini, SmolLM3, OLMo 2, Granite 3 (for example the presets).',
+          'Pick a preset, or another strategy.',
+        ],
       };
     case 'cancelled':
       return { title: context === 'generate' ? 'Generation stopped' : 'Loading cancelled', nextSteps: [] };
     case 'bad-input':
+      if (e?.details.setting === 'chat_template') {
+        // The template's own message (e.g. Gemma's "System role not supported") is the detail.
+        return {
+          title: "The model's chat template refused this conversation",
+          nextSteps: ['Turn chat mode off to send the prompt as plain text.', 'Or change the conversation as the message above asks.'],
+        };
+      }
       return { title: `${ACTION[context]} has an invalid setting`, nextSteps: ['Correct the highlighted setting and try again.'] };
     case 'storage':
       if (e?.details.reason === 'removed') {

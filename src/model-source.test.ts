@@ -20,6 +20,12 @@ describe('checkModelSource', () => {
     for (const p of MODEL_PRESETS) expect(checkModelSource(p.value).ok, p.value).toBe(true);
     expect(MODEL_PRESETS[0].value).toBe('models/kjv-llama/');
   });
+  it('has a hub id for each family the engine runs', () => {
+    const ids = MODEL_PRESETS.map((p) => p.value);
+    for (const family of [/^Qwen\/Qwen3-/, /^google\/gemma-2-/, /^google\/gemma-3-/, /^microsoft\/Phi-(3|4)/, /^HuggingFaceTB\/SmolLM3-/, /^allenai\/OLMo-2-/, /^ibm-granite\/granite-3/]) {
+      expect(ids.some((id) => family.test(id)), String(family)).toBe(true);
+    }
+  });
 });
 
 describe('modelName', () => {

@@ -52,4 +52,6 @@ if (!existsSync(`${out}/gl/libvulkan1.deb`)) {
 for (const m of ['random/llama-outliers-fp16', 'random/llama-gqa-bf16', 'random/qwen2-bias-fp32', 'random/mistral-headdim-bf16', 'random/llama-tied-mqa-fp16']) {
   sh(`mkdir -p ${out}/models && cp -r ../shared/models/${m} ${out}/models/`);
 }
+// The model families' fixtures (6 MB): on a GPU, decode attention takes the split-K passes, windows and soft caps included.
+sh(`mkdir -p ${out}/models/families && cp -r ../shared/models/families/. ${out}/models/families/`);
 sh(`du -sh ${out}`);

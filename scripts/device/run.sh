@@ -35,6 +35,10 @@ for m in $KJV llama-outliers-fp16 llama-gqa-bf16 qwen2-bias-fp32 mistral-headdim
 done
 step verify-llama-outliers-fp16-int8 node $G/verify.mjs --model $M/llama-outliers-fp16 --precision int8 --json
 step verify-kjv-llama-int8 node $G/verify.mjs --model $KJV --precision int8 --json
+# the model families (Qwen3, Gemma 2/3, Phi-3, SmolLM3, OLMo 2, Granite): fp16 against the fixture, int8 reported
+for f in $M/families/*/; do
+  for p in fp16 int8; do step "verify-$(basename $f)-$p" node $G/verify.mjs --model $f --precision $p --json; done
+done
 # 1b. the cache's SHA-256 on that machine's CPU: the whole-file check (hash-wasm, resumable) against native digests
 step hash node $G/bench.mjs hash --mib 1024 --json
 # 2. the streamed-load acceptance on a generated >= 1 GiB bf16 checkpoint, served over HTTP by a separate process

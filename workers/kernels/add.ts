@@ -1,4 +1,5 @@
-// Owner of shaders/add.wgsl: the residual add x += y over [tokens, dim].
+// Owner of shaders/add.wgsl: the residual add x += scale · y over [tokens, dim] (scale: Granite's residual_multiplier,
+// 1 elsewhere, where the sum is exactly x + y).
 import source from '../../shaders/add.wgsl?raw';
 import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -10,7 +11,7 @@ export class ResidualAdd extends ElementwiseKernel {
     super(ctx, 'add', withStep(source));
   }
 
-  bind(label: string, x: GPUBuffer, y: GPUBuffer, dim: number, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
-    return this.bindBuffers(label, x, y, dim, step, group);
+  bind(label: string, x: GPUBuffer, y: GPUBuffer, dim: number, step: GPUBuffer, group: BufferGroup, scale = 1): ElementwiseBinding {
+    return this.bindBuffers(label, x, y, dim, step, group, [['f32', scale]]);
   }
 }

@@ -1,9 +1,10 @@
-// The three element-wise kernels (add.ts, bias-add.ts, swiglu.ts), each against its CPU reference.
+// The element-wise kernels (add.ts, bias-add.ts, swiglu.ts, final-logits.ts), each against its CPU reference.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { ResidualAdd } from './add.ts';
 import { BiasAdd } from './bias-add.ts';
+import { FinalLogits } from './final-logits.ts';
 import { SwiGlu } from './swiglu.ts';
 import { asF16, f16Tensor, maxRelErr, rand, readF32, runPass, stepUniform, storage } from '../testing/kernel-harness.ts';
 
@@ -28,6 +29,23 @@ describe('element-wise kernels', () => {
       runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
       const want = x.map((v, i) => (i < tokens * width ? Math.fround(v + y[i]) : v));
       expect(Array.from(await readF32(ctx, xb))).toEqual(Array.from(want));
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('add with a residual scale (Granite): x += 0.22 · y', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const x = rand(maxTokens * width, 1);
+      const y = rand(maxTokens * width, 2);
+      const xb = storage(ctx, group, 'x', x);
+      const kernel = new ResidualAdd(ctx);
+      const b = kernel.bind('t', xb, storage(ctx, group, 'y', y), width, stepUniform(ctx, group, tokens), group, 0.22);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const want = Array.from(x, (v, i) => (i < tokens * width ? v + 0.22 * y[i] : v));
+      const { err, at } = maxRelErr(await readF32(ctx, xb), want);
+      expect(err, `at ${at}`).toBeLessThan(1e-6);
     } finally {
       group.destroy();
     }
@@ -63,6 +81,46 @@ describe('element-wise kernels', () => {
       const want = Array.from(g, (v, i) => (i < tokens * width ? (v / (1 + Math.exp(-v))) * u[i] : v));
       const { err, at } = maxRelErr(got, want);
       expect(err, `at ${at}`).toBeLessThan(1e-6);
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it('geglu (Gemma): gate = gelu_tanh(gate) * up, finite far past where tanh saturates', async () => {
+    const group = ctx.ledger.group('test');
+    try {
+      const g = rand(maxTokens * width, 7, 12);
+      g[0] = 80;
+      g[1] = -80;
+      const u = rand(maxTokens * width, 8, 3);
+      const gb = storage(ctx, group, 'gate', g);
+      const kernel = new SwiGlu(ctx, 'gelu_tanh');
+      const b = kernel.bind('t', gb, storage(ctx, group, 'up', u), width, stepUniform(ctx, group, tokens), group);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+      const want = Array.from(g, (v, i) => (i < tokens * width ? gelu(v) * u[i] : v));
+      const { err, at } = maxRelErr(await readF32(ctx, gb), want);
+      expect(err, `at ${at}`).toBeLessThan(2e-6);
+    } finally {
+      group.destroy();
+    }
+  });
+
+  it.each([
+    { name: 'soft cap 30 (Gemma 2)', scale: 1, cap: 30 },
+    { name: 'scale 1/8 (Granite)', scale: 1 / 8, cap: null },
+  ])('final logits: $name', async ({ scale, cap }) => {
+    const group = ctx.ledger.group('test');
+    try {
+      const l = rand(maxTokens * width, 9, 200);
+      const lb = storage(ctx, group, 'logits', l);
+      const kernel = new FinalLogits(ctx);
+      const b = kernel.bind('t', lb, width, scale, cap, stepUniform(ctx, group, tokens), group);
+      runPass(ctx, (pass) => kernel.encode(pass, b, tokens));
+      const want = Array.from(l, (v, i) => (i >= tokens * width ? v : cap === null ? v * scale : cap * Math.tanh((v * scale) / cap)));
+      const { err, at } = maxRelErr(await readF32(ctx, lb), want);
+      // WGSL's tanh is not correctly rounded: SwiftShader's is within about 12 ulp of 1 (1.4e-6 measured)
+      expect(err, `at ${at}`).toBeLessThan(cap === null ? 1e-6 : 3e-6);
     } finally {
       group.destroy();
     }

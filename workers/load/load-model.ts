@@ -16,6 +16,7 @@ import { offlineError, openOffline, sourceRecord, storeSource, type OfflineSourc
 import { CachedReader } from '../cache/reader.ts';
 import type { ByteCache } from '../cache/store.ts';
 import type { Validator } from '../cache/validator.ts';
+import { checkpointTensors } from './checkpoint-layout.ts';
 import { parseConfig, type Config } from '../model/config.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
 import { FileVersions, isFileChanged } from '../net/file-version.ts';
@@ -107,7 +108,11 @@ export async function prepareModel(
       ? new CachedReader(opts.cache, source.baseUrl, offline.validators, (file, what) => offlineError(source.baseUrl, file, what, offline.reason))
       : new CachedReader(opts.cache, source.baseUrl)
     : null;
-  const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix);
+  // Fused projections and multimodal prefixes become the records the engine reads (checkpoint-layout.ts).
+  const { map, notes: layoutNotes } = checkpointTensors(
+    config,
+    await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix),
+  );
   const shape = modelShape(config);
   // Tensors the model does not use are neither planned nor loaded (the plan's notes name them).
   const unused = new Set(checkTensors(shape, map.tensors));
@@ -123,6 +128,7 @@ export async function prepareModel(
     limits: ctx.limits,
     vramBudgetBytes: req.vramBudgetBytes,
     int8LmHead: req.int8LmHead,
+    layoutNotes,
   });
   return { source, config, map, plan, reader, uses: (name: string) => !unused.has(name) };
 }

@@ -6,8 +6,9 @@ import { EngineError } from '../errors.ts';
 import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
 import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
-import { maxContext, type Config } from '../model/config.ts';
+import { kvCacheRows, maxContext, type Config } from '../model/config.ts';
 import { quantizeScratchBytes } from './quantize-scratch.ts';
+import { expectedTensors } from '../model/tensor-names.ts';
 import { elementCount, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow } from '../gpu/tensor.ts';
 
@@ -23,12 +24,14 @@ export interface ModelShape {
   /** The model's maximum context (max_position_embeddings). */
   maxContext: number;
   tiedEmbeddings: boolean;
-  /** q/k/v projections have biases (Qwen2). */
-  qkvBias: boolean;
-  /** o_proj has a bias (Llama attention_bias); absent: false. */
-  oBias?: boolean;
-  /** gate/up/down have biases (Llama mlp_bias); absent: false. */
-  mlpBias?: boolean;
+  /** Per layer: its sliding window (its KV cache is a ring, kvCacheRows), or null for global attention. */
+  windows: readonly (number | null)[];
+  /** q and k are normed after their projections: two more activation buffers (q and k before their norms). */
+  qkNorm: boolean;
+  /** Rotary dims of each distinct RoPE: one (cos, sin) table of context × dims / 2 pairs each. */
+  ropeDims: readonly number[];
+  /** The tensors the checkpoint must hold, by name, with their shapes (checkpoint-layout.ts expectedTensors). */
+  tensors: ReadonlyMap<string, readonly number[]>;
 }
 
 export function modelShape(c: Config): ModelShape {
@@ -42,9 +45,10 @@ export function modelShape(c: Config): ModelShape {
     intermediate: c.hiddenDim,
     maxContext: maxContext(c),
     tiedEmbeddings: c.tieWordEmbeddings,
-    qkvBias: c.qkvBias,
-    oBias: c.oBias,
-    mlpBias: c.mlpBias,
+    windows: c.layers.map((l) => l.window),
+    qkNorm: c.qkNorm !== 'none',
+    ropeDims: c.ropes.map((r) => r.rotaryDims),
+    tensors: expectedTensors(c),
   };
 }
 
@@ -94,40 +98,6 @@ export function tensorGpuBytes(
   return { weights: rows * wordsPerRow('f16x2', t.shape) * 4 };
 }
 
-/** The tensors a Llama-family checkpoint (Llama, Mistral, Qwen2) must hold, with their shapes. */
-export function expectedTensors(s: ModelShape): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const q = s.heads * s.headDim;
-  const kv = s.kvHeads * s.headDim;
-  m.set('model.embed_tokens.weight', [s.vocab, s.hidden]);
-  for (let i = 0; i < s.layers; i++) {
-    const p = `model.layers.${i}.`;
-    m.set(p + 'input_layernorm.weight', [s.hidden]);
-    m.set(p + 'post_attention_layernorm.weight', [s.hidden]);
-    m.set(p + 'self_attn.q_proj.weight', [q, s.hidden]);
-    m.set(p + 'self_attn.k_proj.weight', [kv, s.hidden]);
-    m.set(p + 'self_attn.v_proj.weight', [kv, s.hidden]);
-    m.set(p + 'self_attn.o_proj.weight', [s.hidden, q]);
-    if (s.qkvBias) {
-      m.set(p + 'self_attn.q_proj.bias', [q]);
-      m.set(p + 'self_attn.k_proj.bias', [kv]);
-      m.set(p + 'self_attn.v_proj.bias', [kv]);
-    }
-    if (s.oBias) m.set(p + 'self_attn.o_proj.bias', [s.hidden]);
-    m.set(p + 'mlp.gate_proj.weight', [s.intermediate, s.hidden]);
-    m.set(p + 'mlp.up_proj.weight', [s.intermediate, s.hidden]);
-    m.set(p + 'mlp.down_proj.weight', [s.hidden, s.intermediate]);
-    if (s.mlpBias) {
-      m.set(p + 'mlp.gate_proj.bias', [s.intermediate]);
-      m.set(p + 'mlp.up_proj.bias', [s.intermediate]);
-      m.set(p + 'mlp.down_proj.bias', [s.hidden]);
-    }
-  }
-  m.set('model.norm.weight', [s.hidden]);
-  if (!s.tiedEmbeddings) m.set('lm_head.weight', [s.vocab, s.hidden]);
-  return m;
-}
-
 /** At most this many unused tensor names are listed in a plan's note (the rest are counted). */
 const NAMED_UNUSED = 8;
 
@@ -152,7 +122,7 @@ export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorR
       { file: configFile, setting: 'num_hidden_layers' },
     );
   }
-  const expected = expectedTensors(s);
+  const expected = s.tensors;
   for (const [name, shape] of expected) {
     const t = tensors.get(name);
     if (!t) {
@@ -196,6 +166,8 @@ export interface PlanOptions {
   vramBudgetBytes?: number;
   /** Tensors of the checkpoint the model does not use (checkTensors): not in `tensors`, named in the notes. */
   unused?: readonly string[];
+  /** What reading the checkpoint's layout left out or took apart (checkpoint-layout.ts), carried into the notes. */
+  layoutNotes?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -204,20 +176,24 @@ function mib(n: number): string {
 }
 
 /**
- * Activations of one forward of `t` tokens (f32): residual x, normed xb, attention output, q, k, v, the two SwiGLU
- * hidden vectors, attention scores (heads × ctx per token) and the logits; plus, on GPUs, the split-K decode
- * attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU adapters).
+ * Activations of one forward of `t` tokens (f32): residual x, normed xb, the projection output, q and the attention
+ * output, k, v (and q, k before their norms where the recipe norms them), the two gated-MLP hidden vectors, attention
+ * scores (heads × ctx per token) and the logits; the RoPE tables (context × rotary dims / 2 (cos, sin) pairs per
+ * distinct RoPE); plus, on GPUs, the split-K decode attention's partials (counted here for every adapter: an upper
+ * bound by well under a MiB on CPU adapters).
  */
 export function activationBytes(s: ModelShape, ctx: number, t: number): number {
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
-  const perToken = 3 * s.hidden + q + 2 * kv + 2 * s.intermediate + s.heads * ctx + s.vocab;
+  const perToken = 3 * s.hidden + 2 * q + 2 * kv + (s.qkNorm ? q + kv : 0) + 2 * s.intermediate + s.heads * ctx + s.vocab;
+  const ropeTables = s.ropeDims.reduce((a, dims) => a + ctx * dims * 4, 0);
   const att = { nHeads: s.heads, nKvHeads: s.kvHeads, headDim: s.headDim, context: ctx };
-  return perToken * t * 4 + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
+  return perToken * t * 4 + ropeTables + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
 }
 
-export function kvCacheBytes(s: ModelShape, ctx: number): number {
-  return s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+/** f32 keys and values of every layer: `ctx` rows each, or a sliding window's ring (kvCacheRows) where it has one. */
+export function kvCacheBytes(s: ModelShape, ctx: number, maxTokens: number): number {
+  return s.windows.reduce<number>((a, w) => a + 2 * kvCacheRows(w, ctx, maxTokens) * s.kvHeads * s.headDim * 4, 0);
 }
 
 export function planLoad(opts: PlanOptions): PlanReport {
@@ -255,9 +231,20 @@ export function planLoad(opts: PlanOptions): PlanReport {
   // the scratch fits the largest of them (quantize-scratch.ts, which allocates exactly this).
   if (opts.strategy === 'streamed-int8') bytes.staging += quantizeScratchBytes(quantized, binding);
   // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
-  bytes['kv-cache'] = kvCacheBytes(s, ctx);
-  bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
-  const kvLayerBytes = ctx * s.kvHeads * s.headDim * 4;
+  const maxTokens = opts.maxTokens ?? 64;
+  bytes['kv-cache'] = kvCacheBytes(s, ctx, maxTokens);
+  bytes.activations = activationBytes(s, ctx, maxTokens);
+  const notes = [...(opts.layoutNotes ?? []), ...[note, unusedNote(opts.unused ?? [])].filter((n): n is string => n !== null)];
+  const sliding = s.windows.flatMap((w, i) => (w === null || kvCacheRows(w, ctx, maxTokens) >= ctx ? [] : [i]));
+  if (sliding.length > 0) {
+    const full = s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+    const rows = [...new Set(sliding.map((i) => kvCacheRows(s.windows[i], ctx, maxTokens)))].join(' / ');
+    notes.push(
+      `sliding-window layers ${sliding.join(', ')} keep a ring of ${rows} of the ${ctx} positions: KV cache ${mib(bytes['kv-cache'])} ` +
+        `instead of ${mib(full)}`,
+    );
+  }
+  const kvLayerBytes = Math.max(...s.windows.map((w) => kvCacheRows(w, ctx, maxTokens))) * s.kvHeads * s.headDim * 4;
   if (kvLayerBytes > binding) {
     reasons.push(`the KV cache of one layer (K or V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
   }
@@ -284,6 +271,6 @@ export function planLoad(opts: PlanOptions): PlanReport {
     fits: reasons.length === 0,
     reasons,
     ...(opts.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
-    notes: [note, unusedNote(opts.unused ?? [])].filter((n): n is string => n !== null),
+    notes,
   };
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTensors, isQuantizedLinear, planLoad, type ModelShape } from './plan.ts';
+import { parseConfig } from '../model/config.ts';
+import { expectedTensors } from '../model/tensor-names.ts';
+import { isQuantizedLinear, modelShape, planLoad } from './plan.ts';
 import { fp16PartBytes, quantizeScratchBytes, scratchPartBytes } from './quantize-scratch.ts';
 import type { TensorRecord } from './safetensors.ts';
 
@@ -23,8 +25,12 @@ describe('quantize scratch sizing', () => {
   });
 
   it("is the plan's staging for streamed-int8, split alike where the binding limit splits the linears", () => {
-    const shape: ModelShape = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, intermediate: 176, maxContext: 512, tiedEmbeddings: false, qkvBias: false };
-    const records: TensorRecord[] = [...expectedTensors(shape)].map(([name, s]) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: 0, end: 0 }));
+    const config = parseConfig({
+      architectures: ['LlamaForCausalLM'], hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 100,
+      intermediate_size: 176, num_hidden_layers: 2, max_position_embeddings: 512, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+    });
+    const shape = modelShape(config);
+    const records: TensorRecord[] = [...expectedTensors(config)].map(([name, s]) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: 0, end: 0 }));
     const linears = records.filter((r) => isQuantizedLinear(r.name, r.shape));
     for (const maxStorageBufferBindingSize of [1 << 27, 2048, 1000]) {
       const limits = { maxBufferSize: 1 << 30, maxStorageBufferBindingSize };

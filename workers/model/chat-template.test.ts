@@ -81,12 +81,13 @@ describe('ChatTemplate', () => {
 
   it('stops output past the longest prompt the context can take (printing millions of items)', () => {
     const long = { ...chat, messages: [{ role: 'user', content: 'In the beginning '.repeat(60) }] };
-    const e = refusal('{% for i in range(90000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}', long);
+    // a generous time bound: the output bound must be what stops it, even on a loaded machine
+    const e = refusal('{% for i in range(90000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}', long, { ...limits, maxMs: 20_000 });
     expect(e.message).toMatch(/built more than \d+ characters of text along the way/);
   });
 
   it('stops a string doubled in a loop before it outgrows the bound', () => {
-    const e = refusal('{% set ns = namespace(s="x") %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}');
+    const e = refusal('{% set ns = namespace(s="x") %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}', chat, { ...limits, maxMs: 20_000 });
     expect(e.details.setting).toBe('prompt');
     expect(e.message).toMatch(/more than 100000 characters/);
   });

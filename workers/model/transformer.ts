@@ -1,24 +1,29 @@
-// The Llama-family transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint), the Weights
-// (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to bottom, one short
-// comment per step, allocating nothing. Every bind group is built once here; a forward records one command encoder,
-// submits once, and a decode step reads back only the sampled token id.
+// The decoder-only transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint, with the per-model
+// recipe), the Weights (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to
+// bottom, one short comment per step, allocating nothing. One forward serves every family: what differs (norm kind and
+// placement, q/k norms, activation, attention scale and soft cap, each layer's window and RoPE, the multipliers) is
+// read from the recipe at bind time as kernel options, and a step the recipe lacks is simply not bound. Every bind
+// group is built once here; a forward records one command encoder, submits once, and a decode step reads back only the
+// sampled token id.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { ResidualAdd } from '../kernels/add.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
 import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
+import { FinalLogits, type FinalLogitsBinding } from '../kernels/final-logits.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
 import { Rope, type RopeBinding } from '../kernels/rope.ts';
 import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
 import { writeStep } from '../kernels/step.ts';
-import { SwiGlu } from '../kernels/swiglu.ts';
+import { SwiGlu, type GatedActivation } from '../kernels/swiglu.ts';
 import { EngineError } from '../errors.ts';
 import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
 import { bindSharedInput, encodeSharedInput, type LinearBinding, type SharedInputBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import type { Weights } from './weights.ts';
 
 export interface TransformerOptions {
@@ -40,11 +45,16 @@ class ModelKernels {
   readonly rope: Rope;
   readonly attention: Attention;
   readonly add: ResidualAdd;
-  readonly swiglu: SwiGlu;
+  readonly finalLogits: FinalLogits;
   readonly sampler: Sampler;
 
   static for(ctx: GpuContext): ModelKernels {
     return perDevice(ctx, 'transformer', (c) => new ModelKernels(c));
+  }
+
+  /** The gated MLP's activation kernel (SwiGLU or GeGLU), one per device and activation. */
+  static glu(ctx: GpuContext, activation: GatedActivation): SwiGlu {
+    return perDevice(ctx, `swiglu.${activation}`, (c) => new SwiGlu(c, activation));
   }
 
   private constructor(ctx: GpuContext) {
@@ -53,24 +63,33 @@ class ModelKernels {
     this.rope = new Rope(ctx);
     this.attention = new Attention(ctx);
     this.add = new ResidualAdd(ctx);
-    this.swiglu = new SwiGlu(ctx);
+    this.finalLogits = new FinalLogits(ctx);
     this.sampler = new Sampler(ctx);
   }
 }
 
+/** A residual connection: x += scale · y, or x += scale · rmsnorm(y) where the recipe norms the branch's output. */
+type Residual = { add: ElementwiseBinding } | { norm: RmsNormBinding };
+
 interface LayerBindings {
-  attnNorm: RmsNormBinding;
-  /** q, k and v read the same normed x: the int8 input stage is recorded once for the three. */
+  /** x → xb; null where the projections read x itself (OLMo 2). */
+  attnNorm: RmsNormBinding | null;
+  /** q, k and v read the same input: the int8 input stage is recorded once for the three. */
   qkv: SharedInputBinding;
+  /** qPre → q, kPre → k; null without q/k norms. */
+  qNorm: RmsNormBinding | null;
+  kNorm: RmsNormBinding | null;
   rope: RopeBinding;
   attention: AttentionBinding;
   wo: LinearBinding;
-  residual: ElementwiseBinding;
-  ffnNorm: RmsNormBinding;
-  /** gate and up read the same normed x. */
+  attnResidual: Residual;
+  /** x → xb; null where the MLP reads x itself (OLMo 2). */
+  ffnNorm: RmsNormBinding | null;
+  /** gate and up read the same input. */
   gateUp: SharedInputBinding;
-  swiglu: ElementwiseBinding;
+  glu: ElementwiseBinding;
   down: LinearBinding;
+  ffnResidual: Residual;
 }
 
 interface Bindings {
@@ -79,6 +98,9 @@ interface Bindings {
   finalNorm: RmsNormBinding;
   lmHeadLast: LinearBinding;
   lmHeadAll: LinearBinding | null;
+  /** The logits' scale / soft cap (Granite, Gemma 2) on the last row and on every row; null where the recipe has none. */
+  finalLast: FinalLogitsBinding | null;
+  finalAll: FinalLogitsBinding | null;
   sample: SampleBinding;
 }
 
@@ -88,6 +110,7 @@ export class Transformer implements TokenModel {
   readonly contextLength: number;
   readonly maxTokens: number;
   private readonly kernels: ModelKernels;
+  private readonly glu: SwiGlu;
   private readonly group: BufferGroup;
   private readonly s: RunState;
   private readonly b: Bindings;
@@ -103,6 +126,7 @@ export class Transformer implements TokenModel {
     const c = config;
     this.contextLength = Math.min(opts.contextLength ?? Math.min(maxContext(c), 2048), maxContext(c));
     this.kernels = ModelKernels.for(ctx);
+    this.glu = ModelKernels.glu(ctx, c.activation);
     this.group = ctx.ledger.group('run-state');
     try {
       this.s = createRunState(ctx, this.group, c, this.contextLength, opts.maxTokens ?? 128, opts.allLogits ?? false);
@@ -117,24 +141,61 @@ export class Transformer implements TokenModel {
 
   private bind(): Bindings {
     const { kernels, s, group, config: c, weights: w, maxTokens: T } = this;
-    const attn = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
+    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
+    const eps = c.rmsNormEps;
+    const normOpts = { weightOffset: c.normWeightOffset };
+    const residual = (label: string, y: GPUBuffer, postNorm: GpuTensor | null): Residual =>
+      postNorm
+        ? { norm: kernels.rmsnorm.bind(postNorm, eps, y, s.x, s.step, group, { ...normOpts, accumulate: { scale: c.residualScale } }) }
+        : { add: kernels.add.bind(label, s.x, y, c.dim, s.step, group, c.residualScale) };
+    const qkNorm = (weight: GpuTensor | null, pre: GPUBuffer | null, out: GPUBuffer, heads: number) =>
+      weight && pre
+        ? kernels.rmsnorm.bind(weight, eps, pre, out, s.step, group, { ...normOpts, rowsPerToken: c.qkNorm === 'head' ? heads : 1 })
+        : null;
+    const finalLogits = c.logitsScale !== 1 || c.finalSoftcap !== null;
     return {
-      embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group),
-      layers: w.layers.map((l, i) => ({
-        attnNorm: kernels.rmsnorm.bind(l.attnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        qkv: bindSharedInput(s.xb, [[l.wq, s.q], [l.wk, s.k], [l.wv, s.v]], s.step, T, group),
-        rope: kernels.rope.bind(`layer${i}`, attn, { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.rope }, s.step, group),
-        attention: kernels.attention.bind(`layer${i}`, attn, { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut }, s.step, group),
-        wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
-        residual: kernels.add.bind(`layer${i}`, s.x, s.proj, c.dim, s.step, group),
-        ffnNorm: kernels.rmsnorm.bind(l.ffnNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
-        gateUp: bindSharedInput(s.xb, [[l.gate, s.gate], [l.up, s.up]], s.step, T, group),
-        swiglu: kernels.swiglu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
-        down: l.down.bind(s.gate, s.proj, s.step, T, group),
-      })),
-      finalNorm: kernels.rmsnorm.bind(w.finalNorm, c.rmsNormEps, s.x, s.xb, s.step, group),
+      embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group, c.embeddingScale),
+      layers: w.layers.map((l, i) => {
+        const layer = c.layers[i];
+        const rope = layer.rope === null ? null : c.ropes[layer.rope];
+        const attnIn = l.attnNorm ? s.xb : s.x;
+        const ffnIn = l.ffnNorm ? s.xb : s.x;
+        return {
+          attnNorm: l.attnNorm && kernels.rmsnorm.bind(l.attnNorm, eps, s.x, s.xb, s.step, group, normOpts),
+          qkv: bindSharedInput(attnIn, [[l.wq, s.qPre ?? s.q], [l.wk, s.kPre ?? s.k], [l.wv, s.v]], s.step, T, group),
+          qNorm: qkNorm(l.qNorm, s.qPre, s.q, c.nHeads),
+          kNorm: qkNorm(l.kNorm, s.kPre, s.k, c.nKvHeads),
+          rope: kernels.rope.bind(
+            `layer${i}`,
+            shape,
+            { q: s.q, k: s.k, v: s.v, kCache: s.keyCache[i], vCache: s.valueCache[i], table: s.ropeTables[layer.rope ?? 0] },
+            s.step,
+            group,
+            { rotaryDims: rope?.rotaryDims ?? 0, cacheRows: s.cacheRows[i] },
+          ),
+          attention: kernels.attention.bind(
+            `layer${i}`,
+            shape,
+            { q: s.q, kCache: s.keyCache[i], vCache: s.valueCache[i], scores: s.att, out: s.attOut },
+            s.step,
+            group,
+            { scale: c.attentionScale, softcap: c.attnSoftcap, window: layer.window, cacheRows: s.cacheRows[i] },
+          ),
+          wo: l.wo.bind(s.attOut, s.proj, s.step, T, group),
+          attnResidual: residual(`layer${i}.attn`, s.proj, l.postAttnNorm),
+          ffnNorm: l.ffnNorm && kernels.rmsnorm.bind(l.ffnNorm, eps, s.x, s.xb, s.step, group, normOpts),
+          gateUp: bindSharedInput(ffnIn, [[l.gate, s.gate], [l.up, s.up]], s.step, T, group),
+          glu: this.glu.bind(`layer${i}`, s.gate, s.up, c.hiddenDim, s.step, group),
+          down: l.down.bind(s.gate, s.proj, s.step, T, group),
+          ffnResidual: residual(`layer${i}.ffn`, s.proj, l.postFfnNorm),
+        };
+      }),
+      finalNorm: kernels.rmsnorm.bind(w.finalNorm, eps, s.x, s.xb, s.step, group, normOpts),
       lmHeadLast: w.lmHead.bind(s.xLast, s.logits, s.lastStep, 1, group),
       lmHeadAll: s.logitsAll ? w.lmHead.bind(s.xb, s.logitsAll, s.step, T, group) : null,
+      finalLast: finalLogits ? kernels.finalLogits.bind('last', s.logits, c.vocabSize, c.logitsScale, c.finalSoftcap, s.lastStep, group) : null,
+      finalAll:
+        finalLogits && s.logitsAll ? kernels.finalLogits.bind('all', s.logitsAll, c.vocabSize, c.logitsScale, c.finalSoftcap, s.step, group) : null,
       sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
@@ -145,31 +206,40 @@ export class Transformer implements TokenModel {
    */
   private forward(pass: GPUComputePassEncoder, T: number, pos: number): void {
     const { kernels, b, weights: w } = this;
-    // token embeddings: x = embed[ids]
+    // token embeddings: x = embed[ids] · embedding scale (Gemma: sqrt(hidden); Granite: embedding_multiplier)
     kernels.embedding.encode(pass, b.embed, T);
     w.layers.forEach((l, i) => {
       const lb = b.layers[i];
-      // attention rmsnorm
-      kernels.rmsnorm.encode(pass, lb.attnNorm, T);
-      // q, k, v projections (+ bias where the model has one), one int8 quantization of x for the three
+      // attention input: rmsnorm(x) into xb, or x itself (OLMo 2 norms outputs only)
+      if (lb.attnNorm) kernels.rmsnorm.encode(pass, lb.attnNorm, T);
+      // q, k, v projections (+ bias where the model has one), one int8 quantization of the input for the three
       encodeSharedInput(pass, lb.qkv, T);
-      // RoPE on q and k; k and v appended to this layer's cache at rows pos .. pos+T
+      // q/k norms before RoPE (Qwen 3, Gemma 3: per head over head_dim; OLMo 2: over the whole projection)
+      if (lb.qNorm) kernels.rmsnorm.encode(pass, lb.qNorm, T);
+      if (lb.kNorm) kernels.rmsnorm.encode(pass, lb.kNorm, T);
+      // RoPE on q and k (the layer's table and rotary dims; none on NoPE layers); k and v appended to this layer's
+      // cache (a ring for a sliding-window layer)
       kernels.rope.encode(pass, lb.rope, T);
-      // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
+      // causal attention over the cache (GQA: kv head = head / kvGroups; the recipe's scale and soft cap, the layer's window)
       kernels.attention.encode(pass, lb.attention, T, pos + T);
-      // output projection, then the residual connection
+      // output projection, then the residual connection: x += scale · o, or x += rmsnorm(o) (sandwich / post norms)
       l.wo.encode(pass, lb.wo, T);
-      kernels.add.encode(pass, lb.residual, T);
-      // ffn rmsnorm
-      kernels.rmsnorm.encode(pass, lb.ffnNorm, T);
-      // SwiGLU: down(silu(gate(x)) * up(x)), then the residual connection
+      this.encodeResidual(pass, lb.attnResidual, T);
+      // MLP input: rmsnorm(x) into xb, or x itself
+      if (lb.ffnNorm) kernels.rmsnorm.encode(pass, lb.ffnNorm, T);
+      // gated MLP: down(act(gate(h)) * up(h)), act silu (SwiGLU) or tanh GELU (GeGLU), then the residual connection
       encodeSharedInput(pass, lb.gateUp, T);
-      kernels.swiglu.encode(pass, lb.swiglu, T);
+      this.glu.encode(pass, lb.glu, T);
       l.down.encode(pass, lb.down, T);
-      kernels.add.encode(pass, lb.residual, T);
+      this.encodeResidual(pass, lb.ffnResidual, T);
     });
     // final rmsnorm
     kernels.rmsnorm.encode(pass, b.finalNorm, T);
+  }
+
+  private encodeResidual(pass: GPUComputePassEncoder, r: Residual, T: number): void {
+    if ('norm' in r) this.kernels.rmsnorm.encode(pass, r.norm, T);
+    else this.kernels.add.encode(pass, r.add, T);
   }
 
   /** Runs one chunk (at most maxTokens ids at positions pos ..) with one encoder and one submit. */
@@ -193,13 +263,17 @@ export class Transformer implements TokenModel {
     const enc = device.createCommandEncoder({ label: 'forward' });
     let pass = enc.beginComputePass({ label: 'forward.layers' });
     this.forward(pass, T, pos);
-    if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
+    if (head === 'all-logits') {
+      w.lmHead.encode(pass, b.lmHeadAll!, T);
+      if (b.finalAll) this.kernels.finalLogits.encode(pass, b.finalAll, T);
+    }
     pass.end();
     if (head === 'sample') {
       // classifier on the last position only, then sampling on the GPU: one u32 comes back
       enc.copyBufferToBuffer(s.xb, (T - 1) * this.config.dim * 4, s.xLast, 0, this.config.dim * 4);
       pass = enc.beginComputePass({ label: 'forward.sample' });
       w.lmHead.encode(pass, b.lmHeadLast, 1);
+      if (b.finalLast) this.kernels.finalLogits.encode(pass, b.finalLast, 1);
       this.kernels.sampler.encode(pass, b.sample);
       pass.end();
       enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);

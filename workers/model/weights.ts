@@ -1,8 +1,9 @@
-// The model's read-only weights, built from the loaded tensors under their Hugging Face names. Linear layers come
-// from a LinearFactory chosen by the caller (fp16, or LLM.int8 from int8-linear.ts), so the transformer itself has no
-// precision branches; embeddings and norms are fp16 tensors.
+// The model's read-only weights, built from the loaded tensors under their Hugging Face names (checkpoint-layout.ts
+// says which the recipe has). Linear layers come from a LinearFactory chosen by the caller (fp16, or LLM.int8 from
+// int8-linear.ts), so the transformer itself has no precision branches; embeddings and norms are fp16 tensors.
 import type { GpuContext } from '../gpu/device.ts';
 import { EngineError } from '../errors.ts';
+import { expectedTensors, layerTensorNames } from './tensor-names.ts';
 import type { Config } from './config.ts';
 import { Fp16Kernels, Fp16Linear } from './fp16-linear.ts';
 import type { LinearLayer } from './linear.ts';
@@ -19,15 +20,19 @@ export interface LinearSpec<W = unknown> {
 export type LinearFactory = (spec: LinearSpec) => LinearLayer;
 
 export interface LayerWeights {
-  attnNorm: GpuTensor; // [dim]
+  attnNorm: GpuTensor | null; // [dim] before attention (null: OLMo 2's post-norm-only layers)
   wq: LinearLayer; // [qDim, dim]
   wk: LinearLayer; // [kvDim, dim]
   wv: LinearLayer; // [kvDim, dim]
+  qNorm: GpuTensor | null; // [headDim] per head, or [qDim] over the projection
+  kNorm: GpuTensor | null; // [headDim] per head, or [kvDim] over the projection
   wo: LinearLayer; // [dim, qDim]
-  ffnNorm: GpuTensor; // [dim]
+  postAttnNorm: GpuTensor | null; // [dim] on the attention output (Gemma's sandwich, OLMo 2)
+  ffnNorm: GpuTensor | null; // [dim] before the MLP
   gate: LinearLayer; // [hiddenDim, dim]
   up: LinearLayer; // [hiddenDim, dim]
   down: LinearLayer; // [dim, hiddenDim]
+  postFfnNorm: GpuTensor | null; // [dim] on the MLP output
 }
 
 export interface Weights {
@@ -55,36 +60,43 @@ function checkShape(name: string, got: readonly number[], want: readonly number[
 
 export function buildWeights(config: Config, tensors: ReadonlyMap<string, unknown>, linear: LinearFactory): Weights {
   const c = config;
-  const fp16 = (name: string, shape: number[]): GpuTensor => {
+  const shapes = expectedTensors(c);
+  const fp16 = (name: string): GpuTensor => {
     const t = (tensors.get(name) ?? missing(name)) as GpuTensor;
     if (t.format !== 'f16x2') throw new EngineError('bad-file', `tensor '${name}' must be fp16 here, is ${t.format}`, { tensor: name });
-    checkShape(name, t.shape, shape);
+    checkShape(name, t.shape, shapes.get(name)!);
     return t;
   };
-  const lin = (name: string, out: number, inp: number, hasBias: boolean, weight?: unknown): LinearLayer => {
+  const norm = (name: string | null) => (name === null ? null : fp16(name));
+  const lin = (name: string, weight?: unknown): LinearLayer => {
     const w = weight ?? tensors.get(`${name}.weight`) ?? missing(`${name}.weight`);
-    const layer = linear({ name, weight: w, bias: hasBias ? fp16(`${name}.bias`, [out]) : null });
-    checkShape(`${name}.weight`, [layer.outFeatures, layer.inFeatures], [out, inp]);
+    const hasBias = shapes.has(`${name}.bias`);
+    const layer = linear({ name, weight: w, bias: hasBias ? fp16(`${name}.bias`) : null });
+    checkShape(`${name}.weight`, [layer.outFeatures, layer.inFeatures], shapes.get(`${name}.weight`) ?? [c.vocabSize, c.dim]);
     return layer;
   };
-  const embed = fp16('model.embed_tokens.weight', [c.vocabSize, c.dim]);
+  const embed = fp16('model.embed_tokens.weight');
   const layers = Array.from({ length: c.nLayers }, (_, l): LayerWeights => {
-    const p = `model.layers.${l}`;
+    const n = layerTensorNames(c, l);
     return {
-      attnNorm: fp16(`${p}.input_layernorm.weight`, [c.dim]),
-      wq: lin(`${p}.self_attn.q_proj`, c.qDim, c.dim, c.qkvBias),
-      wk: lin(`${p}.self_attn.k_proj`, c.kvDim, c.dim, c.qkvBias),
-      wv: lin(`${p}.self_attn.v_proj`, c.kvDim, c.dim, c.qkvBias),
-      wo: lin(`${p}.self_attn.o_proj`, c.dim, c.qDim, c.oBias),
-      ffnNorm: fp16(`${p}.post_attention_layernorm.weight`, [c.dim]),
-      gate: lin(`${p}.mlp.gate_proj`, c.hiddenDim, c.dim, c.mlpBias),
-      up: lin(`${p}.mlp.up_proj`, c.hiddenDim, c.dim, c.mlpBias),
-      down: lin(`${p}.mlp.down_proj`, c.dim, c.hiddenDim, c.mlpBias),
+      attnNorm: norm(n.attnNorm),
+      wq: lin(n.q),
+      wk: lin(n.k),
+      wv: lin(n.v),
+      qNorm: norm(n.qNorm),
+      kNorm: norm(n.kNorm),
+      wo: lin(n.o),
+      postAttnNorm: norm(n.postAttnNorm),
+      ffnNorm: norm(n.ffnNorm),
+      gate: lin(n.gate),
+      up: lin(n.up),
+      down: lin(n.down),
+      postFfnNorm: norm(n.postFfnNorm),
     };
   });
   // Tied embeddings: lm_head reads the embedding table (some tied checkpoints still carry a copy of lm_head.weight).
   const lmHead = c.tieWordEmbeddings || !tensors.has('lm_head.weight')
-    ? c.tieWordEmbeddings ? lin('lm_head', c.vocabSize, c.dim, false, embed) : missing('lm_head.weight')
-    : lin('lm_head', c.vocabSize, c.dim, false);
-  return { embed, layers, finalNorm: fp16('model.norm.weight', [c.dim]), lmHead };
+    ? c.tieWordEmbeddings ? lin('lm_head', embed) : missing('lm_head.weight')
+    : lin('lm_head');
+  return { embed, layers, finalNorm: fp16('model.norm.weight'), lmHead };
 }
