@@ -1,8 +1,8 @@
 // Where streamed-int8 lands each linear's fp16 bytes before quantizing them: one scratch region (ledger category
 // 'staging'), reused by every quantized linear of the load, instead of buffers created and destroyed per tensor.
-// Per-tensor buffers freed one after another left host memory behind in proportion to the model (measured on
-// lavapipe: Dawn frees a destroyed buffer's memory only once the queue has moved past it, so one freed fp16 linear
-// outlived the ledger at any time, and the freed small allocations fragmented Dawn's sub-allocation heaps). The
+// Per-tensor buffers freed one after another held memory in proportion to the model beyond the ledger (measured on
+// lavapipe: Dawn frees a destroyed buffer only once a later submission has completed, so the fp16 linear freed last
+// was still allocated while the next streamed in: README, "Host memory of streamed-int8"). The
 // scratch is sized by the largest linear still to come (the plan's figure, quantizeScratchBytes); it shrinks when
 // the largest of those is done and is released after the last one, so the GPU peak stays the final weights plus at
 // most one fp16 linear. The quantize uniforms are made once per shape and kept while tensors of that shape remain.

@@ -30,8 +30,8 @@ export class QueueBackpressure {
   /**
    * Counts bytes given to queue.writeBuffer toward the next fence. A fence submits first, so that it covers the writes
    * before it: writeBuffer alone is not submitted work, and on the CPU-conversion path, where nothing else submits,
-   * Dawn's staging of the writes ran 20–46 MiB beyond the ledger during streamed-int8 on lavapipe (1B checkpoint),
-   * 0–15 MiB with the submit.
+   * Dawn's upload buffers for the writes reached 33 MiB beyond the ledger during streamed-int8 on lavapipe (1B
+   * checkpoint), 16 MiB with the submit.
    */
   written(n: number): void {
     this.sinceFence += n;
