@@ -137,7 +137,7 @@ describe('bounds on a header, checked before its work', () => {
     const url = put('padded.safetensors', safetensorsFile(tiny(300_000)));
     const t0 = performance.now();
     const e = await failure(readSafetensorsHeader(url, fast));
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(5000);
     expect(e.code).toBe('bad-file');
     expect(e.message).toMatch(/header length \d+ is not plausible \(limit 16777216\)/);
     // the first read only (256 KiB), never the ~20 MB header

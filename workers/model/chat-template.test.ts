@@ -7,6 +7,7 @@ import { EngineError } from '../errors.ts';
 import { ChatTemplate, MAX_RANGE } from './chat-template.ts';
 
 const limits = { maxMs: 500, maxChars: 100_000 };
+const slow = { maxMs: 20_000, maxChars: 100_000 };
 const chat = {
   messages: [
     { role: 'system', content: 'Be brief.' },
@@ -81,13 +82,13 @@ describe('ChatTemplate', () => {
 
   it('stops output past the longest prompt the context can take (printing millions of items)', () => {
     const long = { ...chat, messages: [{ role: 'user', content: 'In the beginning '.repeat(60) }] };
-    // a generous time bound: the output bound must be what stops it, even on a loaded machine
-    const e = refusal('{% for i in range(90000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}', long, { ...limits, maxMs: 20_000 });
+    // (a generous time bound, so that on a loaded machine the output bound is the one that stops it)
+    const e = refusal('{% for i in range(90000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}', long, slow);
     expect(e.message).toMatch(/built more than \d+ characters of text along the way/);
   });
 
   it('stops a string doubled in a loop before it outgrows the bound', () => {
-    const e = refusal('{% set ns = namespace(s="x") %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}', chat, { ...limits, maxMs: 20_000 });
+    const e = refusal('{% set ns = namespace(s="x") %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}', chat, slow);
     expect(e.details.setting).toBe('prompt');
     expect(e.message).toMatch(/more than 100000 characters/);
   });

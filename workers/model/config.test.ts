@@ -166,7 +166,7 @@ describe('bad config values are refused by name (bad-config), before any weight'
   ])('%s', (_what, patch, key) => {
     const t0 = performance.now();
     const e = badConfig({ ...llama, ...patch });
-    expect(performance.now() - t0).toBeLessThan(50); // refused at once, not after building what the value implies
+    expect(performance.now() - t0).toBeLessThan(500); // refused at once, not after building what the value implies (1e6 layers took 29 s)
     expect(e.details).toMatchObject({ setting: key, file: 'config.json' });
     expect(e.message).toContain(`'${key}'`);
   });

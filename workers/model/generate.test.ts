@@ -251,7 +251,7 @@ describe('work bounded by the context, not by the prompt', () => {
     const model = new ScriptedModel(beginning.greedy_ids, 2048);
     const t0 = performance.now();
     const e = await run2(model, chat, 'In the beginning', { chat: true }).catch((x: unknown) => x);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(performance.now() - t0).toBeLessThan(5000); // its 1 s bound, and a loaded machine (unbounded: 74 s)
     expect(e).toMatchObject({ code: 'bad-input' });
     expect(['chat_template', 'prompt']).toContain((e as EngineError).details.setting);
     expect(model.calls).toEqual([]);
