@@ -53,7 +53,8 @@ function refusal(source: string, items: Record<string, unknown> = chat, l = limi
   const ms = performance.now() - t0;
   expect(e).toBeInstanceOf(EngineError);
   expect((e as EngineError).code).toBe('bad-input');
-  expect(ms).toBeLessThan(l.maxMs + 1500); // the bound, and what one step past it costs on a loaded machine
+  // the bound plus what one step past it costs on a heavily loaded machine; unbounded, these templates run for minutes
+  expect(ms).toBeLessThan(l.maxMs + 10_000);
   return e as EngineError;
 }
 
