@@ -6,7 +6,8 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
-  build: { target: 'es2022', sourcemap: true },
+  // errors.html: every error message as the app renders it (src/error-gallery.tsx), for review and e2e
+  build: { target: 'es2022', sourcemap: true, rollupOptions: { input: { main: 'index.html', errors: 'errors.html' } } },
   server: { port: 5173, strictPort: true },
   preview: { port: 4173, strictPort: true },
   test: {

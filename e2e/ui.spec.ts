@@ -51,7 +51,7 @@ test('every control is present and has an accessible name', async ({ page }) => 
   // the presets include the embedded model (the default) and the hub models
   await expect(page.getByTestId('model-url')).toHaveValue('models/kjv-llama/');
   const presets = await page.getByTestId('model-preset').locator('option').allTextContents();
-  expect(presets.join('|')).toMatch(/SmolLM2 135M.*SmolLM2 360M.*Qwen2\.5 0\.5B.*TinyLlama.*Llama 3\.2 1B/);
+  expect(presets.join("|")).toMatch(/SmolLM2 135M.*SmolLM2 360M.*Qwen2\.5 0\.5B.*TinyLlama.*Llama 3\.2 1B.*Qwen3 0\.6B.*Gemma 2 2B.*Gemma 3 1B.*Phi-4 mini.*SmolLM3 3B.*OLMo 2 1B.*Granite 3\.3 2B/);
   const strategies = await page.getByTestId('strategy').locator('option').allTextContents();
   expect(strategies).toEqual(['naive', 'fp16', 'streamed', 'streamed-int8']);
   // nothing loaded: nothing to generate, stop or cancel

@@ -6,11 +6,12 @@
 // A variant is `single` (the single pass), `split` (the defaults the engine uses on a GPU) or
 // `split:<minChunk>:<splitWorkgroups>[:<workgroupSize>]`. One JSON object per (variant, T), with the largest
 // difference of layer 0's output from the single pass's (maxRelDiff).
-import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { readBuffer } from '../workers/gpu/node-gpu.ts';
 import { Attention, attentionScratchBytes, decodeChunkLength, DEFAULT_MIN_CHUNK, type AttentionOptions } from '../workers/kernels/attention.ts';
 import { uniformData } from '../workers/kernels/dispatch.ts';
+import { parseCli, runCli } from './cli.ts';
+import { BENCH_ATTENTION } from './cli-specs.ts';
 
 function variantOptions(v: string): AttentionOptions {
   if (v === 'single') return { splitDecode: 'never' };
@@ -21,20 +22,7 @@ function variantOptions(v: string): AttentionOptions {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      heads: { type: 'string', default: '32' },
-      'kv-heads': { type: 'string', default: '4' },
-      'head-dim': { type: 'string', default: '64' },
-      layers: { type: 'string', default: '22' },
-      context: { type: 'string', default: '2048' },
-      lengths: { type: 'string', default: '16,128,512,2048' },
-      variants: { type: 'string', default: 'single,split' },
-      ms: { type: 'string', default: '40' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCli(BENCH_ATTENTION, argv);
   const shape = { nHeads: Number(values.heads), nKvHeads: Number(values['kv-heads']), headDim: Number(values['head-dim']), context: Number(values.context) };
   const layers = Number(values.layers);
   const targetMs = Number(values.ms);
@@ -121,10 +109,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
-    process.exit(1);
-  },
-);
+runCli(() => main(process.argv.slice(2)));

@@ -11,7 +11,6 @@
 // their sum against the wall time per token: near 1, the GPU kernels bound decode; far below, dispatch overhead or
 // the CPU does. --prefill N times a prefill of N tokens on its own (tok/s). --matvec picks the one-token products'
 // variant (scripts/bench-matvec.ts: e.g. 128:4:sg) instead of the device's default.
-import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { parseMatVecVariant } from '../workers/kernels/matvec-io.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
@@ -19,18 +18,26 @@ import type { SamplingParams } from '../workers/kernels/sample.ts';
 import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
 import { buildWeights, fp16LinearFactory, type Weights } from '../workers/model/weights.ts';
+import type { Config } from '../workers/model/config.ts';
+import { badValue, numberOption, parseCli, UsageError } from './cli.ts';
+import { BENCH_DECODE } from './cli-specs.ts';
 import { readModelConfig } from './model-files.ts';
 
 const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, u: 0 };
 
-/** GPU bytes one decode step reads: every linear layer, the norms, one embedding row, and the KV cache so far. */
-export function bytesPerToken(w: Weights, dim: number, kvDim: number, layers: number, position: number): { weights: number; kv: number } {
-  let weights = w.lmHead.bytes + w.finalNorm.rowWords * 4 + Math.ceil(dim / 2) * 4;
-  for (const l of w.layers) {
-    weights += l.attnNorm.rowWords * 4 + l.ffnNorm.rowWords * 4;
+/**
+ * GPU bytes one decode step reads: every linear layer, the norms, one embedding row, and the KV cache positions each
+ * layer's query sees (all so far, or its sliding window).
+ */
+export function bytesPerToken(w: Weights, c: Config, position: number): { weights: number; kv: number } {
+  let weights = w.lmHead.bytes + w.finalNorm.rowWords * 4 + Math.ceil(c.dim / 2) * 4;
+  let kv = 0;
+  w.layers.forEach((l, i) => {
+    for (const norm of [l.attnNorm, l.qNorm, l.kNorm, l.postAttnNorm, l.ffnNorm, l.postFfnNorm]) weights += (norm?.rowWords ?? 0) * 4;
     for (const lin of [l.qkv, l.o, l.gateUp, l.down]) weights += lin.bytes;
-  }
-  const kv = layers * 2 * (position + 1) * kvDim * 4;
+    const window = c.layers[i].window;
+    kv += 2 * Math.min(position + 1, window ?? Infinity) * c.kvDim * 4;
+  });
   return { weights, kv };
 }
 
@@ -63,34 +70,28 @@ async function profileSteps(t: Transformer, id: number, pos: number, steps: numb
 }
 
 export async function benchDecode(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      precision: { type: 'string', default: 'fp16' },
-      contexts: { type: 'string', default: '16,128,512' },
-      steps: { type: 'string', default: '16' },
-      threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
-      profile: { type: 'boolean', default: false },
-      prefill: { type: 'string' },
-      matvec: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model) throw new Error('bench decode: --model <dir-or-url> is required');
+  const { values } = parseCli(BENCH_DECODE, argv);
+  if (!values.model) throw new UsageError(`--model <dir-or-url> is required\n${BENCH_DECODE.usage}`);
+  const threshold = numberOption(BENCH_DECODE, 'threshold', values.threshold ?? String(DEFAULT_OUTLIER_THRESHOLD), (n) => n >= 0, 'a threshold ≥ 0');
+  const precisions = values.precision.split(',');
+  for (const p of precisions) if (p !== 'fp16' && p !== 'int8') throw badValue(BENCH_DECODE, 'precision', p, 'fp16 or int8');
   const config = await readModelConfig(values.model);
-  const steps = Number(values.steps);
-  const contexts = values.contexts.split(',').map(Number);
+  const steps = numberOption(BENCH_DECODE, 'steps', values.steps, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
+  const contexts = values.contexts.split(',').map((c) => numberOption(BENCH_DECODE, 'contexts', c, (n) => Number.isInteger(n) && n >= 1, 'whole numbers ≥ 1'));
+  const prefillTokens = values.prefill ? numberOption(BENCH_DECODE, 'prefill', values.prefill, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1') : 0;
+  let matvec;
+  try {
+    matvec = values.matvec ? parseMatVecVariant(values.matvec) : undefined;
+  } catch (e) {
+    throw badValue(BENCH_DECODE, 'matvec', values.matvec, e instanceof Error ? e.message : String(e));
+  }
   const ctx = await nodeGpuContext();
   const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture}`.trim();
-  for (const precision of values.precision.split(',') as ('fp16' | 'int8')[]) {
-    if (precision !== 'fp16' && precision !== 'int8') throw new Error(`bench decode: unknown precision '${precision}'`);
+  for (const precision of precisions as ('fp16' | 'int8')[]) {
     const loaded = await loadModelWeights(ctx, values.model, { precision });
-    const matvec = values.matvec ? parseMatVecVariant(values.matvec) : undefined;
     const fp16 = fp16LinearFactory(ctx, { matvec });
-    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold), matvec }) : fp16;
+    const factory = precision === 'int8' ? int8LinearFactory(ctx, fp16, { threshold, matvec }) : fp16;
     const weights = buildWeights(config, loaded.tensors, factory);
-    const prefillTokens = values.prefill ? Number(values.prefill) : 0;
     // per context: the GPU-fed steps, the CPU-fed ones, then the profiled ones
     const maxCtx = Math.max(...contexts, prefillTokens) + 3 * steps + 3;
     const t = new Transformer(ctx, config, weights, { contextLength: maxCtx, maxTokens: 64 });
@@ -135,7 +136,7 @@ export async function benchDecode(argv: string[]): Promise<void> {
         const t2 = performance.now();
         for (let s = 0; s < steps; s++) next = await t.step(next, c + steps + s, GREEDY);
         const blockingMs = performance.now() - t2;
-        const b = bytesPerToken(weights, config.dim, config.kvDim, config.nLayers, c + steps / 2);
+        const b = bytesPerToken(weights, config, c + steps / 2);
         const decodeTokPerS = (steps * 1000) / decodeMs;
         const row = {
           bench: 'decode',

@@ -6,11 +6,14 @@ import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
 import { benchCache } from './bench-cache.ts';
+import { badValue, numberOption, parseCli, UsageError } from './cli.ts';
+import { BENCH_LOAD } from './cli-specs.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { parseConfig } from '../workers/model/config.ts';
 import { streamRange, type ByteRange } from '../workers/net/http.ts';
 import { int8WeightTransform } from '../workers/load/quantize.ts';
 import { defaultConvertOn, loadWeights } from '../workers/load/loader.ts';
+import { checkpointTensors } from '../workers/load/checkpoint-layout.ts';
 import { checkTensors, int8Scope, modelShape, planLoad } from '../workers/load/plan.ts';
 import { readTensorMap, type TensorMap } from '../workers/load/safetensors.ts';
 import { openModelSource } from '../workers/load/source.ts';
@@ -58,52 +61,94 @@ async function rawFetch(plan: { url: string; range: ByteRange }[], whole: boolea
   return { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000) };
 }
 
-/** Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes. */
-function hostSampler(ctx: GpuContext) {
+/**
+ * Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes, with
+ * the growth profile over the load: the highest growth in each tenth of the checkpoint's bytes (sampled on every
+ * ledger change, every 10 ms and every progress report), and its slope over the second half in MiB per GB, where a
+ * cost per tensor shows as a steady climb while fixed costs (pipelines, thread pools, chunks) are paid early.
+ */
+function hostSampler(ctx: GpuContext, checkpointBytes: number) {
   const base = process.memoryUsage();
   const baseRssMinusGpu = base.rss - ctx.ledger.current;
   const peak = { rss: 0, rssMinusGpu: 0, jsHeapAndArrayBuffers: 0 };
+  // the host side: rss minus the ledger on CPU adapters (GPU buffers live in this process), rss itself on a GPU
+  const tenths = new Array<number>(10).fill(-Infinity);
+  let bytesDone = 0;
   const sample = () => {
     const m = process.memoryUsage();
-    peak.rss = Math.max(peak.rss, m.rss - base.rss);
-    peak.rssMinusGpu = Math.max(peak.rssMinusGpu, m.rss - ctx.ledger.current - baseRssMinusGpu);
+    const rss = m.rss - base.rss;
+    const rssMinusGpu = m.rss - ctx.ledger.current - baseRssMinusGpu;
+    peak.rss = Math.max(peak.rss, rss);
+    peak.rssMinusGpu = Math.max(peak.rssMinusGpu, rssMinusGpu);
     peak.jsHeapAndArrayBuffers = Math.max(peak.jsHeapAndArrayBuffers, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
+    const i = Math.min(9, Math.floor((bytesDone / Math.max(1, checkpointBytes)) * 10));
+    tenths[i] = Math.max(tenths[i], ctx.software ? rssMinusGpu : rss);
   };
   const unsubscribe = ctx.ledger.subscribe(sample);
   const timer = setInterval(sample, 10);
   return {
+    /** A progress report: the bytes read so far place the samples that follow. */
+    progress(done: number) {
+      bytesDone = done;
+      sample();
+    },
     stop() {
       sample();
       clearInterval(timer);
       unsubscribe();
-      return peak;
+      const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+      const gb = checkpointBytes / 1e9;
+      // least squares over the second half's tenths (x: GB read at the tenth's middle)
+      const pts = tenths.map((y, i) => ({ x: ((i + 0.5) / 10) * gb, y })).slice(5).filter((p) => Number.isFinite(p.y));
+      let slope: number | null = null;
+      if (pts.length >= 3) {
+        const mx = pts.reduce((a, p) => a + p.x, 0) / pts.length;
+        const my = pts.reduce((a, p) => a + p.y, 0) / pts.length;
+        slope = pts.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / pts.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+      }
+      const host = ctx.software ? peak.rssMinusGpu : peak.rss;
+      return {
+        ...peak,
+        measure: ctx.software ? ('rssMinusGpu' as const) : ('rss' as const),
+        checkpointGB: Math.round(gb * 1000) / 1000,
+        perGB: {
+          /** the peak growth divided by the checkpoint's size (fixed costs included) */
+          peakMiB: MiB(host / gb),
+          /** MiB per GB read over the second half: ~0 when host memory is bounded, a leak's rate otherwise */
+          slopeMiB: slope === null ? null : MiB(slope),
+        },
+        /** the highest growth (MiB) in each tenth of the bytes read */
+        tenthsMiB: tenths.map((v) => (Number.isFinite(v) ? MiB(v) : null)),
+      };
     },
   };
 }
 
+/** Whether the highest growth in the last five tenths stays within `slackMiB` of the highest in the first five. */
+function secondHalfNotAbove(tenths: (number | null)[], slackMiB: number): boolean {
+  const max = (xs: (number | null)[]) => Math.max(...xs.filter((x): x is number => x !== null));
+  return max(tenths.slice(5)) <= max(tenths.slice(0, 5)) + slackMiB;
+}
+
 export async function benchLoad(argv: string[]): Promise<void> {
-  const arg = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
-  const model = arg('--model');
-  if (!model) throw new Error('bench load: --model <url-or-dir> is required');
-  const strategies = arg('--strategy', 'streamed')!.split(',') as LoadStrategy[];
-  for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw new Error(`unknown strategy '${s}'`);
-  const repeat = Number(arg('--repeat', '1'));
-  const json = argv.includes('--json');
-  const convertOnArg = arg('--convert-on') as 'gpu' | 'cpu' | undefined;
+  const { values } = parseCli(BENCH_LOAD, argv);
+  const model = values.model;
+  if (!model) throw new UsageError(`--model <url-or-dir> is required\n${BENCH_LOAD.usage}`);
+  const strategies = values.strategy.split(',') as LoadStrategy[];
+  for (const s of strategies) if (!LOAD_STRATEGIES.includes(s)) throw badValue(BENCH_LOAD, 'strategy', s, LOAD_STRATEGIES.join(', '));
+  const repeat = numberOption(BENCH_LOAD, 'repeat', values.repeat, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
+  const json = values.json;
+  const convertOnArg = values['convert-on'] as 'gpu' | 'cpu' | undefined;
   // streamed-int8 quantizes lm_head too (the app's LoadRequest.int8LmHead; ignored with a note for tied embeddings)
-  const int8LmHead = argv.includes('--int8-lm-head');
-  if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw new Error(`--convert-on gpu|cpu, not '${convertOnArg}'`);
+  const int8LmHead = values['int8-lm-head'];
+  if (convertOnArg && convertOnArg !== 'gpu' && convertOnArg !== 'cpu') throw badValue(BENCH_LOAD, 'convert-on', convertOnArg, 'gpu or cpu');
   // Where the streamed strategies read HTTP: on a worker thread (default; the browser's fetch runs in its network
   // process, not on the worker that uploads) or on this JavaScript thread, taking turns with conversion and upload.
-  const readerArg = arg('--reader', 'thread');
-  if (readerArg !== 'thread' && readerArg !== 'main') throw new Error(`--reader thread|main, not '${readerArg}'`);
+  const readerArg = values.reader;
+  if (readerArg !== 'thread' && readerArg !== 'main') throw badValue(BENCH_LOAD, 'reader', readerArg, 'thread or main');
   // The stream's chunk (gather, staging slot, reader-thread chunk) and the reader thread's ring, for tuning runs.
-  const chunkBytes = Number(arg('--chunk-mib', String(DEFAULT_STREAM_OPTIONS.chunkBytes / 2 ** 20))) * 2 ** 20;
-  const ring = Number(arg('--ring', '4'));
-  if (!(chunkBytes >= 65536) || !(ring >= 1)) throw new Error('--chunk-mib must be ≥ 1/16 and --ring ≥ 1');
+  const chunkBytes = numberOption(BENCH_LOAD, 'chunk-mib', values['chunk-mib'] ?? String(DEFAULT_STREAM_OPTIONS.chunkBytes / 2 ** 20), (n) => n >= 1 / 16, 'MiB ≥ 1/16') * 2 ** 20;
+  const ring = numberOption(BENCH_LOAD, 'ring', values.ring, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
 
@@ -117,16 +162,17 @@ export async function benchLoad(argv: string[]): Promise<void> {
   try {
     const ctx = await nodeGpuContext();
     const source = await openModelSource(url);
-    const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
     const config = parseConfig(source.config);
+    const { map, notes: layoutNotes } = checkpointTensors(config, await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined));
     const shape = modelShape(config);
-    checkTensors(shape, map.tensors);
+    const unused = new Set(checkTensors(shape, map.tensors));
+    const used = [...map.tensors.values()].filter((r) => !unused.has(r.name));
     const scopeFor = (strategy: LoadStrategy) => {
       const r = int8Scope({ strategy, int8LmHead }, shape.tiedEmbeddings);
       if (r.note && strategy === 'streamed-int8') console.error(`note: ${r.note}`);
       return r.scope;
     };
-    const cacheDir = arg('--cache');
+    const cacheDir = values.cache;
     if (cacheDir) {
       await benchCache(ctx, map, {
         model, baseUrl: source.baseUrl, strategies, dir: cacheDir, convertOn: convertOnArg ?? defaultConvertOn(ctx), json,
@@ -137,8 +183,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
     for (let i = 0; i < repeat; i++) {
       for (const strategy of strategies) {
         const plan = planLoad({
-          model, architecture: config.architecture, shape, tensors: [...map.tensors.values()], strategy,
-          limits: ctx.limits, int8LmHead,
+          model, architecture: config.architecture, shape, tensors: used, strategy,
+          limits: ctx.limits, int8LmHead, unused: [...unused], layoutNotes,
         });
         const scope = plan.int8Scope ?? 'decoder';
         const whole = strategy === 'naive' || strategy === 'fp16';
@@ -149,7 +195,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
         if (useThread) thread ??= threadRangeReader({ chunkBytes, buffers: ring, workerUrl: threadWorkerUrl() });
         const rawThread = whole || !thread ? null : await rawFetch(fetchPlan(map, strategy), false, thread.read);
         const rawBest = rawThread && rawThread.mbPerS > raw.mbPerS ? rawThread : raw;
-        const sampler = hostSampler(ctx);
+        const checkpointBytes = [...map.tensors.values()].reduce((a, t) => a + t.end - t.start, 0);
+        const sampler = hostSampler(ctx, checkpointBytes);
         const convertOn = convertOnArg ?? defaultConvertOn(ctx);
         const int8 = strategy === 'streamed-int8';
         const loaded = await loadWeights(ctx, map, {
@@ -158,6 +205,8 @@ export async function benchLoad(argv: string[]): Promise<void> {
           convertOn,
           transform: int8 ? int8WeightTransform(ctx, { scope }) : undefined,
           stream: { chunkBytes, ...(useThread ? { read: thread!.read } : {}) },
+          onProgress: (p) => sampler.progress(p.bytesDone),
+          only: (name) => !unused.has(name),
         });
         const host = sampler.stop();
         const r = loaded.report;
@@ -183,6 +232,10 @@ export async function benchLoad(argv: string[]): Promise<void> {
             // On CPU adapters (SwiftShader, lavapipe) GPU buffers live in this process: rss minus the ledger is the host side.
             // On a real GPU the buffers are not in rss: the growth is rss itself.
             hostGrowthMiB: (ctx.software ? host.rssMinusGpu : host.rss) / 2 ** 20,
+            // bounded host memory: the second half of the load grows the host side no further than the first did (a
+            // cost per tensor or per byte would climb all along; fixed costs are paid early), within 16 MiB of noise
+            // (garbage collection timing, writes in flight)
+            hostBoundedOverLoad: secondHalfNotAbove(host.tenthsMiB, 16),
             // What the loader itself held at once (JS buffers for weights): the browser's measure, beside rss here.
             loaderHostBuffersMiB: r.peakHostBuffersBytes / 2 ** 20,
             throughputAtLeast80PctOfRaw: r.mbPerS >= 0.8 * rawBest.mbPerS,

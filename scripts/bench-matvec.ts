@@ -9,7 +9,6 @@
 // A variant is `<workgroupSize>:<pairs>:<sg|wg>` (lanes over the whole workgroup, reduced with subgroups or in
 // workgroup memory) or `thread:<pairs>` (one thread per row pair, the CPU adapters' kind). One JSON object per
 // (precision, variant, shape), then one {best} object: per precision the variant with the least total time.
-import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import { PassRecorder } from '../workers/gpu/pass-recorder.ts';
 import { allocateTensor, type GpuTensor } from '../workers/gpu/tensor.ts';
@@ -18,24 +17,11 @@ import { MatVecF16 } from '../workers/kernels/matvec.ts';
 import { MatVecInt8 } from '../workers/kernels/matvec-int8.ts';
 import { parseMatVecVariant, type MatVecEpilogue } from '../workers/kernels/matvec-io.ts';
 import { gluBlock } from '../workers/model/linear.ts';
+import { parseCli, runCli } from './cli.ts';
+import { BENCH_MATVEC } from './cli-specs.ts';
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      dim: { type: 'string', default: '2048' },
-      hidden: { type: 'string', default: '5632' },
-      heads: { type: 'string', default: '32' },
-      'kv-heads': { type: 'string', default: '4' },
-      'head-dim': { type: 'string', default: '64' },
-      vocab: { type: 'string', default: '32000' },
-      precision: { type: 'string', default: 'fp16,int8' },
-      variants: { type: 'string', default: '32:4:sg,64:2:sg,64:4:sg,64:8:sg,128:4:sg,128:8:sg,256:4:sg,256:8:sg,64:4:wg' },
-      reps: { type: 'string', default: '30' },
-      'rotate-mib': { type: 'string', default: '160' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCli(BENCH_MATVEC, argv);
   const [dim, hidden, heads, kvHeads, hd, vocab] = ['dim', 'hidden', 'heads', 'kv-heads', 'head-dim', 'vocab'].map((k) => Number(values[k as keyof typeof values]));
   const reps = Number(values.reps);
   const ctx = await nodeGpuContext();
@@ -62,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
   const table = buf('table', 64 * (hd / 2) * 8);
   // the decode step's products: [name, rows, k, epilogue, x read through the norm]
   const shapes: [string, number, number, MatVecEpilogue, boolean][] = [
-    ['qkv', qkvRows, dim, { kind: 'rope_kv', q: out, kv: { buffer: kv, vOffset: 64 * kvHeads * hd * 4 }, table, nHeads: heads, nKvHeads: kvHeads, headDim: hd, ropeHalf: hd / 2 }, true],
+    ['qkv', qkvRows, dim, { kind: 'rope_kv', q: out, kv: { buffer: kv, vOffset: 64 * kvHeads * hd * 4 }, table, nHeads: heads, nKvHeads: kvHeads, headDim: hd, ropeHalf: hd / 2, cacheRows: 64 }, true],
     ['o', dim, dim, { kind: 'residual', x: out }, false],
     ['gate_up', 2 * hidden, dim, { kind: 'glu', out, block: gluBlock(hidden) }, true],
     ['down', dim, hidden, { kind: 'residual', x: out }, false],
@@ -122,10 +108,4 @@ async function main(argv: string[]): Promise<void> {
   console.log(values.json ? JSON.stringify({ bench: 'matvec-best', adapter, best, totalsUs: totals }) : `best: ${JSON.stringify(best)}`);
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
-  },
-);
+runCli(() => main(process.argv.slice(2)));

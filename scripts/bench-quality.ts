@@ -6,7 +6,6 @@
 // [EOS], concatenated, non-overlapping windows, no KV cache across windows), computed exactly as it describes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { GpuContext } from '../workers/gpu/device.ts';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
 import type { Config } from '../workers/model/config.ts';
@@ -15,6 +14,8 @@ import { encodeHeldout } from '../workers/testing/heldout.ts';
 import { loadModelWeights } from '../workers/testing/model-weights.ts';
 import { Transformer } from '../workers/model/transformer.ts';
 import { buildWeights, fp16LinearFactory } from '../workers/model/weights.ts';
+import { numberOption, parseCli } from './cli.ts';
+import { BENCH_QUALITY } from './cli-specs.ts';
 import { readModelConfig } from './model-files.ts';
 
 interface PathResult {
@@ -78,16 +79,7 @@ async function evaluate(
 }
 
 export async function benchQuality(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string', default: 'public/models/kjv-llama' },
-      threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
-      windows: { type: 'string' },
-      'int8-lm-head': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCli(BENCH_QUALITY, argv);
   const dir = values.model;
   const reference = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
     heldout?: { window: number; windows: number; perplexity: number };
@@ -97,10 +89,10 @@ export async function benchQuality(argv: string[]): Promise<void> {
   const docs = await encodeHeldout(dir);
   if (!docs) throw new Error(`bench quality: ${dir} needs heldout.txt and tokenizer.json`);
   const stream = docs.flat();
-  const windows = Math.min(spec.windows, Number(values.windows ?? spec.windows));
+  const windows = Math.min(spec.windows, numberOption(BENCH_QUALITY, 'windows', values.windows ?? String(spec.windows), (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1'));
   const config = await readModelConfig(dir);
   const ctx = await nodeGpuContext();
-  const threshold = Number(values.threshold);
+  const threshold = numberOption(BENCH_QUALITY, 'threshold', values.threshold ?? String(DEFAULT_OUTLIER_THRESHOLD), (n) => n >= 0, 'a threshold ≥ 0');
   const t0 = performance.now();
   const f = await evaluate(ctx, dir, config, 'fp16', threshold, stream, spec.window, windows);
   const t1 = performance.now();

@@ -1,6 +1,6 @@
 // Diagnostic (not a test): where the streamed load's time and host memory go, stage by stage, on one byte range of a
 // checkpoint served from a child process:
-//   node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs scripts/diag-stream.ts <dir> [MiB] [stages] (CHUNK=bytes)
+//   node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs scripts/diag-stream.ts <dir> [--mib 512] [--stages …] [--chunk BYTES]
 // Stages: raw (read and discard), gather (into a fixed chunk), convert (+ convert.ts), upload (+ writeBuffer, never
 // waiting for the queue), uploadDrain (+ onSubmittedWorkDone every 16 MiB). Prints MB/s, time split and the peak
 // growth of rss / JS heap / ArrayBuffers / external memory per stage.
@@ -9,10 +9,17 @@ import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { streamRange } from '../workers/net/http.ts';
 import { F16x2Converter } from '../workers/load/convert.ts';
+import { parseCliOrExit } from './cli.ts';
+import { DIAG_STREAM } from './cli-specs.ts';
 
-const dir = process.argv[2];
-const mib = Number(process.argv[3] ?? 512);
-const stages = (process.argv[4] ?? 'raw,gather,convert,upload,uploadDrain').split(',');
+const { values, positionals } = parseCliOrExit(DIAG_STREAM, process.argv.slice(2));
+const dir = positionals[0];
+if (!dir || positionals.length > 1) {
+  console.error(`one folder, not ${positionals.length}\n${DIAG_STREAM.usage}`);
+  process.exit(2);
+}
+const mib = Number(values.mib);
+const stages = values.stages.split(',');
 if (!process.env.VK_ICD_FILENAMES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json'))
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const { nodeGpuContext } = await import('../workers/gpu/node-gpu.ts');
@@ -23,7 +30,7 @@ for await (const line of createInterface({ input: child.stdout! })) { const m = 
 const url = `${base}model.safetensors`;
 const ctx = await nodeGpuContext();
 const range = { start: 1 << 20, end: (1 << 20) + mib * 2 ** 20 };
-const CHUNK = Number(process.env.CHUNK ?? 4 << 20);
+const CHUNK = Number(values.chunk);
 
 function sampler() {
   globalThis.gc?.();

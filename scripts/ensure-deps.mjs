@@ -2,6 +2,15 @@
 import { execSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+// No options: anything on the command line is a mistake, said with the usage (strict, as every CLI here).
+try {
+  parseArgs({ args: process.argv.slice(2), options: {}, strict: true, allowPositionals: false });
+} catch (e) {
+  console.error(`${e.message}\nusage: node scripts/ensure-deps.mjs   (no options; run by npm start)`);
+  process.exit(2);
+}
 
 const sum = createHash('sha256').update(readFileSync('package-lock.json')).digest('hex');
 let installed = '';

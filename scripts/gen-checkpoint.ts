@@ -1,9 +1,18 @@
 // Generates a random-weight Llama-shaped checkpoint of about a chosen size, streamed to disk (never held whole):
 //   npm run gen-checkpoint -- --out bench-data/llama-1b --params 1.1e9 --dtype bf16
-// Writes config.json, generation_config.json and model.safetensors. bench-data/ is gitignored: never commit these.
+//   npm run gen-checkpoint -- --out /tmp/llama-7b --shape llama-7b --shard-gb 2 --fast
+// Writes config.json, generation_config.json and model.safetensors (or, with --shard-gb, model-0000i-of-0000n
+// shards of at most that size and model.safetensors.index.json, as the hub lays out large models: the whole-file
+// strategies fetch a file into one ArrayBuffer, at most 4 GiB in Node 20). --shape llama-7b is Llama 2 7B's shape
+// (4096 wide, 32 layers, 32 heads, no grouped-query attention, 11008 intermediate). --fast fills each tensor from a
+// few pre-generated 8 MiB blocks of its own scale (values repeat every 32 MiB) instead of a fresh stream, so that
+// writing runs at disk speed: for load benchmarks, which never look at the values. bench-data/ is gitignored: never
+// commit these.
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { badValue, numberOption, parseCli, runCli, UsageError } from './cli.ts';
+import { GEN_CHECKPOINT } from './cli-specs.ts';
 import { safetensorsHeader, tensorBytes, type TensorSpec } from './safetensors-writer.ts';
 
 interface Shape {
@@ -83,16 +92,37 @@ function fill(out: Uint8Array, dtype: string, std: number, norm: boolean, seed: 
   }
 }
 
+const LLAMA_7B: Shape = { hidden: 4096, layers: 32, heads: 32, kvHeads: 32, intermediate: 11008, vocab: 32000 };
+
+/** Tensors in shards of at most `maxBytes` (a tensor larger than that gets a shard of its own). */
+function shards(list: TensorSpec[], maxBytes: number): TensorSpec[][] {
+  const out: TensorSpec[][] = [[]];
+  let bytes = 0;
+  for (const t of list) {
+    const n = tensorBytes(t);
+    if (bytes > 0 && bytes + n > maxBytes) {
+      out.push([]);
+      bytes = 0;
+    }
+    out[out.length - 1].push(t);
+    bytes += n;
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
-  const arg = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
-  const out = arg('--out');
-  if (!out) throw new Error('usage: gen-checkpoint --out <dir> [--params 1.1e9] [--dtype bf16|fp16|fp32]');
-  const dtype = ({ bf16: 'BF16', fp16: 'F16', fp32: 'F32' } as Record<string, string>)[arg('--dtype', 'bf16')!];
-  if (!dtype) throw new Error('--dtype must be bf16, fp16 or fp32');
-  const s = shapeFor(Number(arg('--params', '1.1e9')));
+  const { values } = parseCli(GEN_CHECKPOINT, argv);
+  const out = values.out;
+  if (!out) throw new UsageError(`--out <dir> is required\n${GEN_CHECKPOINT.usage}`);
+  const dtype = ({ bf16: 'BF16', fp16: 'F16', fp32: 'F32' } as Record<string, string>)[values.dtype];
+  if (!dtype) throw badValue(GEN_CHECKPOINT, 'dtype', values.dtype, 'bf16, fp16 or fp32');
+  if (values.shape !== undefined && values.shape !== 'llama-7b') throw badValue(GEN_CHECKPOINT, 'shape', values.shape, 'llama-7b');
+  const s = values.shape
+    ? LLAMA_7B
+    : shapeFor(numberOption(GEN_CHECKPOINT, 'params', values.params, (n) => n >= 1e5 && n <= 1e11, 'a parameter count from 1e5 to 1e11'));
+  const shardGb = values['shard-gb'] === undefined ? undefined : numberOption(GEN_CHECKPOINT, 'shard-gb', values['shard-gb'], (n) => n > 0, 'a size in GB');
+  const fast = values.fast;
+  const t0 = performance.now();
   mkdirSync(out, { recursive: true });
   const config = {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden,
@@ -104,30 +134,63 @@ async function main(argv: string[]): Promise<void> {
   writeFileSync(join(out, 'config.json'), JSON.stringify(config, null, 2));
   writeFileSync(join(out, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2 }));
   const list = tensors(s, dtype);
-  const ws = createWriteStream(join(out, 'model.safetensors'));
-  const write = async (b: Uint8Array) => {
-    if (!ws.write(b)) await once(ws, 'drain');
-  };
-  await write(safetensorsHeader(list, { metadata: { format: 'pt' } }));
-  const block = new Uint8Array(8 << 20);
-  let total = 0;
-  for (const [k, t] of list.entries()) {
-    const norm = t.shape.length === 1;
-    const std = 0.5 / Math.sqrt(t.shape[t.shape.length - 1]);
-    for (let left = tensorBytes(t), j = 0; left > 0; j++) {
-      const n = Math.min(left, block.length);
-      fill(block.subarray(0, n), dtype, std, norm, k * 7919 + j);
-      await write(block.slice(0, n));
-      left -= n;
-      total += n;
-    }
+  const files = shardGb === undefined ? [list] : shards(list, shardGb * 1e9);
+  const fileName = (i: number) =>
+    files.length === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(files.length).padStart(5, '0')}.safetensors`;
+  if (files.length > 1) {
+    const weightMap = Object.fromEntries(files.flatMap((f, i) => f.map((t) => [t.name, fileName(i)])));
+    const totalSize = list.reduce((a, t) => a + tensorBytes(t), 0);
+    writeFileSync(join(out, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
   }
-  ws.end();
-  await once(ws, 'finish');
-  console.log(JSON.stringify({ out, dtype, params: count(s), shape: s, dataBytes: total }));
+  const BLOCK = 8 << 20;
+  // --fast: per scale (std) and kind (norm or not), four blocks made once and cycled
+  const pools = new Map<string, Uint8Array[]>();
+  const pool = (std: number, norm: boolean, seed: number) => {
+    const key = `${std}:${norm}`;
+    let p = pools.get(key);
+    if (!p) {
+      p = [0, 1, 2, 3].map((i) => {
+        const b = new Uint8Array(BLOCK);
+        fill(b, dtype, std, norm, seed * 4 + i);
+        return b;
+      });
+      pools.set(key, p);
+    }
+    return p;
+  };
+  const block = new Uint8Array(BLOCK);
+  let total = 0;
+  let k = 0;
+  for (const [i, f] of files.entries()) {
+    const ws = createWriteStream(join(out, fileName(i)));
+    const write = async (b: Uint8Array) => {
+      if (!ws.write(b)) await once(ws, 'drain');
+    };
+    await write(safetensorsHeader(f, { metadata: { format: 'pt' } }));
+    for (const t of f) {
+      const norm = t.shape.length === 1;
+      const std = 0.5 / Math.sqrt(t.shape[t.shape.length - 1]);
+      for (let left = tensorBytes(t), j = 0; left > 0; j++) {
+        const n = Math.min(left, BLOCK);
+        if (fast) {
+          const p = pool(std, norm, k);
+          await write(p[(k + j) % p.length].subarray(0, n)); // never written to again: no copy
+        } else {
+          fill(block.subarray(0, n), dtype, std, norm, k * 7919 + j);
+          await write(block.slice(0, n));
+        }
+        left -= n;
+        total += n;
+      }
+      k++;
+    }
+    ws.end();
+    await once(ws, 'finish');
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    JSON.stringify({ out, dtype, params: count(s), shape: s, files: files.length, fast, dataBytes: total, seconds: Math.round(seconds * 10) / 10, mbPerS: Math.round(total / 1e6 / seconds) }),
+  );
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)));

@@ -6,14 +6,16 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { nodeGpuContext } from '../workers/gpu/node-gpu.ts';
+import { describeRecipe } from '../workers/model/config.ts';
 import { checkModel, type ModelCheck } from '../workers/testing/reference-check.ts';
 import { acceptance } from '../workers/testing/acceptance.ts';
 import { encodeHeldout } from '../workers/testing/heldout.ts';
 import { fp16LinearFactory } from '../workers/model/weights.ts';
 import { DEFAULT_OUTLIER_THRESHOLD, int8LinearFactory } from '../workers/model/int8-linear.ts';
 import { loadModelWeights } from '../workers/testing/model-weights.ts';
+import { badValue, numberOption, parseCli, runCli, UsageError } from './cli.ts';
+import { VERIFY } from './cli-specs.ts';
 
 /** max |Δlogit| of what we computed against reference.json's LLM.int8 emulations (llama-outliers-fp16 has them). */
 function int8Comparisons(dir: string, check: ModelCheck): Record<string, number> {
@@ -52,6 +54,8 @@ async function fetchFolder(url: string): Promise<string> {
 
 function printHuman(check: ModelCheck, adapter: string, precision: string, ok: boolean, reasons: string[]): void {
   console.log(`model ${check.model} (${check.config.architecture}) on ${adapter}, ${precision}`);
+  const recipe = describeRecipe(check.config);
+  if (recipe.length > 0) console.log(`  recipe: ${recipe.join('; ')}`);
   for (const c of check.cases) {
     console.log(`  ${JSON.stringify(c.name)}: ${c.positions} positions`);
     console.log(`    max |Δlogit| ${c.maxAbsDiff.toFixed(5)}`);
@@ -74,42 +78,22 @@ function printHuman(check: ModelCheck, adapter: string, precision: string, ok: b
   console.log(precision !== 'fp16' ? '(no acceptance thresholds for this precision)' : ok ? 'PASS' : `FAIL: ${reasons.join('; ')}`);
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string' },
-      precision: { type: 'string', default: 'fp16' },
-      json: { type: 'boolean', default: false },
-      'dump-logits': { type: 'string' },
-      adapter: { type: 'string' },
-      'max-tokens': { type: 'string' },
-      'no-heldout': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      threshold: { type: 'string', default: String(DEFAULT_OUTLIER_THRESHOLD) },
-      'int8-lm-head': { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model) {
-    console.error('usage: npm run verify -- --model <dir-or-url> [--precision fp16|int8] [--json] [--dump-logits <file>]');
-    return 2;
-  }
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseCli(VERIFY, argv);
+  if (!values.model) throw new UsageError(`--model <dir-or-url> is required\n${VERIFY.usage}`);
+  const threshold = numberOption(VERIFY, 'threshold', values.threshold ?? String(DEFAULT_OUTLIER_THRESHOLD), (n) => n >= 0, 'a threshold ≥ 0');
+  const maxTokens = values['max-tokens'] === undefined ? undefined : numberOption(VERIFY, 'max-tokens', values['max-tokens'], (n) => Number.isInteger(n) && n > 0, 'a whole number > 0');
   if (values.adapter) {
     const icd = ICDS[values.adapter];
-    if (!icd) throw new Error(`--adapter: one of ${Object.keys(ICDS).join(', ')}`);
+    if (!icd) throw badValue(VERIFY, 'adapter', values.adapter, `one of ${Object.keys(ICDS).join(', ')}`);
     process.env.VK_ICD_FILENAMES = icd;
   }
-  if (values.precision !== 'fp16' && values.precision !== 'int8') {
-    console.error(`--precision: fp16 or int8, not '${values.precision}'`);
-    return 2;
-  }
+  if (values.precision !== 'fp16' && values.precision !== 'int8') throw badValue(VERIFY, 'precision', values.precision, 'fp16 or int8');
   const int8 = values.precision === 'int8';
+  if (values['int8-lm-head'] && !int8) throw new UsageError(`--int8-lm-head needs --precision int8\n${VERIFY.usage}`);
   const dir = /^https?:\/\//.test(values.model) ? await fetchFolder(values.model) : values.model;
   const ctx = await nodeGpuContext();
   const adapter = `${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}`.trim();
-  if (values['int8-lm-head'] && !int8) {
-    console.error('--int8-lm-head needs --precision int8');
-    return 2;
-  }
   // The app's loader ('streamed'; int8: 'streamed-int8', decoder linears quantized while loading, lm_head fp16 unless
   // --int8-lm-head, which tied embeddings ignore with a note).
   const weights = await loadModelWeights(ctx, values.model, { precision: int8 ? 'int8' : 'fp16', int8LmHead: values['int8-lm-head'] });
@@ -119,10 +103,10 @@ async function main(): Promise<number> {
     const fp16 = fp16LinearFactory(ctx);
     const check = await checkModel(ctx, dir, {
       tensors,
-      linear: int8 ? int8LinearFactory(ctx, fp16, { threshold: Number(values.threshold) }) : fp16,
+      linear: int8 ? int8LinearFactory(ctx, fp16, { threshold }) : fp16,
       encodeHeldout: values['no-heldout'] ? null : encodeHeldout,
       onProgress: values.verbose ? (line) => console.error(line) : undefined,
-      maxTokens: values['max-tokens'] ? Number(values['max-tokens']) : undefined,
+      maxTokens,
     });
     // The issue's thresholds are for fp16; int8 is reported against the reference (and its int8 emulations, if any).
     const { ok, reasons } = int8 ? { ok: true, reasons: [] } : acceptance(check);
@@ -142,6 +126,8 @@ async function main(): Promise<number> {
         JSON.stringify({
           model: values.model,
           precision: values.precision,
+          family: check.config.family,
+          recipe: describeRecipe(check.config),
           ...(int8 ? { int8Scope: weights.scope } : {}),
           adapter,
           pass: ok,
@@ -162,10 +148,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
-  },
-);
+runCli(() => main(process.argv.slice(2)));

@@ -1,10 +1,10 @@
-// Residual add: x[i] += scale · y[i] for the first tokens × dim elements. x, y: f32 [tokens, dim]. scale is 1 except
-// where a model scales its residual branches (Granite's residual multiplier); 1 · y is y exactly.
+// Residual add: x[i] += scale * y[i] for the first tokens × dim elements (scale: Granite's residual_multiplier, else 1).
+// x, y: f32 [tokens, dim].
 
 override WG: u32 = 64u;
 
 struct Params { dim: u32, scale: f32 }
-// struct Step { tokens, pos, kv_len, row }: step.wgsl, put in front of this file by its owner.
+// struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;

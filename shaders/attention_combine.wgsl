@@ -4,6 +4,7 @@
 // One workgroup per head, one thread per output column (strided), no barriers: every thread reads the few (m, l) of
 // its head itself. With a single active chunk the split pass has written out already and this pass returns.
 // partials: f32 [n_heads, max_chunks, head_dim + 2] as (m, l, acc[head_dim]); out: f32 [1, n_heads * head_dim].
+// window_start comes from attention_reduce.wgsl, put in front by attention.ts.
 
 override WG: u32 = 64u;
 
@@ -17,6 +18,9 @@ struct Params {
   scale: f32,
   max_chunks: u32,
   min_chunk: u32,
+  window: u32,
+  cache_rows: u32,
+  softcap: f32,
 }
 
 // struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
@@ -31,7 +35,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) lid: u32) {
   let h = wg.x + wg.y * nwg.x;
   if (h >= p.n_heads) { return; }
-  let len = step.pos + 1u;
+  // the positions the query sees, as attention_split.wgsl counts them
+  let first = window_start(step.pos, p.window);
+  let len = step.pos + 1u - first;
   let chunk = max(p.min_chunk, (len + p.max_chunks - 1u) / p.max_chunks);
   let n_active = (len + chunk - 1u) / chunk;
   if (n_active <= 1u) { return; }

@@ -1,5 +1,7 @@
-// Embedding gather for one part of an fp16 table: x[t, :] = table[ids[t], :] as f32, for the rows of the table this
-// part holds (rows row_start .. row_start + rows); the owner dispatches once per part.
+// Embedding gather for one part of an fp16 table: x[t, :] = table[ids[t], :] * scale as f32, for the rows of the table
+// this part holds (rows row_start .. row_start + rows); the owner dispatches once per part. scale: Gemma's
+// sqrt(hidden_size), Granite's embedding_multiplier, 1 elsewhere (applied in f32: Gemma's scaled embeddings would
+// overflow fp16 in later layers, never here).
 // table: fp16 packed two per u32, `row_words` u32 per row. One thread per (token, u32 word): two outputs each.
 
 struct Params {
@@ -7,6 +9,7 @@ struct Params {
   rows: u32,       // table rows in this part
   row_words: u32,  // u32 words per table row (= ceil(dim / 2))
   dim: u32,        // elements per row
+  scale: f32,      // multiplies every value
 }
 
 // struct Step { tokens, pos, kv_len }: step.wgsl, put in front of this file by its owner.
@@ -30,6 +33,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (id < p.row_start || id >= p.row_start + p.rows) { return; }
   let v = unpack2x16float(table[(id - p.row_start) * p.row_words + j]);
   let k0 = 2u * j;
-  x[t * p.dim + k0] = v.x;
-  if (k0 + 1u < p.dim) { x[t * p.dim + k0 + 1u] = v.y; }
+  x[t * p.dim + k0] = v.x * p.scale;
+  if (k0 + 1u < p.dim) { x[t * p.dim + k0 + 1u] = v.y * p.scale; }
 }

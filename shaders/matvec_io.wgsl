@@ -30,7 +30,7 @@ struct Params {
   head_dim: u32,
   v_offset: u32,        // rope_kv: floats from the start of kv to the value cache
   threshold: f32,       // int8: |x| >= threshold makes an outlier column (0: none)
-  _a: u32,
+  cache_rows: u32,      // rope_kv: rows of each cache (position p in row p mod cache_rows: a sliding-window ring)
   _b: u32,
   _c: u32,
 }
@@ -159,7 +159,8 @@ fn glu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
 }
 
 // q, k, v of one token from a weight concatenated [q heads; k heads; v heads] (span head_dim): bias, RoPE on q and
-// k (rotate-half, (cos, sin) of position step.pos from the table), q to out, k and v to the cache row step.pos.
+// k (rotate-half, (cos, sin) of position step.pos from the table), q to out, k and v to the cache row of step.pos
+// (step.pos mod cache_rows: a sliding-window layer's cache is a ring).
 @compute @workgroup_size(WG)
 fn rope_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -168,6 +169,7 @@ fn rope_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
   let units = p.rows / 2u;
   let hd = p.head_dim;
   let kv_rows = p.n_kv_heads * hd;
+  let row = step.pos % p.cache_rows;
   for (var i = 0u; i < PAIRS; i++) {
     let u = r.unit0 + i;
     if (u >= units) { break; }
@@ -187,11 +189,11 @@ fn rope_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
       out[rows.x] = a;
       out[rows.y] = b;
     } else if (head < p.n_heads + p.n_kv_heads) {
-      let o = step.pos * kv_rows + (head - p.n_heads) * hd;
+      let o = row * kv_rows + (head - p.n_heads) * hd;
       kv[o + d.x] = a;
       kv[o + d.y] = b;
     } else {
-      let o = p.v_offset + step.pos * kv_rows + (head - p.n_heads - p.n_kv_heads) * hd;
+      let o = p.v_offset + row * kv_rows + (head - p.n_heads - p.n_kv_heads) * hd;
       kv[o + d.x] = a;
       kv[o + d.y] = b;
     }

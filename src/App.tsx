@@ -4,6 +4,7 @@ import { CompareChart } from './charts/CompareChart.tsx';
 import { CachePanel } from './components/CachePanel.tsx';
 import { LoadChart } from './charts/LoadChart.tsx';
 import { VramChart } from './charts/VramChart.tsx';
+import { EngineBanner } from './components/EngineBanner.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
 import { GpuPanel } from './components/GpuPanel.tsx';
 import { LoadControls } from './components/LoadControls.tsx';
@@ -26,6 +27,7 @@ export function App() {
         <h1>WebGPU LLM</h1>
         <p className="tagline">Streams safetensors into GPU memory in half precision, quantizes to int8 while loading.</p>
       </header>
+      <EngineBanner />
       <ErrorBanner />
       <div className="columns">
         <div className="col">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModelSource, MODEL_PRESETS } from './model-source.ts';
+import { checkModelSource, MODEL_PRESETS, modelName } from './model-source.ts';
 
 describe('checkModelSource', () => {
   it('accepts folder paths, URLs and hub ids', () => {
@@ -19,5 +19,20 @@ describe('checkModelSource', () => {
   it('every preset is valid; the embedded model comes first', () => {
     for (const p of MODEL_PRESETS) expect(checkModelSource(p.value).ok, p.value).toBe(true);
     expect(MODEL_PRESETS[0].value).toBe('models/kjv-llama/');
+  });
+  it('has a hub id for each family the engine runs', () => {
+    const ids = MODEL_PRESETS.map((p) => p.value);
+    for (const family of [/^Qwen\/Qwen3-/, /^google\/gemma-2-/, /^google\/gemma-3-/, /^microsoft\/Phi-(3|4)/, /^HuggingFaceTB\/SmolLM3-/, /^allenai\/OLMo-2-/, /^ibm-granite\/granite-3/]) {
+      expect(ids.some((id) => family.test(id)), String(family)).toBe(true);
+    }
+  });
+});
+
+describe('modelName', () => {
+  it('is org/name for the hub, the folder name elsewhere', () => {
+    expect(modelName('https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/main/')).toBe('HuggingFaceTB/SmolLM2-135M-Instruct');
+    expect(modelName('http://127.0.0.1:4173/models/kjv-llama/')).toBe('kjv-llama');
+    expect(modelName('https://example.org/')).toBe('example.org');
+    expect(modelName('models/kjv-llama/')).toBe('kjv-llama');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runLabel, runsExport, runsFileName, type RunRecord } from './runs-export.ts';
+import { runLabel, runLabelLines, runsExport, runsFileName, type RunRecord } from './runs-export.ts';
 
 const run: RunRecord = {
   id: 2,
@@ -22,6 +22,9 @@ describe('runs export', () => {
   });
   it('names files and runs', () => {
     expect(runsFileName(new Date('2025-01-02T03:04:05Z'))).toBe('webgpu-llm-runs-2025-01-02T03-04-05.json');
-    expect(runLabel(run)).toBe('#2 streamed-int8');
+    expect(runLabel(run)).toBe('#2 kjv-llama · streamed-int8');
+    expect(runLabelLines(run)).toEqual(['#2 streamed-int8', 'kjv-llama']);
+    const hub = { ...run, id: 3, report: { ...run.report, model: 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/', strategy: 'streamed' as const } };
+    expect(runLabel(hub)).toBe('#3 Qwen/Qwen2.5-0.5B-Instruct · streamed');
   });
 });

@@ -1,5 +1,6 @@
 // A session's load runs, the lit-llama comparison table live, and their JSON export.
 import type { GpuInfo, LoadReport, LoadRequest } from '../workers/api.ts';
+import { modelName } from './model-source.ts';
 
 export interface RunRecord {
   id: number;
@@ -25,7 +26,12 @@ export function runsFileName(now: Date = new Date()): string {
   return `webgpu-llm-runs-${now.toISOString().replace(/[:.]/g, '-').slice(0, 19)}.json`;
 }
 
-/** Short label for a run in charts and tables: "#2 streamed-int8". */
+/** Label for a run in charts and tables: "#2 kjv-llama · streamed-int8" (two models both "streamed" stay apart). */
 export function runLabel(run: RunRecord): string {
-  return `#${run.id} ${run.report.strategy}`;
+  return `#${run.id} ${modelName(run.report.model)} · ${run.report.strategy}`;
+}
+
+/** The same label on two lines, for a chart axis: ["#2 streamed-int8", "kjv-llama"]. */
+export function runLabelLines(run: RunRecord): [string, string] {
+  return [`#${run.id} ${run.report.strategy}`, modelName(run.report.model)];
 }

@@ -20,6 +20,16 @@ describe('createTokenBatcher', () => {
     frames.shift()!(); // the frame after an explicit flush delivers nothing
     expect(got).toHaveLength(2);
   });
+  it('hands on the arrival time of each token with its batch', () => {
+    const got: number[][] = [];
+    const b = createTokenBatcher((_t, _n, times) => got.push(times), () => {});
+    b.push(' a', 10);
+    b.push(' b', 12);
+    b.flush();
+    b.push(' c', 30);
+    b.flush();
+    expect(got).toEqual([[10, 12], [30]]);
+  });
   it('counts empty pieces (an incomplete multi-byte character) as tokens', () => {
     const got: [string, number][] = [];
     const b = createTokenBatcher((t, n) => got.push([t, n]), () => {});

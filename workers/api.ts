@@ -49,6 +49,9 @@ export interface LoadProgress {
   phase: LoadPhase;
   bytesDone: number;
   bytesTotal: number;
+  /** Of bytesDone, those from the network and those read from the cache (absent before the weights begin). */
+  bytesFetched?: number;
+  bytesFromCache?: number;
   tensorsDone: number;
   tensorsTotal: number;
   /** Current throughput, MB/s (10^6 bytes). */
@@ -208,8 +211,11 @@ export interface EngineApi {
   modelInfo(): Promise<ModelInfo | null>;
   generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats>;
   stopGeneration(): void;
-  /** Ledger samples after time t (ms since the engine's GPU context was created), and the current totals. */
-  memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }>;
+  /**
+   * Ledger samples after time t (ms since the engine's GPU context was created), the current totals, the peak since
+   * the last load began, and `now` in the samples' time base (so a chart can hold the last value up to now).
+   */
+  memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes; now: number }>;
   /** Resolves when the device is lost (the UI shows it and may call init() again). */
   deviceLost(): Promise<string>;
   /** The cached models, the origin's storage use (null when unknown); available: false when there is no storage. */

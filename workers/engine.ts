@@ -22,6 +22,7 @@ import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 import { generate } from './model/generate.ts';
 import { disposeModel, loadModel, prepareModel, type LoadedModel } from './load/load-model.ts';
+import { validateGenerateOptions, validateLoadRequest, validatePrompt } from './validate-request.ts';
 
 export interface EngineHost {
   gpu: () => GPU | undefined | null;
@@ -48,12 +49,26 @@ function cachedModelInfo(m: CachedModel): CachedModelInfo {
   };
 }
 
+/** A load or a generation in flight: its abort, and a promise that settles (never rejects) once it is over. */
+interface Running {
+  abort: AbortController;
+  over: Promise<void>;
+}
+
+function deviceLostError(reason: string, what: string): EngineError {
+  return new EngineError('device-lost', `the GPU device was lost (${reason}) ${what}`, { reason });
+}
+
 export class Engine implements EngineApi {
   private ctx: GpuContext | null = null;
   private lostReason: Promise<string> | null = null;
+  /** Why the device was lost (null while there is a live one, or none was acquired). */
+  private lost: string | null = null;
+  /** The model that was loaded when the device was lost: generate() says device-lost until it is loaded again. */
+  private lostModel: string | null = null;
   private model: LoadedModel | null = null;
-  private loading: AbortController | null = null;
-  private generating: AbortController | null = null;
+  private loading: Running | null = null;
+  private generating: Running | null = null;
   private cacheOpened: Promise<ByteCache | null> | null = null;
 
   constructor(private readonly host: EngineHost) {}
@@ -71,62 +86,126 @@ export class Engine implements EngineApi {
   }
 
   async init(): Promise<GpuInfo> {
+    await this.settle(this.loading);
+    await this.settle(this.generating);
     if (this.ctx) {
       this.dropModel();
       this.ctx.ledger.destroyAll();
       this.ctx.device.destroy();
       this.ctx = null;
     }
+    this.lostModel = null;
     const ctx = await acquireGpu(this.host.gpu());
     this.ctx = ctx;
+    this.lost = null;
     this.lostReason = ctx.lost.then((info) => {
+      const reason = `${info.reason}: ${info.message}`;
       if (this.ctx === ctx) {
-        // Everything on a lost device is gone: forget the model so that nothing uses dead buffers.
+        // Everything on a lost device is gone: forget the model so that nothing uses dead buffers, and end what runs
+        // on it (a load fails with 'device-lost', a generation stops).
+        this.lost = reason;
+        if (this.model) this.lostModel = this.model.source.input;
         this.model = null;
         this.ctx = null;
+        this.loading?.abort.abort();
+        this.generating?.abort.abort();
       }
-      return `${info.reason}: ${info.message}`;
+      return reason;
     });
     return gpuInfo(ctx);
   }
 
   private gpu(): GpuContext {
-    if (!this.ctx) throw new EngineError('device-lost', 'No GPU device: call init() first (or again after a device loss).');
+    if (!this.ctx) {
+      throw this.lost
+        ? deviceLostError(this.lost, ': call init() to get a new device, then load the model again')
+        : new EngineError('device-lost', 'No GPU device: call init() first (or again after a device loss).');
+    }
     return this.ctx;
   }
 
+  /** Aborts `r` (when given) and waits until it is over: its buffers are freed, its promise settled. */
+  private async settle(r: Running | null): Promise<void> {
+    if (!r) return;
+    r.abort.abort();
+    await r.over;
+  }
+
   async plan(req: LoadRequest): Promise<PlanReport> {
-    const prepared = await prepareModel(this.gpu(), req, { baseHref: this.host.baseHref });
+    const request = validateLoadRequest(req);
+    const prepared = await prepareModel(this.gpu(), request, { baseHref: this.host.baseHref });
     return prepared.plan;
   }
 
+  /**
+   * Loads a model. One load at a time: a second load() cancels the first and starts once the first is over (its
+   * buffers freed), so each report agrees with the ledger. The model loaded before stays until the new load's plan
+   * fits and it is about to allocate: a load that fails before (a missing file, a bad config, a plan that does not
+   * fit) keeps it. A device lost during the load fails it with 'device-lost'.
+   */
   async load(req: LoadRequest, onProgress: (p: LoadProgress) => void): Promise<LoadReport> {
-    const ctx = this.gpu();
-    this.loading?.abort();
-    this.stopGeneration();
-    this.dropModel();
+    const request = validateLoadRequest(req);
+    this.gpu();
+    const previous = this.loading;
     const abort = new AbortController();
-    this.loading = abort;
+    const run = this.runLoad(request, onProgress, abort, previous);
+    const mine: Running = { abort, over: run.then(() => {}, () => {}) };
+    this.loading = mine;
+    try {
+      return await run;
+    } finally {
+      if (this.loading === mine) this.loading = null;
+    }
+  }
+
+  private async runLoad(
+    req: LoadRequest,
+    onProgress: (p: LoadProgress) => void,
+    abort: AbortController,
+    previous: Running | null,
+  ): Promise<LoadReport> {
+    await this.settle(previous);
+    if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+    const ctx = this.gpu();
+    let model: LoadedModel | null = null;
     try {
       const cache = req.cache === 'off' ? null : await this.cache();
-      this.model = await loadModel(ctx, req, { baseHref: this.host.baseHref, signal: abort.signal, onProgress, cache });
-      return this.model.report;
+      model = await loadModel(ctx, req, {
+        baseHref: this.host.baseHref,
+        signal: abort.signal,
+        onProgress,
+        cache,
+        beforeAllocate: async () => {
+          await this.settle(this.generating);
+          this.dropModel();
+        },
+      });
+      if (this.ctx !== ctx) throw deviceLostError(this.lost ?? 'unknown reason', 'while the model loaded: nothing of it was kept');
+      this.model = model;
+      this.lostModel = null;
+      return model.report;
     } catch (e) {
+      if (model && this.model !== model) disposeModel(model);
+      if (this.ctx !== ctx) {
+        throw e instanceof EngineError && e.code === 'device-lost'
+          ? e
+          : deviceLostError(this.lost ?? 'unknown reason', 'while the model loaded: nothing of it was kept');
+      }
       if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
       throw e;
-    } finally {
-      if (this.loading === abort) this.loading = null;
     }
   }
 
   cancelLoad(): void {
-    this.loading?.abort();
+    this.loading?.abort.abort();
   }
 
+  /** Cancels a load, stops a generation (it ends with stopReason 'cancelled') and waits for both, then frees the model. */
   async unload(): Promise<void> {
-    this.loading?.abort();
-    this.stopGeneration();
+    await this.settle(this.loading);
+    await this.settle(this.generating);
     this.dropModel();
+    this.lostModel = null;
   }
 
   private dropModel(): void {
@@ -136,7 +215,7 @@ export class Engine implements EngineApi {
 
   async modelInfo(): Promise<ModelInfo | null> {
     const m = this.model;
-    if (!m) return null;
+    if (!m || !this.ctx) return null;
     return {
       model: m.source.input,
       architecture: m.config.architecture,
@@ -148,25 +227,41 @@ export class Engine implements EngineApi {
   }
 
   async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+    const text = validatePrompt(prompt);
+    const options = validateGenerateOptions(opts);
     const m = this.model;
-    if (!m) throw new EngineError('bad-input', 'No model is loaded: load one first.', { setting: 'model' });
+    const ctx = this.ctx;
+    if (!m || !ctx) {
+      if (this.lostModel !== null && this.lost) {
+        throw deviceLostError(this.lost, `and ${this.lostModel} with it: reconnect the GPU and load the model again`);
+      }
+      throw new EngineError('bad-input', 'No model is loaded: load one first.', { setting: 'model' });
+    }
     if (this.generating) throw new EngineError('bad-input', 'A generation is already running: stop it first.');
     const abort = new AbortController();
-    this.generating = abort;
+    const run = generate(m.transformer, m.tokenizer, text, options, onToken, { signal: abort.signal });
+    const mine: Running = { abort, over: run.then(() => {}, () => {}) };
+    this.generating = mine;
+    const lostDuring = () => deviceLostError(this.lost ?? 'unknown reason', 'during the generation: reconnect the GPU and load the model again');
     try {
-      return await generate(m.transformer, m.tokenizer, prompt, opts, onToken, { signal: abort.signal });
+      const stats = await run;
+      if (this.ctx !== ctx) throw lostDuring();
+      return stats;
+    } catch (e) {
+      if (this.ctx !== ctx) throw e instanceof EngineError && e.code === 'device-lost' ? e : lostDuring();
+      throw e;
     } finally {
-      this.generating = null;
+      if (this.generating === mine) this.generating = null;
     }
   }
 
   stopGeneration(): void {
-    this.generating?.abort();
+    this.generating?.abort.abort();
   }
 
-  async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes }> {
+  async memory(sinceT: number): Promise<{ samples: LedgerSample[]; current: number; peak: number; bytes: CategoryBytes; now: number }> {
     const { ledger } = this.gpu();
-    return { samples: ledger.samples(sinceT), current: ledger.current, peak: ledger.peak, bytes: ledger.byCategory() };
+    return { samples: ledger.samples(sinceT), current: ledger.current, peak: ledger.peak, bytes: ledger.byCategory(), now: ledger.elapsed() };
   }
 
   async listCache(): Promise<{ models: CachedModelInfo[]; storage: StorageInfo | null; available: boolean }> {

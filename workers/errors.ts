@@ -13,6 +13,10 @@ export type EngineErrorCode =
   | 'unsupported'
   | 'cancelled'
   | 'bad-input'
+  /** config.json holds a value the model cannot run with (details.setting names the key). */
+  | 'bad-config'
+  /** A file changed on the server during the load: its versions were not mixed (details.file names it). */
+  | 'file-changed'
   | 'storage'
   /** The network could not be reached and the cache lacks what the load needs (details.file names it). */
   | 'offline'

@@ -5,6 +5,15 @@
 import { build } from 'esbuild';
 import { execSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+// No options: anything on the command line is a mistake, said with the usage (strict, as every CLI here).
+try {
+  parseArgs({ args: process.argv.slice(2), options: {}, strict: true, allowPositionals: false });
+} catch (e) {
+  console.error(`${e.message}\nusage: node scripts/device/pack.mjs   (no options; packs .gpu/ for scripts/device/run.sh)`);
+  process.exit(2);
+}
 
 const out = '.gpu';
 mkdirSync(`${out}/gl`, { recursive: true });
@@ -44,4 +53,6 @@ if (!existsSync(`${out}/gl/libvulkan1.deb`)) {
 for (const m of ['random/llama-outliers-fp16', 'random/llama-gqa-bf16', 'random/qwen2-bias-fp32', 'random/mistral-headdim-bf16', 'random/llama-tied-mqa-fp16']) {
   sh(`mkdir -p ${out}/models && cp -r ../shared/models/${m} ${out}/models/`);
 }
+// The model families' fixtures (6 MB): on a GPU, decode attention takes the split-K passes, windows and soft caps included.
+sh(`mkdir -p ${out}/models/families && cp -r ../shared/models/families/. ${out}/models/families/`);
 sh(`du -sh ${out}`);

@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import { Bar } from 'react-chartjs-2';
 import type { ChartOptions } from 'chart.js';
 import { hasPeakHost, peakHostSourceText } from '../peak-host.ts';
-import { runLabel, type RunRecord } from '../runs-export.ts';
+import { runLabel, runLabelLines, type RunRecord } from '../runs-export.ts';
 import { useStore } from '../store/use-store.ts';
 import { MiB } from './chart-setup.ts';
 
@@ -17,7 +17,7 @@ function chartOptions(runs: readonly RunRecord[]): ChartOptions<'bar'> {
     plugins: {
       legend: { position: 'bottom', labels: { boxWidth: 12 } },
       // The host bar says what measured it (JS buffers held by the loader in the browser, process RSS in Node).
-      tooltip: { callbacks: { footer: (items) => items.filter((i) => i.datasetIndex === HOST).map((i) => peakHostSourceText(runs[i.dataIndex].report)) } },
+      tooltip: { callbacks: { title: (items) => (items[0] ? runLabel(runs[items[0].dataIndex]) : ''), footer: (items) => items.filter((i) => i.datasetIndex === HOST).map((i) => peakHostSourceText(runs[i.dataIndex].report)) } },
     },
   };
 }
@@ -27,7 +27,7 @@ export function CompareChart() {
   const runs = useStore((s) => s.runs);
   const options = useMemo(() => chartOptions(runs), [runs]);
   const data = {
-    labels: runs.map(runLabel),
+    labels: runs.map(runLabelLines),
     datasets: [
       { label: 'load time (s)', data: runs.map((r) => r.report.timings.totalMs / 1000), backgroundColor: '#1d232a', yAxisID: 'time' },
       { label: 'peak VRAM (MiB)', data: runs.map((r) => r.report.peakGpuBytes / MiB), backgroundColor: '#4b6bfb', yAxisID: 'mem' },
@@ -39,9 +39,16 @@ export function CompareChart() {
     <figure className="chart panel" data-testid="compare-chart" data-points={runs.length}>
       <figcaption>
         <h2>Loads compared</h2>
-        <span className="hint">{runs.length} run{runs.length === 1 ? '' : 's'} this session</span>
+        <span className="hint">
+          {runs.length} run{runs.length === 1 ? '' : 's'} kept in this browser
+        </span>
       </figcaption>
-      <div className="chart-box" role="img" aria-label={`Comparison of ${runs.length} loads; the table below has the numbers`}>
+      <div
+        className="chart-box"
+        role="img"
+        data-testid="compare-chart-box"
+        aria-label={runs.length ? `Load time and peak memory of ${runs.map(runLabel).join(', ')}; the table below has the numbers` : 'No loads yet'}
+      >
         {runs.length ? <Bar data={data} options={options} /> : <p className="empty">Each load you run is added here.</p>}
       </div>
     </figure>

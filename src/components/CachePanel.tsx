@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes } from '../format.ts';
+import { modelName } from '../model-source.ts';
 import { useStore } from '../store/use-store.ts';
 
 /** A model's base URL, shortened to its path on this origin. */
@@ -54,21 +55,24 @@ export function CachePanel() {
           <p className="hint" data-testid="cache-storage">
             {storage
               ? `This site uses ${formatBytes(storage.usage)} of ${formatBytes(storage.quota)}` +
-                (storage.persisted === true ? ' · persistent' : storage.persisted === false ? ' · may be evicted under storage pressure' : '')
+                (storage.persisted === true ? ' · persistent' : storage.persisted === false ? ' · may be evicted under storage pressure' : '') +
+                '.'
               : 'Storage use unknown.'}{' '}
             The streamed strategies keep downloaded weights here (streamed-int8 also its int8 weights), so the next load
             reads no weight bytes from the network; with its small files kept too, a complete model loads when the
             network cannot be reached.
           </p>
           <div className="table-scroll">
-            <table data-testid="cache-table">
+            <table data-testid="cache-table" className="stack-narrow cache-table">
               <thead>
                 <tr>
                   <th scope="col">Model</th>
                   <th scope="col">Stored</th>
                   <th scope="col">of which int8</th>
                   <th scope="col">Files</th>
-                  <th scope="col" aria-label="Actions" />
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -81,12 +85,12 @@ export function CachePanel() {
                 )}
                 {models.map((m) => (
                   <tr key={m.model} data-testid="cached-model" data-model={m.model} data-complete={m.complete} data-offline={m.offline}>
-                    <td className="mono" title={m.model}>
+                    <th scope="row" className="mono" title={m.model} data-label="Model">
                       {modelLabel(m.model)}
-                    </td>
-                    <td>{formatBytes(m.bytes)}</td>
-                    <td>{formatBytes(m.int8Bytes)}</td>
-                    <td>
+                    </th>
+                    <td data-label="Stored">{formatBytes(m.bytes)}</td>
+                    <td data-label="of which int8">{formatBytes(m.int8Bytes)}</td>
+                    <td data-label="Files">
                       {m.files} ·{' '}
                       {m.complete
                         ? m.offline
@@ -94,9 +98,9 @@ export function CachePanel() {
                           : 'complete'
                         : `partial (${formatBytes(m.bytes - m.int8Bytes - m.smallFilesBytes)} of ${formatBytes(m.fileSize)})`}
                     </td>
-                    <td>
+                    <td className="actions">
                       <button type="button" className="secondary" data-testid="cache-delete" onClick={() => void remove(m.model)} disabled={disabled}>
-                        Delete
+                        Delete<span className="sr-only"> {modelName(m.model)} from the cache</span>
                       </button>
                     </td>
                   </tr>

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useStore } from '../store/use-store.ts';
+import { ErrorView } from './ErrorView.tsx';
 
 /** The current error in words, with what to do next; or a short notice. */
 export function ErrorBanner() {
@@ -10,26 +11,7 @@ export function ErrorBanner() {
   useEffect(() => {
     if (error || notice) ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }, [error, notice]);
-  if (error) {
-    return (
-      <section ref={ref} className="banner banner-error" data-testid="error" data-code={error.code} role="alert">
-        <div>
-          <strong>{error.title}</strong>
-          {error.nextSteps.length > 0 && (
-            <ul>
-              {error.nextSteps.map((s) => (
-                <li key={s}>{s}</li>
-              ))}
-            </ul>
-          )}
-          {error.detail && <p className="detail">Detail: {error.detail}</p>}
-        </div>
-        <button type="button" className="secondary small" onClick={dismiss} aria-label="Dismiss the error">
-          Dismiss
-        </button>
-      </section>
-    );
-  }
+  if (error) return <ErrorView ref={ref} error={error} onDismiss={dismiss} />;
   if (notice) {
     return (
       <section ref={ref} className="banner banner-notice" data-testid="notice" role="status">

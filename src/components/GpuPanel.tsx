@@ -1,14 +1,18 @@
 import { useShallow } from 'zustand/react/shallow';
+import { formatBytes } from '../format.ts';
 import { useStore } from '../store/use-store.ts';
-
-function mib(n: number): string {
-  return `${(n / 2 ** 20).toFixed(0)} MiB`;
-}
 
 /** The adapter the worker got, its features and the limits the engine plans with; or why there is none. */
 export function GpuPanel() {
-  const { status, info, error, connect } = useStore(
-    useShallow((s) => ({ status: s.gpuStatus, info: s.gpuInfo, error: s.gpuError, connect: s.connectGpu })),
+  const { status, info, error, connect, reloadable, reload } = useStore(
+    useShallow((s) => ({
+      status: s.gpuStatus,
+      info: s.gpuInfo,
+      error: s.gpuError,
+      connect: s.connectGpu,
+      reloadable: s.reloadable,
+      reload: s.reloadLost,
+    })),
   );
   if (status === 'unavailable') {
     return (
@@ -25,6 +29,11 @@ export function GpuPanel() {
         <h2>GPU device lost</h2>
         <p>{error}</p>
         <button onClick={() => void connect()}>Reconnect GPU</button>
+        {reloadable && (
+          <button data-testid="reload-lost" onClick={() => void reload()}>
+            Reconnect and load {reloadable.model} again
+          </button>
+        )}
       </section>
     );
   }
@@ -44,7 +53,7 @@ export function GpuPanel() {
         <li className={f.dot4I8Packed ? 'on' : 'off'}>dot4I8Packed {f.dot4I8Packed ? '✓' : '— fallback'}</li>
       </ul>
       <p className="limits">
-        max binding {mib(info.limits.maxStorageBufferBindingSize)} · max buffer {mib(info.limits.maxBufferSize)} · workgroup{' '}
+        max binding {formatBytes(info.limits.maxStorageBufferBindingSize)} · max buffer {formatBytes(info.limits.maxBufferSize)} · workgroup{' '}
         {info.limits.maxComputeInvocationsPerWorkgroup}
       </p>
     </section>

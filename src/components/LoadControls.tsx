@@ -1,15 +1,9 @@
+import { useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { formatBytes, formatEta, formatMs, formatRate, fraction } from '../format.ts';
+import { formatBytes, formatMs } from '../format.ts';
+import { describeProgress } from '../load-progress.ts';
 import { useStore } from '../store/use-store.ts';
-
-const PHASE_LABEL = {
-  resolve: 'Resolving files',
-  plan: 'Planning',
-  download: 'Downloading and uploading',
-  quantize: 'Quantizing',
-  compile: 'Compiling kernels',
-  done: 'Done',
-} as const;
+import { useFocusHandoff } from '../use-focus-handoff.ts';
 
 /** Load / cancel / unload, and the progress of the load in flight. */
 export function LoadControls() {
@@ -27,15 +21,19 @@ export function LoadControls() {
     })),
   );
   const loading = status === 'loading' || status === 'cancelling';
-  const frac = progress ? fraction(progress.bytesDone, progress.bytesTotal) : 0;
+  const line = describeProgress(progress, status === 'cancelling');
+  const percent = line.fraction === null ? null : Math.round(line.fraction * 100);
+  const loadRef = useRef<HTMLButtonElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  useFocusHandoff(loading, cancelRef, loadRef);
 
   return (
     <section className="load" aria-label="Load">
       <div className="button-row">
-        <button type="button" data-testid="load-button" onClick={() => void load()} disabled={loading || !gpuReady || generating}>
+        <button type="button" ref={loadRef} data-testid="load-button" onClick={() => void load()} disabled={loading || !gpuReady || generating}>
           {status === 'loaded' ? 'Load again' : 'Load model'}
         </button>
-        <button type="button" className="secondary" data-testid="cancel-button" onClick={cancel} disabled={status !== 'loading'}>
+        <button type="button" ref={cancelRef} className="secondary" data-testid="cancel-button" onClick={cancel} disabled={status !== 'loading'}>
           {status === 'cancelling' ? 'Cancelling…' : 'Cancel'}
         </button>
         <button type="button" className="secondary" data-testid="unload-button" onClick={() => void unload()} disabled={status !== 'loaded' || generating}>
@@ -50,27 +48,18 @@ export function LoadControls() {
             aria-label="Load progress"
             aria-valuemin={0}
             aria-valuemax={100}
-            aria-valuenow={Math.round(frac * 100)}
-            aria-valuetext={progress ? `${PHASE_LABEL[progress.phase]}, ${Math.round(frac * 100)}%` : 'Starting'}
+            aria-valuenow={percent ?? undefined}
+            aria-valuetext={percent === null ? line.title : `${line.title}, ${percent}%`}
           >
-            <div className="progress-fill" style={{ width: `${frac * 100}%` }} />
+            <div className={`progress-fill${percent === null ? ' indeterminate' : ''}`} style={{ width: `${percent ?? 100}%` }} />
           </div>
-          <div className="progress-text">
-            <strong>{status === 'cancelling' ? 'Cancelling…' : progress ? PHASE_LABEL[progress.phase] : 'Starting…'}</strong>
-            {progress && (
-              <>
-                <span>
-                  {formatBytes(progress.bytesDone)} / {formatBytes(progress.bytesTotal)}
-                </span>
-                <span>
-                  {progress.tensorsDone} / {progress.tensorsTotal} tensors
-                </span>
-                <span>{formatRate(progress.mbPerS, 'MB/s')}</span>
-                <span>ETA {formatEta(progress.etaS)}</span>
-              </>
-            )}
+          <div className="progress-text" data-testid="load-progress-text">
+            <strong>{line.title}</strong>
+            {line.figures.map((f) => (
+              <span key={f}>{f}</span>
+            ))}
           </div>
-          {progress?.currentTensor && <div className="hint mono">{progress.currentTensor}</div>}
+          {progress?.currentTensor && line.figures.length > 0 && <div className="hint mono">{progress.currentTensor}</div>}
         </div>
       )}
       {status === 'loaded' && info && (

@@ -1,6 +1,7 @@
-import { useId } from 'react';
+import { useId, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useStore } from '../store/use-store.ts';
+import { useFocusHandoff } from '../use-focus-handoff.ts';
 import { SamplingControls } from './SamplingControls.tsx';
 import { StatsView } from './StatsView.tsx';
 
@@ -23,6 +24,9 @@ export function PromptPanel() {
     })),
   );
   const canGenerate = loaded && !generating && prompt.trim().length > 0;
+  const generateRef = useRef<HTMLButtonElement>(null);
+  const stopRef = useRef<HTMLButtonElement>(null);
+  useFocusHandoff(generating, stopRef, generateRef);
   return (
     <section className="panel prompt-panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Prompt</h2>
@@ -54,10 +58,10 @@ export function PromptPanel() {
           </small>
         </div>
         <div className="button-row">
-          <button type="submit" data-testid="generate-button" disabled={!canGenerate}>
+          <button type="submit" ref={generateRef} data-testid="generate-button" disabled={!canGenerate}>
             Generate
           </button>
-          <button type="button" className="secondary" data-testid="stop-button" onClick={stop} disabled={!generating}>
+          <button type="button" ref={stopRef} className="secondary" data-testid="stop-button" onClick={stop} disabled={!generating}>
             Stop
           </button>
           <label className="toggle" title={hasTemplate ? undefined : 'This model has no chat template'}>

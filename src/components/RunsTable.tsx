@@ -1,5 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes, formatMs, formatRate } from '../format.ts';
+import { modelName } from '../model-source.ts';
 import { peakHostSourceText, peakHostText } from '../peak-host.ts';
 import { runsExport, runsFileName } from '../runs-export.ts';
 import { appStore, useStore } from '../store/use-store.ts';
@@ -35,7 +36,7 @@ export function RunsTable() {
         </div>
       </div>
       <div className="table-scroll">
-        <table data-testid="runs-table">
+        <table data-testid="runs-table" className="stack-narrow">
           <thead>
             <tr>
               <th scope="col">#</th>
@@ -62,19 +63,22 @@ export function RunsTable() {
             )}
             {runs.map((r) => (
               <tr key={r.id}>
-                <td>{r.id}</td>
-                <td className="mono">{r.report.model}</td>
-                <td>{r.report.strategy}</td>
-                <td>{formatMs(r.report.timings.totalMs)}</td>
-                <td>{formatBytes(r.report.peakGpuBytes)}</td>
-                <td>{formatBytes(r.report.finalGpuBytes)}</td>
-                <td data-testid="run-peak-host" data-bytes={r.report.peakHostBytes} data-source={r.report.hostMemorySource} title={peakHostSourceText(r.report)}>
+                <td data-label="#">{r.id}</td>
+                <td className="mono" title={r.report.model} data-label="Model">
+                  {modelName(r.report.model)}
+                </td>
+                <td data-label="Strategy">{r.report.strategy}</td>
+                <td data-label="Load time">{formatMs(r.report.timings.totalMs)}</td>
+                <td data-label="Peak VRAM">{formatBytes(r.report.peakGpuBytes)}</td>
+                <td data-label="Final VRAM">{formatBytes(r.report.finalGpuBytes)}</td>
+                <td data-label="Peak host" data-testid="run-peak-host" data-bytes={r.report.peakHostBytes} data-source={r.report.hostMemorySource} title={peakHostSourceText(r.report)}>
                   {peakHostText(r.report)}
                 </td>
-                <td data-testid="run-network-bytes" data-bytes={r.report.bytesFetched}>
+                <td data-label="Network" data-testid="run-network-bytes" data-bytes={r.report.bytesFetched}>
                   {formatBytes(r.report.bytesFetched)}
                 </td>
                 <td
+                  data-label="From cache"
                   data-testid="run-cache-bytes"
                   data-bytes={r.report.bytesFromCache}
                   data-cache={r.report.cache}
@@ -83,7 +87,7 @@ export function RunsTable() {
                 >
                   {r.report.cache === 'off' ? 'off' : `${formatBytes(r.report.bytesFromCache)} (${r.report.cache}${r.report.offline ? ', offline' : ''})`}
                 </td>
-                <td>{formatRate(r.report.mbPerS, 'MB/s')}</td>
+                <td data-label="Throughput">{formatRate(r.report.mbPerS, 'MB/s')}</td>
               </tr>
             ))}
           </tbody>

@@ -1,5 +1,6 @@
 // The whole store's type: one zustand store made of slices.
 import type { CacheSlice } from './cache-slice.ts';
+import type { EngineSlice } from './engine-slice.ts';
 import type { GenerationSlice } from './generation-slice.ts';
 import type { GpuSlice } from './gpu-slice.ts';
 import type { MemorySlice } from './memory-slice.ts';
@@ -7,4 +8,4 @@ import type { ModelSlice } from './model-slice.ts';
 import type { RunsSlice } from './runs-slice.ts';
 import type { SettingsSlice } from './settings-slice.ts';
 
-export type AppState = GpuSlice & SettingsSlice & ModelSlice & GenerationSlice & RunsSlice & MemorySlice & CacheSlice;
+export type AppState = GpuSlice & SettingsSlice & ModelSlice & GenerationSlice & RunsSlice & MemorySlice & CacheSlice & EngineSlice;

@@ -5,7 +5,7 @@ import { FakeEngine } from './fake-engine.ts';
 
 async function ready() {
   const engine = new FakeEngine();
-  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => cb(), now: () => 0 });
+  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => cb(), now: () => 0, wallClock: () => 0 });
   await store.getState().connectGpu();
   return { engine, store };
 }

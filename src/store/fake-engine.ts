@@ -132,7 +132,7 @@ export class FakeEngine implements EngineApi {
   }
 
   async memory(sinceT: number) {
-    return { samples: this.samples.filter((s) => s.t > sinceT), current: this.samples.at(-1)?.total ?? 0, peak: this.peak, bytes: { ...this.bytes } };
+    return { samples: this.samples.filter((s) => s.t > sinceT), current: this.samples.at(-1)?.total ?? 0, peak: this.peak, bytes: { ...this.bytes }, now: this.t + 5 };
   }
 
   async listCache() {

@@ -13,6 +13,8 @@ export interface GenerationSlice {
   /** The prompt the output continues (shown above it). */
   outputPrompt: string;
   tokensSoFar: number;
+  /** When each token of the answer reached the page (ms, deps.now()), appended once per frame: the tokens/s chart. */
+  tokenTimes: number[];
   genStartedAt: number | null;
   firstTokenAt: number | null;
   stats: GenerateStats | null;
@@ -28,6 +30,7 @@ export const createGenerationSlice =
     output: '',
     outputPrompt: '',
     tokensSoFar: 0,
+    tokenTimes: [],
     genStartedAt: null,
     firstTokenAt: null,
     stats: null,
@@ -44,27 +47,41 @@ export const createGenerationSlice =
         stop: [],
         chat: s.chat && !!s.modelInfo?.hasChatTemplate,
       };
-      set({ generating: true, output: '', outputPrompt: s.prompt, tokensSoFar: 0, stats: null, error: null, notice: null, genStartedAt: deps.now(), firstTokenAt: null });
-      const batcher = createTokenBatcher((text, n) => {
-        set((st) => ({ output: st.output + text, tokensSoFar: st.tokensSoFar + n, firstTokenAt: st.firstTokenAt ?? deps.now() }));
+      set({ generating: true, output: '', outputPrompt: s.prompt, tokensSoFar: 0, tokenTimes: [], stats: null, error: null, notice: null, genStartedAt: deps.now(), firstTokenAt: null });
+      const batcher = createTokenBatcher((text, n, times) => {
+        set((st) => ({
+          output: st.output + text,
+          tokensSoFar: st.tokensSoFar + n,
+          tokenTimes: st.tokenTimes.concat(times),
+          firstTokenAt: st.firstTokenAt ?? times[0] ?? deps.now(),
+        }));
       }, deps.schedule);
-      const onToken = deps.proxy((e: TokenEvent) => batcher.push(e.text));
+      const epoch = s.engineEpoch;
+      const onToken = deps.proxy((e: TokenEvent) => {
+        if (get().engineEpoch === epoch) batcher.push(e.text, deps.now());
+      });
       try {
         const stats = await deps.engine().generate(s.prompt, opts, onToken);
+        if (get().engineEpoch !== epoch) return;
         batcher.flush();
         set({ stats });
       } catch (e) {
+        if (get().engineEpoch !== epoch) return;
         batcher.flush();
         if (!isCancel(e)) set({ error: describeError(e, 'generate') });
       } finally {
-        set({ generating: false, genStartedAt: null });
-        void get().pollMemory();
+        if (get().engineEpoch === epoch) {
+          set({ generating: false, genStartedAt: null });
+          void get().pollMemory();
+        }
       }
     },
 
     stopGeneration: () => {
-      if (get().generating) void deps.engine().stopGeneration();
+      if (!get().generating) return;
+      void deps.engine().stopGeneration();
+      get().watchStop(() => get().generating);
     },
 
-    clearOutput: () => set({ output: '', outputPrompt: '', stats: null, tokensSoFar: 0 }),
+    clearOutput: () => set({ output: '', outputPrompt: '', stats: null, tokensSoFar: 0, tokenTimes: [] }),
   });

@@ -4,6 +4,7 @@ import type { GpuInfo } from '../../workers/api.ts';
 import { EngineError } from '../../workers/errors.ts';
 import type { StoreDeps } from './deps.ts';
 import type { AppState } from './app-state.ts';
+import { EMPTY_MEMORY } from './memory-slice.ts';
 
 export type GpuStatus = 'idle' | 'acquiring' | 'ready' | 'unavailable' | 'lost';
 
@@ -20,7 +21,7 @@ function message(e: unknown): string {
 
 export const createGpuSlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], GpuSlice> =>
-  (set) => {
+  (set, get) => {
     // init() again replaces the device and destroys the old one: only the newest connection's loss counts
     let connection = 0;
     return {
@@ -36,14 +37,27 @@ export const createGpuSlice =
           const info = await engine.init();
           // A new device holds nothing: any model the old one held is gone.
           if (mine !== connection) return;
-          set({ gpuStatus: 'ready', gpuInfo: info, modelStatus: 'empty', modelInfo: null, samples: [], lastSampleT: -1 });
+          const held = get().loadedRequest;
+          set({
+            gpuStatus: 'ready',
+            gpuInfo: info,
+            modelStatus: 'empty',
+            modelInfo: null,
+            loadedRequest: null,
+            reloadable: held ?? get().reloadable,
+            ...EMPTY_MEMORY,
+          });
           void Promise.resolve(engine.deviceLost()).then((reason) => {
             if (mine !== connection) return;
+            // the model it held is gone with it: offered to load again once reconnected
+            const lost = get().loadedRequest;
             set({
               gpuStatus: 'lost',
-              gpuError: `The GPU device was lost (${reason}). Reconnect to continue.`,
+              gpuError: `The GPU device was lost (${reason}). Reconnect to continue${lost ? `, and load ${lost.model} again` : ''}.`,
               modelStatus: 'empty',
               modelInfo: null,
+              loadedRequest: null,
+              reloadable: lost ?? get().reloadable,
               generating: false,
             });
           });

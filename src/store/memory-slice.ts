@@ -1,7 +1,8 @@
-// GPU memory over time: ledger samples polled from the worker (engine.memory(sinceT)) for the VRAM chart.
+// GPU memory over time: ledger samples polled from the worker (engine.memory(sinceT)) for the VRAM chart, and the
+// one peak the page states (the highest total since the GPU connected, over every sample received).
 import type { StateCreator } from 'zustand';
 import type { CategoryBytes, LedgerSample } from '../../workers/api.ts';
-import { mergeSamples } from '../memory-series.ts';
+import { mergeSamples, updatePeak, type MemoryPeak } from '../memory-series.ts';
 import type { StoreDeps } from './deps.ts';
 import type { AppState } from './app-state.ts';
 
@@ -10,43 +11,46 @@ export interface MemorySlice {
   /** t of the newest sample kept (-1 before the first poll). */
   lastSampleT: number;
   memCurrent: number;
-  memPeak: number;
+  /** The highest ledger total since the GPU connected (null before the first poll). */
+  memPeak: MemoryPeak | null;
   memBytes: CategoryBytes | null;
+  /** The engine's clock at the last poll, in the samples' time base (ms since the GPU connected). */
+  memNow: number;
   pollMemory: () => Promise<void>;
-  clearMemorySeries: () => void;
 }
+
+/** What a new GPU connection resets (gpu-slice.ts). */
+export const EMPTY_MEMORY = { samples: [], lastSampleT: -1, memCurrent: 0, memPeak: null, memBytes: null, memNow: 0 } satisfies Partial<MemorySlice>;
 
 export const createMemorySlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], MemorySlice> =>
   (set, get) => {
-    let inFlight = false;
+    // the engine epoch of the poll in flight (a restarted engine's first poll does not wait for a stuck one's answer)
+    let inFlight: number | null = null;
     return {
-      samples: [],
-      lastSampleT: -1,
-      memCurrent: 0,
-      memPeak: 0,
-      memBytes: null,
+      ...EMPTY_MEMORY,
 
       pollMemory: async () => {
-        if (inFlight || get().gpuStatus !== 'ready') return;
-        inFlight = true;
+        const epoch = get().engineEpoch;
+        if (inFlight === epoch || get().gpuStatus !== 'ready') return;
+        inFlight = epoch;
         try {
           const m = await deps.engine().memory(get().lastSampleT);
+          if (get().engineEpoch !== epoch) return;
           const samples = mergeSamples(get().samples, m.samples);
           set({
             samples,
             lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
             memCurrent: m.current,
-            memPeak: m.peak,
+            memPeak: updatePeak(get().memPeak, m.samples),
             memBytes: m.bytes,
+            memNow: m.now,
           });
         } catch {
           // no device (lost, or not yet acquired): the GPU panel says so
         } finally {
-          inFlight = false;
+          if (inFlight === epoch) inFlight = null;
         }
       },
-
-      clearMemorySeries: () => set({ samples: [] }),
     };
   };

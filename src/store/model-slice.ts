@@ -19,12 +19,17 @@ export interface ModelSlice {
   loadStartedAt: number | null;
   lastReport: LoadReport | null;
   modelInfo: ModelInfo | null;
+  /** The request the loaded model was loaded with (null: none loaded). */
+  loadedRequest: LoadRequest | null;
   /** The error shown to the person (data-testid error), or null. */
   error: UiError | null;
   /** A short, non-error note ("Loading cancelled."). */
   notice: string | null;
   estimate: () => Promise<void>;
+  /** Loads what the settings describe. */
   load: () => Promise<void>;
+  /** Loads `req` (a model loaded before, again). */
+  loadRequest: (req: LoadRequest) => Promise<void>;
   cancelLoad: () => void;
   unload: () => Promise<void>;
   dismissError: () => void;
@@ -45,6 +50,7 @@ export const createModelSlice =
     loadStartedAt: null,
     lastReport: null,
     modelInfo: null,
+    loadedRequest: null,
     error: null,
     notice: null,
 
@@ -67,22 +73,23 @@ export const createModelSlice =
     },
 
     load: async () => {
-      const s = get();
-      if (s.modelStatus === 'loading' || s.modelStatus === 'cancelling' || s.generating) return;
-      const built = buildLoadRequest(s);
+      const built = buildLoadRequest(get());
       if (!built.ok) {
         set({ error: inputError(built.reason) });
         return;
       }
+      await get().loadRequest(built.req);
+    },
+
+    loadRequest: async (req) => {
+      const s = get();
+      if (s.modelStatus === 'loading' || s.modelStatus === 'cancelling' || s.generating) return;
       const engine = deps.engine();
-      set({ error: null, notice: null, progress: null, modelStatus: 'loading', modelInfo: null, loadStartedAt: deps.now() });
-      if (s.modelStatus === 'loaded') {
-        try {
-          await engine.unload();
-        } catch {
-          // a failed unload leaves nothing we can use; the load below reports its own errors
-        }
-      }
+      const epoch = s.engineEpoch;
+      const current = () => get().engineEpoch === epoch;
+      // The engine keeps the model loaded now until the new one is about to allocate: a load that fails before
+      // (a missing file, a bad config, a plan that does not fit) leaves it loaded, and it is shown again below.
+      set({ error: null, notice: null, progress: null, modelStatus: 'loading', reloadable: null, loadStartedAt: deps.now() });
       // Progress may arrive faster than frames: keep the latest and render it once per frame.
       let latest: LoadProgress | null = null;
       let scheduled = false;
@@ -92,27 +99,41 @@ export const createModelSlice =
         scheduled = true;
         deps.schedule(() => {
           scheduled = false;
-          if (get().modelStatus === 'loading' || get().modelStatus === 'cancelling') set({ progress: latest });
+          if (current() && (get().modelStatus === 'loading' || get().modelStatus === 'cancelling')) set({ progress: latest });
         });
       });
       try {
-        const report = await engine.load(built.req, onProgress);
+        const report = await engine.load(req, onProgress);
         const info = await engine.modelInfo();
-        get().addRun(built.req, report);
+        if (!current()) return;
+        get().addRun(req, report);
         set({
-          modelStatus: 'loaded',
+          modelStatus: info ? 'loaded' : 'empty',
           lastReport: report,
           modelInfo: info,
+          loadedRequest: info ? req : null,
           chat: info?.hasChatTemplate ? get().chat : false,
           progress: latest,
         });
       } catch (e) {
-        if (isCancel(e)) set({ modelStatus: 'empty', progress: null, notice: 'Loading cancelled. GPU memory was released.' });
-        else set({ modelStatus: 'empty', progress: null, error: describeError(e, 'load') });
+        if (!current()) return;
+        // what the engine still holds: the model loaded before, when the load failed before replacing it
+        const kept = await Promise.resolve(engine.modelInfo()).catch(() => null);
+        if (!current()) return;
+        const still = kept ? { modelStatus: 'loaded' as const, modelInfo: kept } : { modelStatus: 'empty' as const, modelInfo: null, loadedRequest: null };
+        if (isCancel(e)) {
+          set({ ...still, progress: null, notice: kept ? `Loading cancelled. ${kept.model} is still loaded.` : 'Loading cancelled. GPU memory was released.' });
+        } else {
+          const err = describeError(e, 'load');
+          if (kept) err.nextSteps = [...err.nextSteps, `${kept.model}, loaded before, is still loaded.`];
+          set({ ...still, progress: null, error: err });
+        }
       } finally {
-        set({ loadStartedAt: null });
-        void get().pollMemory();
-        void get().refreshCache();
+        if (current()) {
+          set({ loadStartedAt: null });
+          void get().pollMemory();
+          void get().refreshCache();
+        }
       }
     },
 
@@ -120,15 +141,22 @@ export const createModelSlice =
       if (get().modelStatus !== 'loading') return;
       set({ modelStatus: 'cancelling' });
       void deps.engine().cancelLoad();
+      get().watchStop(() => get().modelStatus === 'cancelling');
     },
 
     unload: async () => {
       if (get().modelStatus !== 'loaded' || get().generating) return;
+      const epoch = get().engineEpoch;
+      let done = false;
+      get().watchStop(() => !done);
       try {
         await deps.engine().unload();
-        set({ modelStatus: 'empty', modelInfo: null, notice: 'Model unloaded.' });
+        if (get().engineEpoch !== epoch) return;
+        set({ modelStatus: 'empty', modelInfo: null, loadedRequest: null, notice: 'Model unloaded.' });
       } catch (e) {
-        set({ error: describeError(e, 'load') });
+        if (get().engineEpoch === epoch) set({ error: describeError(e, 'load') });
+      } finally {
+        done = true;
       }
       void get().pollMemory();
     },

@@ -1,4 +1,4 @@
-// Every load run of this session, for the comparison chart, the table and the JSON export.
+// Every load run (kept across reloads: persisted.ts), for the comparison chart, the table and the JSON export.
 import type { StateCreator } from 'zustand';
 import type { LoadReport, LoadRequest } from '../../workers/api.ts';
 import type { RunRecord } from '../runs-export.ts';
@@ -17,7 +17,7 @@ export const createRunsSlice =
     runs: [],
     addRun: (request, report) =>
       set((s) => ({
-        runs: [...s.runs, { id: (s.runs.at(-1)?.id ?? 0) + 1, finishedAt: deps.now(), request, report }],
+        runs: [...s.runs, { id: (s.runs.at(-1)?.id ?? 0) + 1, finishedAt: deps.wallClock(), request, report }],
       })),
     clearRuns: () => set({ runs: [] }),
   });

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import type { StateStorage } from 'zustand/middleware';
 import { EngineError } from '../../workers/errors.ts';
 import { createAppStore } from './create-store.ts';
 import { FakeEngine } from './fake-engine.ts';
+import { PERSIST_KEY } from './persisted.ts';
 
-function setup() {
+function setup(storage?: StateStorage) {
   const engine = new FakeEngine();
   const frames: (() => void)[] = [];
-  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => frames.push(cb), now: () => 0 });
+  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => frames.push(cb), now: () => 0, wallClock: () => 1_700_000_000_000, storage });
   const runFrames = () => {
     while (frames.length) frames.shift()!();
   };
@@ -86,7 +88,7 @@ describe('store with a fake engine', () => {
     expect(s.runs[0]).toMatchObject({ id: 1, request: { model: 'models/kjv-llama/' } });
     await store.getState().pollMemory();
     expect(store.getState().samples.length).toBeGreaterThan(0);
-    expect(store.getState().memPeak).toBe(6_000_000);
+    expect(store.getState().memPeak).toMatchObject({ total: 6_000_000 });
     // a second load unloads first and adds a second run
     store.getState().setStrategy('naive');
     await store.getState().load();
@@ -170,5 +172,87 @@ describe('GPU reconnection', () => {
     engine.loseDevice('unknown: driver reset', 1);
     await new Promise((r) => setTimeout(r, 0));
     expect(store.getState()).toMatchObject({ gpuStatus: 'lost', gpuError: expect.stringMatching(/driver reset/) });
+  });
+});
+
+/** localStorage as the app sees it, in memory. */
+function memoryStorage(): StateStorage & { data: Map<string, string> } {
+  const data = new Map<string, string>();
+  return { data, getItem: (k) => data.get(k) ?? null, setItem: (k, v) => void data.set(k, v), removeItem: (k) => void data.delete(k) };
+}
+
+describe('persistence across a reload', () => {
+  it('keeps the settings and the runs, never transient state', async () => {
+    const storage = memoryStorage();
+    const first = setup(storage);
+    await first.store.getState().connectGpu();
+    const s = first.store.getState();
+    s.setModelUrl('HuggingFaceTB/SmolLM2-135M-Instruct');
+    s.setStrategy('streamed-int8');
+    s.setContextLength(512);
+    s.setVramBudgetMiB(900);
+    s.setSampling({ temperature: 0, maxTokens: 64 });
+    s.setUseCache(false);
+    s.setPrompt('not kept');
+    await first.store.getState().load();
+    first.engine.loadError = new EngineError('http', 'x', { status: 404 });
+    await first.store.getState().load(); // an error in the banner: not kept
+    expect(first.store.getState().error).not.toBeNull();
+    const kept = JSON.parse(storage.data.get(PERSIST_KEY)!);
+    expect(Object.keys(kept.state).sort()).toEqual(['contextLength', 'int8LmHead', 'int8Threshold', 'modelUrl', 'runs', 'sampling', 'strategy', 'useCache', 'vramBudgetMiB']);
+
+    const reloaded = setup(storage).store.getState(); // a new page over the same storage
+    expect(reloaded).toMatchObject({
+      modelUrl: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+      strategy: 'streamed-int8',
+      contextLength: 512,
+      vramBudgetMiB: 900,
+      useCache: false,
+      sampling: { temperature: 0, maxTokens: 64, topK: 40, topP: 0.9, seed: 42 },
+      prompt: 'In the beginning',
+      error: null,
+      modelStatus: 'empty',
+      gpuStatus: 'idle',
+    });
+    expect(reloaded.runs).toHaveLength(1);
+    expect(reloaded.runs[0]).toMatchObject({ id: 1, finishedAt: 1_700_000_000_000, report: { strategy: 'streamed-int8' } });
+  });
+
+  it('ignores stored values that are not valid any more, keeping the defaults for them', () => {
+    const storage = memoryStorage();
+    storage.setItem(
+      PERSIST_KEY,
+      JSON.stringify({
+        version: 1,
+        state: { modelUrl: 42, strategy: 'warp-drive', contextLength: -3, sampling: { temperature: 0.2, topK: 'many' }, runs: [{ id: 'x' }], useCache: false },
+      }),
+    );
+    const s = setup(storage).store.getState();
+    expect(s).toMatchObject({ modelUrl: 'models/kjv-llama/', strategy: 'streamed', contextLength: null, useCache: false, runs: [] });
+    expect(s.sampling).toEqual({ temperature: 0.2, topK: 40, topP: 0.9, seed: 42, maxTokens: 128 });
+    storage.setItem(PERSIST_KEY, 'not json');
+    expect(setup(storage).store.getState().strategy).toBe('streamed');
+  });
+
+  it('writes only when a kept field changed (not on every progress frame or memory poll)', async () => {
+    const storage = memoryStorage();
+    let writes = 0;
+    const counting: StateStorage = { ...storage, setItem: (k, v) => (writes++, storage.setItem(k, v)) };
+    const { store } = setup(counting);
+    await store.getState().connectGpu();
+    const before = writes;
+    for (let i = 0; i < 20; i++) await store.getState().pollMemory();
+    store.getState().setPrompt('typing…');
+    expect(writes).toBe(before);
+    store.getState().setStrategy('fp16');
+    expect(writes).toBe(before + 1);
+    expect(JSON.parse(storage.data.get(PERSIST_KEY)!).state.strategy).toBe('fp16');
+  });
+
+  it('a storage that throws (full, or denied) keeps nothing and breaks nothing', () => {
+    const failing: StateStorage = { getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('quota'); }, removeItem: () => {} };
+    const { store } = setup(failing);
+    store.getState().setStrategy('naive');
+    expect(store.getState().strategy).toBe('naive');
   });
 });

@@ -36,8 +36,18 @@ export interface StorageBackend {
   persist(): Promise<boolean>;
 }
 
-/** True for the error a backend throws when the storage is full. */
+function nameAndCode(e: unknown): { name?: string; code?: unknown } {
+  return typeof e === 'object' && e !== null ? (e as { name?: string; code?: unknown }) : {};
+}
+
+/** True for the error a backend throws when the storage is full: the browser's quota, or a full disk (Node). */
 export function isQuotaExceeded(e: unknown): boolean {
-  const name = typeof e === 'object' && e !== null ? (e as { name?: string }).name : undefined;
-  return name === 'QuotaExceededError';
+  const { name, code } = nameAndCode(e);
+  return name === 'QuotaExceededError' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** True for the error a backend throws when a file or directory it was using is gone (removed meanwhile). */
+export function isNotFound(e: unknown): boolean {
+  const { name, code } = nameAndCode(e);
+  return name === 'NotFoundError' || code === 'ENOENT';
 }

@@ -3,15 +3,16 @@
 // the wrong size, a SHA-256 that no longer matches) is dropped from the manifest and read from the network again.
 import { EngineError } from '../errors.ts';
 import { fileName } from '../net/http.ts';
-import { isQuotaExceeded, type CacheDir } from './backend.ts';
+import type { CacheDir } from './backend.ts';
 import { blockName, writeManifest, type Manifest } from './manifest.ts';
-import { digestHex, Sha256 } from './sha256.ts';
+import { Sha256, sha256Hex } from './sha256.ts';
 
 /** What an entry needs from its cache: the space check and the storage error. */
 export interface EntryHost {
   verifyReads: boolean;
   /** Throws EngineError('storage') when `bytes` more cannot be stored. */
   ensureSpace(bytes: number, what: string): Promise<void>;
+  /** The 'storage' error for a failure of the storage (full, files removed, other); an EngineError passes as it is. */
   storageError(what: string, cause?: unknown): EngineError;
   /** Counts integrity failures (tests and logs). */
   onCorrupt?: (info: { url: string; block: number; reason: string }) => void;
@@ -82,10 +83,15 @@ export class CacheEntry {
   async readBlock(i: number): Promise<Uint8Array | null> {
     const want = this.manifest.blocks[i];
     if (want === undefined) return null;
-    const data = await this.dir.read(blockName(i));
+    let data: Uint8Array | null;
+    try {
+      data = await this.dir.read(blockName(i));
+    } catch (e) {
+      throw this.host.storageError(fileName(this.url), e);
+    }
     let reason = '';
     if (!data || data.length !== this.blockLen(i)) reason = data ? 'size' : 'missing';
-    else if (this.host.verifyReads && (await digestHex(data)) !== want) reason = 'sha256';
+    else if (this.host.verifyReads && (await sha256Hex(data)) !== want) reason = 'sha256';
     if (!reason) return data;
     this.host.onCorrupt?.({ url: this.url, block: i, reason });
     await this.drop([i]);
@@ -99,11 +105,11 @@ export class CacheEntry {
       this.spaceChecked = true;
       await this.host.ensureSpace(this.size - this.committedBytes, fileName(this.url));
     }
-    const hash = await digestHex(data);
+    const hash = await sha256Hex(data);
     try {
       await this.dir.write(blockName(i), data);
     } catch (e) {
-      throw isQuotaExceeded(e) ? this.host.storageError(fileName(this.url), e) : e;
+      throw this.host.storageError(fileName(this.url), e);
     }
     await this.commit(async () => {
       this.manifest.blocks[i] = hash;
@@ -131,6 +137,22 @@ export class CacheEntry {
     this.hasher = null;
   }
 
+  /** The whole-file hasher at block `hashedBlocks`: restored from the manifest, or afresh from block 0. */
+  private async resumeHash(): Promise<Sha256> {
+    const m = this.manifest;
+    if (m.hashState && m.hashedBlocks > 0) {
+      try {
+        const h = await Sha256.restore(m.hashState);
+        if (h.length === m.hashedBlocks * this.blockBytes) return h;
+      } catch {
+        // a state saved by another implementation (or damaged): hash the file again from its first block
+      }
+    }
+    m.hashedBlocks = 0;
+    m.hashState = null;
+    return Sha256.create();
+  }
+
   /** Runs a manifest change and commits it, one at a time. */
   private commit(change: () => Promise<void>): Promise<void> {
     const run = this.commits.then(async () => {
@@ -138,7 +160,7 @@ export class CacheEntry {
       try {
         await writeManifest(this.dir, this.manifest);
       } catch (e) {
-        throw isQuotaExceeded(e) ? this.host.storageError(fileName(this.url), e) : e;
+        throw this.host.storageError(fileName(this.url), e);
       }
     });
     this.commits = run.catch(() => {});
@@ -157,7 +179,8 @@ export class CacheEntry {
       const i = m.hashedBlocks;
       const bytes = i === just ? data : await this.dir.read(blockName(i));
       if (!bytes || bytes.length !== this.blockLen(i)) return; // caught by the next read of that block
-      this.hasher ??= m.hashState ? Sha256.restore(m.hashState) : new Sha256();
+      this.hasher ??= await this.resumeHash();
+      if (m.hashedBlocks !== i) continue; // a state that could not be restored starts again from block 0
       this.hasher.update(bytes);
       m.hashedBlocks++;
       if (m.hashedBlocks < this.blockCount) m.hashState = this.hasher.save();
@@ -178,7 +201,7 @@ export class CacheEntry {
       'bad-file',
       `${fileName(this.url)}: the downloaded file does not match its published SHA-256 (expected ${expected}, got ${got}); ` +
         'the cached copy was discarded, load again to download it anew',
-      { file: this.url },
+      { file: this.url, mismatch: 'sha256' },
     );
   }
 }

@@ -60,13 +60,13 @@ export function emptyManifest(
   };
 }
 
-function parseSlot(bytes: Uint8Array | null): Manifest | null {
+async function parseSlot(bytes: Uint8Array | null): Promise<Manifest | null> {
   if (!bytes) return null;
   const text = new TextDecoder().decode(bytes);
   const nl = text.lastIndexOf('\n');
   if (nl < 0) return null;
   const json = text.slice(0, nl);
-  if (sha256Hex(new TextEncoder().encode(json)) !== text.slice(nl + 1)) return null;
+  if ((await sha256Hex(new TextEncoder().encode(json))) !== text.slice(nl + 1)) return null;
   try {
     const m = JSON.parse(json) as Manifest;
     return m.format === MANIFEST_FORMAT && typeof m.seq === 'number' ? m : null;
@@ -87,7 +87,7 @@ export async function writeManifest(dir: CacheDir, m: Manifest): Promise<void> {
   m.seq++;
   m.updatedAt = Date.now();
   const json = JSON.stringify(m);
-  const bytes = new TextEncoder().encode(`${json}\n${sha256Hex(new TextEncoder().encode(json))}`);
+  const bytes = new TextEncoder().encode(`${json}\n${await sha256Hex(new TextEncoder().encode(json))}`);
   await dir.write(SLOTS[m.seq % 2], bytes);
 }
 

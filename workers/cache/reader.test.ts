@@ -1,16 +1,19 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { NodeFsBackend } from './fs.node.ts';
 import { modelLockName, withLock } from './locks.ts';
+import { readManifest, writeManifest } from './manifest.ts';
 import { CachedReader } from './reader.ts';
 import { ByteCache } from './store.ts';
 import type { Validator } from './validator.ts';
+import type { CacheDir, StorageBackend } from './backend.ts';
+import { FileVersions } from '../net/file-version.ts';
 
 const SIZE = 300_000;
 const B = 64 * 1024;
@@ -19,9 +22,11 @@ const fast = { retries: 2, backoffMs: 1 };
 let server: ServeDirHandle;
 let url: string;
 let model: string;
+let serverDir: string;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-serve-'));
+  serverDir = dir;
   writeFileSync(join(dir, 'model.safetensors'), data);
   server = await serveDir(dir);
   model = server.url;
@@ -35,7 +40,7 @@ beforeEach(() => {
 
 const newDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
 const corrupt: { block: number; reason: string }[] = [];
-const openCache = (backend: NodeFsBackend) =>
+const openCache = (backend: StorageBackend) =>
   ByteCache.open(backend, { blockBytes: B, onCorrupt: (c) => corrupt.push({ block: c.block, reason: c.reason }) });
 
 /** Reads [start, end) through a fresh reader (a new page load) and checks the bytes. */
@@ -135,6 +140,15 @@ describe('CachedReader', () => {
     expect(dataRanges().length).toBeLessThanOrEqual(1); // at most the last block committed before the tear
   });
 
+  it('a model whose load failed before any block was kept is not listed', async () => {
+    const cache = await openCache(new NodeFsBackend(newDir()));
+    await new CachedReader(cache, model).entryFor(url, fast); // the entry is opened (probe), then the load fails
+    expect(await cache.peek(url)).not.toBeNull();
+    expect(await cache.list()).toEqual([]);
+    await read(cache, 0, 1000);
+    expect((await cache.list()).map((m) => m.model)).toEqual([model]);
+  });
+
   it('starts afresh when the file changed on the server (another validator)', async () => {
     const cache = await openCache(new NodeFsBackend(newDir()));
     const v1 = new Map([[url, { size: SIZE, etag: '"one"', lastModified: null, sha256: null }]]);
@@ -159,6 +173,22 @@ describe('CachedReader', () => {
     expect(e).toBeInstanceOf(EngineError);
     expect([e.code, e.message]).toEqual(['bad-file', expect.stringMatching(/SHA-256/)]);
     expect((await cache.peek(url))!.blocks).toEqual({});
+  });
+
+  it('a whole-file hash state saved by the old JavaScript hasher is not misread: the file is hashed again from block 0', async () => {
+    const sha = createHash('sha256').update(data).digest('hex');
+    const good = new Map([[url, { size: SIZE, etag: `"${sha}"`, lastModified: null, sha256: sha }]]);
+    const root = newDir();
+    await read(await openCache(new NodeFsBackend(root)), 0, 3 * B, fast, good);
+    const dir = (await (await (await new NodeFsBackend(root).root()).dir('v1', false))!.dir(basename(await entryDir(root)), false))!;
+    const m = (await readManifest(dir))!;
+    expect(m.hashedBlocks).toBe(3);
+    expect(m.hashState).toMatch(/^hw1:196608:/);
+    m.hashState = `${'ab'.repeat(32)}:${3 * B}`; // the format the plain-JavaScript SHA-256 kept
+    await writeManifest(dir, m);
+    const cache = await openCache(new NodeFsBackend(root));
+    await read(cache, 0, SIZE, fast, good);
+    expect((await cache.peek(url))!).toMatchObject({ verified: true, hashState: null, hashedBlocks: Math.ceil(SIZE / B) });
   });
 
   it('gives a storage error with what to do when the quota is too small (estimate, and a failed write)', async () => {
@@ -191,5 +221,70 @@ describe('CachedReader', () => {
     expect(await cache.deleteModel('http://elsewhere/')).toBe(0);
     expect(await cache.deleteModel(model)).toBe(B);
     expect(await cache.list()).toEqual([]);
+  });
+});
+
+/** A backend over `base` whose writes fail with what `fail` returns for a file name (null: the write goes through). */
+function failingWrites(base: NodeFsBackend, fail: (name: string) => Error | null): StorageBackend {
+  const wrap = (d: CacheDir): CacheDir => ({
+    dir: async (n, c) => {
+      const x = await d.dir(n, c);
+      return x && wrap(x);
+    },
+    read: (n) => d.read(n),
+    size: (n) => d.size(n),
+    list: () => d.list(),
+    remove: (n) => d.remove(n),
+    write: async (n, data) => {
+      const e = fail(n);
+      if (e) throw e;
+      return d.write(n, data);
+    },
+  });
+  return { where: base.where, root: async () => wrap(await base.root()), estimate: () => base.estimate(), persist: () => base.persist() };
+}
+
+describe('storage failures are storage errors', () => {
+  it('a full disk (ENOSPC) while writing a block is a storage error saying so, not bad-file', async () => {
+    let writes = 0;
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const cache = await openCache(failingWrites(new NodeFsBackend(newDir()), (n) => (n.startsWith('b') && ++writes > 2 ? enospc : null)) as never);
+    const e = await read(cache).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'storage', details: { reason: 'full', file: 'model.safetensors' } });
+    expect((e as Error).message).toMatch(/quota ran out \(or the disk is full\) while writing\. Delete cached models/);
+  });
+
+  it('a cache directory removed mid-read is a storage error that the next read heals', async () => {
+    const root = newDir();
+    const cache = await openCache(new NodeFsBackend(root));
+    // (dropTimes 2: the validator probe is the first response)
+    server.misbehave = { dropAfterBytes: 2 * B + 100, dropTimes: 2, onDrop: () => rmSync(root, { recursive: true, force: true }) };
+    const e = await read(cache).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'storage', details: { reason: 'removed' } });
+    expect((e as Error).message).toMatch(/were removed while the load was keeping model\.safetensors.*load again/);
+    server.misbehave = {};
+    const again = await read(cache); // the same ByteCache object, as a running engine keeps it
+    expect(again.counters.networkBytes).toBe(SIZE);
+    expect((await cache.list())[0]).toMatchObject({ complete: true, bytes: SIZE });
+  });
+
+  it('a file replaced on the server mid-read: file-changed, the entry dropped, the next read takes the new version whole', async () => {
+    const file = join(serverDir, 'model.safetensors');
+    const next = data.map((b) => b ^ 0x5a);
+    try {
+      const cache = await openCache(new NodeFsBackend(newDir()));
+      server.misbehave = { dropAfterBytes: 2 * B + 100, dropTimes: 2, onDrop: () => writeFileSync(file, next) };
+      const versions = new FileVersions();
+      const e = await read(cache, 0, SIZE, { ...fast, versions } as typeof fast).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'file-changed', details: { file: url } });
+      expect(await cache.peek(url)).toBeNull();
+      server.misbehave = {};
+      const reader = new CachedReader(cache, model);
+      const out = new Uint8Array(SIZE);
+      await reader.streamRange(url, { start: 0, end: SIZE }, { ...fast, expectSize: SIZE, versions: new FileVersions() }, (c, at) => void out.set(c, at));
+      expect(Buffer.compare(out, next)).toBe(0);
+    } finally {
+      writeFileSync(file, data);
+    }
   });
 });

@@ -6,10 +6,12 @@
 // write-through block buffer while a fetch runs, and (http.streamRange) each network chunk.
 import { EngineError } from '../errors.ts';
 import type { HostLedger } from '../gpu/host-ledger.ts';
+import { isFileChanged, versionChanged } from '../net/file-version.ts';
 import { fileName, readPrefix, streamRange, type ByteRange, type HttpOptions, type PrefixRead } from '../net/http.ts';
 import type { CacheEntry } from './entry.ts';
 import type { ByteCache } from './store.ts';
-import { probeValidator, type Validator } from './validator.ts';
+import { hubPublishedSha256 } from './hub-sha256.ts';
+import { probeValidator, validatorKey, type Validator } from './validator.ts';
 
 /** Builds the error of a load that could not reach the network and finds `file` missing or incomplete in the cache. */
 export type NoNetwork = (file: string, what: string) => EngineError;
@@ -147,12 +149,24 @@ export class CachedReader {
         const known = this.validators.get(url);
         if (!known && this.noNetwork) throw this.noNetwork(url, 'is not in the cache');
         const v = known ?? (await probeValidator(url, http));
-        return v ? this.cache.entry({ url, validator: v, model: this.model }) : null;
+        if (!v) return null;
+        if (!known && !v.sha256) v.sha256 = await this.publishedSha256(url, v, http);
+        return this.cache.entry({ url, validator: v, model: this.model });
       })();
       e.catch(() => this.entries.delete(url));
       this.entries.set(url, e);
     }
     return e;
+  }
+
+  /**
+   * The hub's published SHA-256 of a file the probe gave none for (its X-Linked-Etag is out of a page's sight), asked
+   * only when this version is not cached yet: an entry keeps the validator it was opened with.
+   */
+  private async publishedSha256(url: string, v: Validator, http: HttpOptions): Promise<string | null> {
+    const kept = await this.cache.peek(url);
+    if (kept && validatorKey(kept.validator) === validatorKey(v)) return kept.validator.sha256;
+    return hubPublishedSha256(url, v.size, { signal: http.signal, origins: this.cache.hubOrigins });
   }
 
   readonly streamRange = async (
@@ -171,14 +185,30 @@ export class CachedReader {
       }, host);
     }
     if (opts.expectSize != null && opts.expectSize !== entry.size) {
-      throw new EngineError(
-        'bad-file',
-        `${fileName(url)} changed on the server during the load (${opts.expectSize} bytes when its header was read, now ${entry.size})`,
-        { file: url },
-      );
+      await this.forget(url);
+      throw versionChanged(url, 'size', `${opts.expectSize} bytes when its header was read`, `${entry.size} bytes`);
     }
-    return readThrough(entry, range, onChunk, { http: opts, host, counters: this.counters, noNetwork: this.noNetwork });
+    return this.dropOnChange(url, () => readThrough(entry, range, onChunk, { http: opts, host, counters: this.counters, noNetwork: this.noNetwork }));
   };
+
+  /**
+   * Runs a read of `url`; when the file turns out to have changed on the server (file-version.ts), its entry is
+   * dropped before the error goes on: nothing fetched for either version is kept, and the next load starts it afresh.
+   */
+  private async dropOnChange<T>(url: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      if (isFileChanged(e)) await this.forget(url);
+      throw e;
+    }
+  }
+
+  /** Drops the entry of `url` (and this reader's handle on it). */
+  private async forget(url: string): Promise<void> {
+    this.entries.delete(url);
+    await this.cache.dropEntry(url).catch(() => {});
+  }
 
   /**
    * The first `n` bytes of `url` (the safetensors header read): from the cache when it holds them all, so that a warm
@@ -193,7 +223,7 @@ export class CachedReader {
       return readPrefix(url, n, http);
     }
     const bytes = new Uint8Array(end);
-    await readThrough(entry, { start: 0, end }, (c, at) => void bytes.set(c, at), { http, counters: this.counters, noNetwork: this.noNetwork });
+    await this.dropOnChange(url, () => readThrough(entry, { start: 0, end }, (c, at) => void bytes.set(c, at), { http, counters: this.counters, noNetwork: this.noNetwork }));
     return { bytes, size: entry.size, rangeSupported: true };
   };
 
@@ -209,7 +239,7 @@ export class CachedReader {
       if (this.noNetwork) throw notWhole(this.noNetwork, entry, i);
       let j = i + 1;
       while (j < entry.blockCount && !entry.has(j)) j++;
-      await fetchBlocks(entry, i, j, { start: 0, end: 0 }, () => {}, { http, counters: this.counters });
+      await this.dropOnChange(url, () => fetchBlocks(entry, i, j, { start: 0, end: 0 }, () => {}, { http, counters: this.counters }));
       i = j;
     }
     return entry.complete;

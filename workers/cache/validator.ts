@@ -3,6 +3,7 @@
 // Last-Modified gives only the size (a weak key: a same-size replacement would go unnoticed; the hub and every
 // static server we know send an ETag). Where the server publishes the content's SHA-256 (the hub's X-Linked-Etag
 // for LFS files, or an ETag that is 64 hex digits), the whole file is checked against it once complete.
+import { responseVersion } from '../net/file-version.ts';
 import { parseContentRange, probe, statusError, type HttpOptions } from '../net/http.ts';
 
 export interface Validator {
@@ -37,13 +38,20 @@ export function validatorFromHeaders(h: Headers, status: number): Validator | nu
 }
 
 /**
- * Asks the server for the current validator of `url` with a one-byte range request (a HEAD would do, but some CDNs
- * answer HEAD without the headers a GET gets). Returns null when the server tells no size: such a file is not cached.
+ * Asks the server for the current validator of `url` with a two-byte range request (http.probeRange: retried like
+ * every other request; it pins the file's version for the load when `opts.versions` is given). A HEAD would do, but
+ * some CDNs answer HEAD without the headers a GET gets. Returns null when the server tells no size: such a file is
+ * not cached.
  */
 export async function probeValidator(url: string, opts: HttpOptions = {}): Promise<Validator | null> {
   // Two bytes, not one: some static servers (sirv, behind `vite preview`) read `bytes=0-0` as "to the end" and start
-  // sending the whole file.
-  const res = await probe(url, { Range: 'bytes=0-1' }, opts);
+  // sending the whole file. The answer pins the file's version for the load (opts.versions), or is checked against it.
+  const headers: Record<string, string> = { Range: 'bytes=0-1' };
+  const ifRange = opts.versions?.ifRange(url);
+  if (ifRange) headers['If-Range'] = ifRange;
+  const res = await probe(url, headers, opts);
   if (res.status !== 206 && res.status !== 200) throw statusError(url, res.status);
+  const size = res.status === 206 ? (parseContentRange(res.headers.get('content-range'))?.total ?? null) : null;
+  opts.versions?.check(url, responseVersion(res.headers, size, res.status === 206), res.status, true);
   return validatorFromHeaders(res.headers, res.status);
 }

@@ -56,6 +56,14 @@ export function roundToF16(value: number): number {
   return f16BitsToF32(f32ToF16Bits(value));
 }
 
+/** Rounds a float32 to the nearest bfloat16 value (ties to even), as torch's .to(torch.bfloat16). */
+export function roundToBf16(value: number): number {
+  f32[0] = value;
+  const b = u32[0];
+  u32[0] = (b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000;
+  return f32[0];
+}
+
 /** Packs float values as fp16 two per u32 (element 2i in the low half), padding an odd count with 0. */
 export function packF16(values: ArrayLike<number>): Uint32Array {
   const out = new Uint32Array(Math.ceil(values.length / 2));

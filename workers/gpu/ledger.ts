@@ -36,6 +36,8 @@ interface Entry {
   category: LedgerCategory;
   label: string;
   group: BufferGroup | null;
+  /** Destroyed, counted until the device has let its memory go (retire). */
+  retiring?: boolean;
 }
 
 export function zeroBytes(): CategoryBytes {
@@ -55,6 +57,8 @@ export class MemoryLedger {
   private readonly origin: number;
   private readonly history: LedgerSample[] = [];
   private readonly listeners = new Set<(s: LedgerSample) => void>();
+  /** The coalescing window (record()): its start time, its first index in history, its highest sample. */
+  private window: { start: number; index: number; peak: LedgerSample } | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -86,15 +90,42 @@ export class MemoryLedger {
     const e = this.entries.get(buffer);
     if (!e) throw new Error(`ledger: destroy of an unknown buffer '${buffer.label}'`);
     this.entries.delete(buffer);
-    buffer.destroy();
+    if (!e.retiring) buffer.destroy();
     this.bytes[e.category] -= e.size;
     this.totalBytes -= e.size;
     this.record();
   }
 
+  /**
+   * Destroys a buffer now and counts it until the device has let its memory go. Dawn frees a destroyed buffer's
+   * memory only once a submission made after the destroy has completed (measured on lavapipe: a buffer destroyed
+   * with no submission after it is never freed), so this submits an empty batch, waits for the queue, and only then
+   * takes the buffer off the ledger: the ledger never shows less than the device holds. For large buffers let go in
+   * the middle of a load (the int8 quantize scratch).
+   */
+  async retire(buffer: GPUBuffer): Promise<void> {
+    const e = this.entries.get(buffer);
+    if (!e) throw new Error(`ledger: retire of an unknown buffer '${buffer.label}'`);
+    if (e.retiring) return;
+    e.retiring = true;
+    buffer.destroy();
+    this.letGo();
+    await this.device.queue.onSubmittedWorkDone();
+    if (this.entries.get(buffer) === e) this.destroy(buffer);
+  }
+
   /** Destroys every buffer: used when the device is lost or the engine is disposed. */
   destroyAll(): void {
     for (const b of [...this.entries.keys()]) this.destroy(b);
+    this.letGo();
+  }
+
+  /**
+   * An empty submission, so that the device frees what was destroyed before it (Dawn lets a destroyed buffer's memory
+   * go only once a later submission completes; see retire). After destroying many buffers at once.
+   */
+  letGo(): void {
+    this.device.queue.submit([]);
   }
 
   group(name: string): BufferGroup {
@@ -138,13 +169,34 @@ export class MemoryLedger {
     return this.entries.get(buffer)?.group ?? null;
   }
 
+  /** Milliseconds since the ledger began: the time base of its samples. */
+  elapsed(): number {
+    return this.now() - this.origin;
+  }
+
   private record(): void {
     const s: LedgerSample = { t: this.now() - this.origin, total: this.totalBytes, bytes: { ...this.bytes } };
-    const last = this.history[this.history.length - 1];
-    // Coalesce bursts (thousands of tensor buffers in one load) into at most one sample per millisecond.
-    if (last && s.t - last.t < 1) this.history[this.history.length - 1] = s;
-    else this.history.push(s);
-    if (this.history.length > 20_000) this.history.splice(0, this.history.length - 20_000);
+    const h = this.history;
+    // Coalesce bursts (thousands of tensor buffers in one load) into at most two samples per millisecond window: the
+    // window's highest total and its latest state. A peak is never coalesced away, so the highest sample is the
+    // highest total the ledger ever held (what the VRAM chart marks as the peak).
+    const w = this.window;
+    if (w && s.t - w.start < 1) {
+      if (s.total >= w.peak.total) {
+        h.length = w.index; // the window's samples, replaced by the new peak (also its latest)
+        h.push(s);
+        w.peak = s;
+      } else if (h[h.length - 1] === w.peak) h.push(s);
+      else h[h.length - 1] = s;
+    } else {
+      h.push(s);
+      this.window = { start: s.t, index: h.length - 1, peak: s };
+    }
+    if (h.length > 20_000) {
+      const drop = h.length - 20_000;
+      h.splice(0, drop);
+      if (this.window) this.window.index = Math.max(0, this.window.index - drop);
+    }
     for (const l of this.listeners) l(s);
   }
 }
@@ -175,6 +227,15 @@ export class BufferGroup {
     this.ledger.destroy(buffer);
   }
 
+  /**
+   * Lets one buffer of this group go early, counted until the device has freed it (MemoryLedger.retire). The group
+   * no longer owns it: destroying the group meanwhile leaves it to the retire in flight.
+   */
+  retire(buffer: GPUBuffer): Promise<void> {
+    if (!this.buffers.delete(buffer)) throw new Error(`ledger: '${buffer.label}' is not in group '${this.name}'`);
+    return this.ledger.retire(buffer);
+  }
+
   get bytes(): number {
     let n = 0;
     for (const b of this.buffers) n += alignedSize(b.size);
@@ -193,6 +254,7 @@ export class BufferGroup {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const b of this.buffers) this.ledger.destroy(b);
+    if (this.buffers.size) this.ledger.letGo();
     this.buffers.clear();
   }
 }

@@ -1,4 +1,5 @@
-// Owner of shaders/add.wgsl: the residual add x += scale · y over [tokens, dim] (scale 1 but for Granite-like models).
+// Owner of shaders/add.wgsl: the residual add x += scale · y over [tokens, dim] (scale: Granite's residual_multiplier,
+// 1 elsewhere, where the sum is exactly x + y).
 import source from '../../shaders/add.wgsl?raw';
 import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';

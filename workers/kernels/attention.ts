@@ -1,6 +1,7 @@
 // Owner of shaders/attention.wgsl, attention_split.wgsl and attention_combine.wgsl (and of attention_reduce.wgsl, the
-// workgroup reductions put in front of the first two): causal GQA attention of this forward's queries over one
-// layer's KV cache.
+// window, soft cap and workgroup reductions put in front of them): causal GQA attention of this forward's queries over
+// one layer's KV cache. Per layer (bind): the score scale, Gemma 2's soft cap, and a sliding window, whose cache is a
+// ring of cacheRows rows (position j in row j mod cacheRows).
 // Two paths, chosen at encode() from the number of queries:
 // - single pass (attention.wgsl): one workgroup per (query, head) walks the cache positions alone. Prefill has
 //   tokens × heads workgroups; a decode step only n_heads, which leaves most of a GPU idle and grows with the context.
@@ -55,6 +56,18 @@ export interface AttentionOptions {
   splitWorkgroups?: number;
 }
 
+/** What a layer's attention computes beyond plain causal softmax attention (recipe options). */
+export interface AttentionLayerOptions {
+  /** Multiplies q·k (default 1 / sqrt(headDim)). */
+  scale?: number;
+  /** Scores become softcap · tanh(s / softcap) before the softmax (Gemma 2); null or absent: none. */
+  softcap?: number | null;
+  /** A query sees itself and the window − 1 positions before it; null or absent: every position before it. */
+  window?: number | null;
+  /** Rows of the KV cache (default: the context); fewer make it a ring, which needs rows >= window − 1 + tokens. */
+  cacheRows?: number;
+}
+
 export interface SplitBinding {
   readonly split: GPUBindGroup;
   readonly combine: GPUBindGroup;
@@ -65,6 +78,8 @@ export interface SplitBinding {
 export interface AttentionBinding {
   readonly bindGroup: GPUBindGroup;
   readonly nHeads: number;
+  /** The sliding window, or null. */
+  readonly window: number | null;
   /** The split-K decode pass, or null where decode runs the single pass. */
   readonly split: SplitBinding | null;
 }
@@ -123,7 +138,7 @@ export class Attention {
         )
       : null;
     this.combineKp = split
-      ? createKernelPipeline(ctx, 'attention_combine', withStep(combineSource), ['read', 'storage', 'uniform', 'uniform'], {
+      ? createKernelPipeline(ctx, 'attention_combine', withStep(`${reduceSource}\n${combineSource}`), ['read', 'storage', 'uniform', 'uniform'], {
           WG: workgroupSize(ctx, 64),
         })
       : null;
@@ -135,8 +150,9 @@ export class Attention {
   }
 
   /**
-   * q, out: f32 [maxTokens, nHeads*headDim]; caches: f32 [context, nKvHeads*headDim]; scores: attentionScratchBytes.
-   * The split pass's partials (attentionPartialBytes) are created through `group`, once for all its layers.
+   * q, out: f32 [maxTokens, nHeads*headDim]; caches: f32 [cacheRows, nKvHeads*headDim]; scores:
+   * attentionScratchBytes. The split pass's partials (attentionPartialBytes) are created through `group`, once for
+   * all its layers.
    */
   bind(
     label: string,
@@ -144,8 +160,14 @@ export class Attention {
     bufs: { q: GPUBuffer; kCache: GPUBuffer | GPUBufferBinding; vCache: GPUBuffer | GPUBufferBinding; scores: GPUBuffer; out: GPUBuffer },
     step: GPUBuffer,
     group: BufferGroup,
+    layer: AttentionLayerOptions = {},
   ): AttentionBinding {
     if (shape.headDim > MAX_HEAD_DIM) throw new Error(`attention: head_dim ${shape.headDim} > ${MAX_HEAD_DIM}`);
+    const window = layer.window ?? null;
+    const cacheRows = layer.cacheRows ?? shape.context;
+    if (window !== null && !(window >= 1)) throw new Error(`attention: window ${window}`);
+    if (!(cacheRows >= 1 && cacheRows <= shape.context)) throw new Error(`attention: ${cacheRows} cache rows for a context of ${shape.context}`);
+    if (cacheRows < shape.context && window === null) throw new Error('attention: a ring cache (fewer rows than the context) needs a window');
     const chunks = this.chunksFor(shape);
     const params = createParams(this.ctx, group, `attention.params.${label}`, [
       ['u32', shape.nHeads],
@@ -153,9 +175,12 @@ export class Attention {
       ['u32', shape.headDim],
       ['u32', shape.nHeads / shape.nKvHeads],
       ['u32', shape.context],
-      ['f32', 1 / Math.sqrt(shape.headDim)],
+      ['f32', layer.scale ?? 1 / Math.sqrt(shape.headDim)],
       ['u32', chunks],
       ['u32', this.minChunk],
+      ['u32', window ?? 0],
+      ['u32', cacheRows],
+      ['f32', layer.softcap ?? 0],
     ]);
     const bindGroup = createBindGroup(this.ctx, `attention.bindGroup.${label}`, this.kp, [
       bufs.q,
@@ -184,17 +209,19 @@ export class Attention {
         chunks,
       };
     }
-    return { bindGroup, nHeads: shape.nHeads, split };
+    return { bindGroup, nHeads: shape.nHeads, window, split };
   }
 
   /**
    * Records the attention of `tokens` queries. One query (decode) takes the split-K passes where bind() set them up;
-   * a caller that knows the cache length (`kvLen`, positions 0 .. pos + tokens) lets a cache of one chunk take the
-   * single pass instead, which saves the combine dispatch (a few µs per layer on a GPU).
+   * a caller that knows the cache length (`kvLen`, positions 0 .. pos + tokens) lets a query that sees one chunk
+   * (a short cache, or a short sliding window) take the single pass instead, which saves the combine dispatch (a few
+   * µs per layer on a GPU).
    */
   encode(pass: ComputePass, b: AttentionBinding, tokens: number, kvLen?: number): void {
     const maxPerDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    const oneChunk = kvLen !== undefined && kvLen <= this.minChunk;
+    const seen = kvLen === undefined ? undefined : b.window === null ? kvLen : Math.min(kvLen, b.window);
+    const oneChunk = seen !== undefined && seen <= this.minChunk;
     if (tokens === 1 && !oneChunk && b.split && this.splitKp && this.combineKp) {
       pass.setPipeline(this.splitKp.pipeline);
       pass.setBindGroup(0, b.split.split);

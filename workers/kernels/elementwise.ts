@@ -1,11 +1,15 @@
 // The shape the element-wise kernels share (add.wgsl, bias_add.wgsl, glu.wgsl): one thread per element over
-// tokens × width, bindings (read-write buffer, read-only buffer, params uniform {width, ...}, Step uniform). Each
-// kernel's own file (add.ts, bias-add.ts, glu.ts) owns its pipeline through this base.
+// tokens × width, bindings (read-write buffer, read-only buffer, Params uniform {width, ...the kernel's own fields},
+// Step uniform). Each kernel's own file (add.ts, bias-add.ts, glu.ts) owns its pipeline through this base, with
+// its variants as override constants.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { dispatch1d } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, createParams, type KernelPipeline } from './pipeline.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
+
+/** Uniform fields after the width, in the order the kernel's Params struct declares them. */
+export type ParamFields = readonly (readonly ['u32' | 'f32', number])[];
 
 const WG = 64;
 
@@ -21,11 +25,11 @@ export class ElementwiseKernel {
     private readonly ctx: GpuContext,
     private readonly name: string,
     source: string,
+    constants: Record<string, number> = {},
   ) {
-    this.kp = createKernelPipeline(ctx, name, source, ['storage', 'read', 'uniform', 'uniform'], { WG });
+    this.kp = createKernelPipeline(ctx, name, source, ['storage', 'read', 'uniform', 'uniform'], { WG, ...constants });
   }
 
-  /** `extra`: the kernel's Params fields after `width`. */
   protected bindBuffers(
     label: string,
     inout: GPUBuffer,
@@ -33,9 +37,9 @@ export class ElementwiseKernel {
     width: number,
     step: GPUBuffer,
     group: BufferGroup,
-    extra: readonly (readonly ['u32' | 'f32', number])[] = [],
+    fields: ParamFields = [],
   ): ElementwiseBinding {
-    const params = createParams(this.ctx, group, `${this.name}.params.${label}`, [['u32', width], ...extra]);
+    const params = createParams(this.ctx, group, `${this.name}.params.${label}`, [['u32', width], ...fields]);
     return { bindGroup: createBindGroup(this.ctx, `${this.name}.bindGroup.${label}`, this.kp, [inout, input, params, step]), width };
   }
 

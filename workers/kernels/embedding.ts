@@ -1,4 +1,4 @@
-// Owner of shaders/embedding.wgsl: x[t] = table[ids[t]] (fp16 table, maybe split in parts) → f32 rows.
+// Owner of shaders/embedding.wgsl: x[t] = table[ids[t]] · scale (fp16 table, maybe split in parts) → f32 rows.
 import source from '../../shaders/embedding.wgsl?raw';
 import { withStep } from './step.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -22,8 +22,8 @@ export class Embedding {
     this.kp = createKernelPipeline(ctx, 'embedding', withStep(source), ['read', 'read', 'storage', 'uniform', 'uniform'], { WG });
   }
 
-  /** ids: u32 [maxTokens]; x: f32 [maxTokens, dim]; step: the Step uniform (tokens). */
-  bind(table: GpuTensor, ids: GPUBuffer, x: GPUBuffer, step: GPUBuffer, group: BufferGroup): EmbeddingBinding {
+  /** ids: u32 [maxTokens]; x: f32 [maxTokens, dim]; step: the Step uniform (tokens); scale: multiplies every value. */
+  bind(table: GpuTensor, ids: GPUBuffer, x: GPUBuffer, step: GPUBuffer, group: BufferGroup, scale = 1): EmbeddingBinding {
     if (table.format !== 'f16x2') throw new Error(`embedding: '${table.name}' is ${table.format}, not f16x2`);
     const dim = table.shape[1];
     const bindGroups = table.parts.map((part, i) => {
@@ -32,6 +32,7 @@ export class Embedding {
         ['u32', part.rows],
         ['u32', table.rowWords],
         ['u32', dim],
+        ['f32', scale],
       ]);
       return createBindGroup(this.ctx, `embedding.bindGroup.${table.name}.${i}`, this.kp, [part.buffer, ids, x, params, step]);
     });

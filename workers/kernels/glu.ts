@@ -7,10 +7,10 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { ElementwiseKernel, type ElementwiseBinding } from './elementwise.ts';
 
-export type GluActivation = 'silu' | 'gelu_tanh';
+export type GatedActivation = 'silu' | 'gelu_tanh';
 
 /** The activation's code in activation.wgsl. */
-export function activationKind(a: GluActivation | undefined): number {
+export function activationKind(a: GatedActivation | undefined): number {
   return a === 'gelu_tanh' ? 1 : 0;
 }
 
@@ -20,7 +20,7 @@ export class Glu extends ElementwiseKernel {
   }
 
   /** gu: f32 [maxTokens, 2 · hidden] in blocks of `block` gate rows then `block` up rows; out: f32 [maxTokens, hidden]. */
-  bind(label: string, out: GPUBuffer, gu: GPUBuffer, hidden: number, block: number, activation: GluActivation, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
+  bind(label: string, out: GPUBuffer, gu: GPUBuffer, hidden: number, block: number, activation: GatedActivation, step: GPUBuffer, group: BufferGroup): ElementwiseBinding {
     if (!(block >= 1 && hidden % block === 0)) throw new Error(`glu: blocks of ${block} do not tile ${hidden} rows`);
     return this.bindBuffers(label, out, gu, hidden, step, group, [
       ['u32', block],

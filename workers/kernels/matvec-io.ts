@@ -11,7 +11,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { dispatch1d } from './dispatch.ts';
-import { activationKind, type GluActivation } from './glu.ts';
+import { activationKind, type GatedActivation } from './glu.ts';
 import { createParams } from './pipeline.ts';
 import { withStep } from './step.ts';
 import type { ComputePass } from '../gpu/pass-recorder.ts';
@@ -41,11 +41,12 @@ export type MatVecEpilogue =
    * out[j] = act(gate_j) · up_j over a gate/up weight concatenated in blocks of `block` gate rows then `block` up rows
    * (out: f32 [rows / 2]).
    */
-  | { kind: 'glu'; out: GPUBuffer; block: number; activation?: GluActivation }
+  | { kind: 'glu'; out: GPUBuffer; block: number; activation?: GatedActivation }
   /**
    * q, k, v of one token from a weight concatenated [q heads; k heads; v heads]: RoPE (rotate-half) on the first
    * 2·ropeHalf dims of each q and k head with (cos, sin) of position Step.pos from `table` ([context, ropeHalf]; 0:
-   * no rotation), q to `q` (f32 [nHeads · headDim]), k and v to the cache row Step.pos.
+   * no rotation), q to `q` (f32 [nHeads · headDim]), k and v to the cache row of Step.pos (mod cacheRows: a
+   * sliding-window layer's ring).
    */
   | {
       kind: 'rope_kv';
@@ -56,6 +57,7 @@ export type MatVecEpilogue =
       nKvHeads: number;
       headDim: number;
       ropeHalf: number;
+      cacheRows: number;
     };
 
 export interface MatVecIo {
@@ -242,6 +244,7 @@ export function bindMatVec(
     if (rows !== want) throw new Error(`${kernel}: '${weight.name}' has ${rows} rows, q/k/v heads need ${want}`);
     if (2 * e.ropeHalf > e.headDim) throw new Error(`${kernel}: ${2 * e.ropeHalf} rotary dims > head_dim ${e.headDim}`);
     if (e.kv.vOffset % 4 !== 0) throw new Error(`${kernel}: value cache offset ${e.kv.vOffset} is not a whole f32`);
+    if (!(e.cacheRows >= 1)) throw new Error(`${kernel}: cache rows ${e.cacheRows}`);
   }
   const half = span / 2;
   const perWorkgroup = rowsPerWorkgroup(variant);
@@ -266,7 +269,7 @@ export function bindMatVec(
       ['u32', e.kind === 'rope_kv' ? e.headDim : 0],
       ['u32', e.kind === 'rope_kv' ? e.kv.vOffset / 4 : 0],
       ['f32', extra.threshold],
-      ['u32', 0],
+      ['u32', e.kind === 'rope_kv' ? e.cacheRows : 1],
       ['u32', 0],
       ['u32', 0],
     ]);

@@ -248,16 +248,16 @@ describe.each(variants)('one-token product, $name', ({ opts, precisions }) => {
     });
 
     it.each([
-      { name: 'full rotary, through RMSNorm, bias, split at 2 heads', ropeHalf: 8, bias: true, partHeads: 2 },
-      { name: 'partial rotary (6 of 16 dims)', ropeHalf: 3, bias: false, partHeads: 0 },
-      { name: 'no rotation (a NoPE layer)', ropeHalf: 0, bias: false, partHeads: 0 },
-    ])('rope_kv: $name', async ({ ropeHalf, bias, partHeads }) => {
+      { name: 'full rotary, through RMSNorm, bias, split at 2 heads', ropeHalf: 8, bias: true, partHeads: 2, cacheRows: 8 },
+      { name: 'partial rotary (6 of 16 dims), a sliding-window ring of 3 rows', ropeHalf: 3, bias: false, partHeads: 0, cacheRows: 3 },
+      { name: 'no rotation (a NoPE layer)', ropeHalf: 0, bias: false, partHeads: 0, cacheRows: 8 },
+    ])('rope_kv: $name', async ({ ropeHalf, bias, partHeads, cacheRows }) => {
       const run = kernelFor(precision);
       if (!run) return;
       const { kernel, ctx } = run;
       const group = ctx.ledger.group('test');
       try {
-        const shape = { nHeads: 4, nKvHeads: 2, headDim: 16, ropeHalf };
+        const shape = { nHeads: 4, nKvHeads: 2, headDim: 16, ropeHalf, cacheRows };
         const [k, context, pos] = [64, 8, 5];
         const rows = (shape.nHeads + 2 * shape.nKvHeads) * shape.headDim;
         const kvDim = shape.nKvHeads * shape.headDim;
@@ -272,8 +272,9 @@ describe.each(variants)('one-token product, $name', ({ opts, precisions }) => {
         const b = bias ? randF16(rows, 34) : null;
         const invFreq = Float32Array.from({ length: ropeHalf }, (_, i) => 1 / 10000 ** ((2 * i) / (2 * ropeHalf)));
         const table = ropeTable(invFreq, context);
-        const sentinel = new Float32Array(3 * context * kvDim).fill(1234.5);
-        const vOffset = 2 * context * kvDim * 4; // a gap between the two caches, as alignment may leave
+        const sentinel = new Float32Array(3 * cacheRows * kvDim).fill(1234.5);
+        const vOffset = 2 * cacheRows * kvDim * 4; // a gap between the two caches, as alignment may leave
+        const at = pos % cacheRows; // the cache row of position pos
         const kv = storage(ctx, group, 'kv', sentinel);
         const q = storage(ctx, group, 'q', shape.nHeads * shape.headDim * 4);
         bindAndRun(
@@ -294,10 +295,10 @@ describe.each(variants)('one-token product, $name', ({ opts, precisions }) => {
         const rel = kernel.int8 ? 2e-5 : 1e-4;
         expectNear(await f32(ctx, q), want.q, 'q', rel);
         const cache = await f32(ctx, kv);
-        expectNear(cache.subarray(pos * kvDim, (pos + 1) * kvDim), want.k, 'k cache', rel);
-        expectNear(cache.subarray(vOffset / 4 + pos * kvDim, vOffset / 4 + (pos + 1) * kvDim), want.v, 'v cache', rel);
+        expectNear(cache.subarray(at * kvDim, (at + 1) * kvDim), want.k, 'k cache', rel);
+        expectNear(cache.subarray(vOffset / 4 + at * kvDim, vOffset / 4 + (at + 1) * kvDim), want.v, 'v cache', rel);
         // nothing else of the cache was written
-        const untouched = cache.filter((_, i) => !(i >= pos * kvDim && i < (pos + 1) * kvDim) && !(i >= vOffset / 4 + pos * kvDim && i < vOffset / 4 + (pos + 1) * kvDim));
+        const untouched = cache.filter((_, i) => !(i >= at * kvDim && i < (at + 1) * kvDim) && !(i >= vOffset / 4 + at * kvDim && i < vOffset / 4 + (at + 1) * kvDim));
         expect(untouched.every((v) => v === 1234.5)).toBe(true);
       } finally {
         group.destroy();

@@ -54,13 +54,17 @@ export function cachedInt8Weights(
         return w ? { tensor: w, bytes: int8Layout(r.shape).total } : null;
       },
     },
-    storing: (transform) => async (tensor, record, group) => {
-      const out = await transform(tensor, record, group);
-      if (isInt8Weight(out)) {
-        const store = await storeFor(record.file);
-        if (store) await storeInt8Weight(ctx, group, store, out, opts.host);
-      }
-      return out;
+    storing: (transform) => {
+      const store: TensorTransform<Loaded> = async (tensor, record, group) => {
+        const out = await transform(tensor, record, group);
+        if (isInt8Weight(out)) {
+          const s = await storeFor(record.file);
+          if (s) await storeInt8Weight(ctx, group, s, out, opts.host);
+        }
+        return out;
+      };
+      // the quantize transform's scratch hooks, unchanged
+      return Object.assign(store, { begin: transform.begin?.bind(transform), target: transform.target?.bind(transform), end: transform.end?.bind(transform) });
     },
   };
 }

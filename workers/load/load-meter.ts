@@ -134,6 +134,8 @@ export class LoadMeter {
       phase: this.phaseNow,
       bytesDone: this.bytesDone,
       bytesTotal: this.totalBytes,
+      bytesFetched: this.bytesFetched,
+      bytesFromCache: this.bytesFromCache,
       tensorsDone: this.doneTensors,
       tensorsTotal: this.tensorsTotal,
       mbPerS: rate,

@@ -16,8 +16,10 @@ import { offlineError, openOffline, sourceRecord, storeSource, type OfflineSourc
 import { CachedReader } from '../cache/reader.ts';
 import type { ByteCache } from '../cache/store.ts';
 import type { Validator } from '../cache/validator.ts';
+import { checkpointTensors } from './checkpoint-layout.ts';
 import { parseConfig, type Config } from '../model/config.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
+import { FileVersions, isFileChanged } from '../net/file-version.ts';
 import { fetchBytes, isHtmlDocument, isUnreachable, type HttpOptions } from '../net/http.ts';
 import { int8LinearFactory, DEFAULT_OUTLIER_THRESHOLD } from '../model/int8-linear.ts';
 import { int8WeightTransform } from './quantize.ts';
@@ -25,7 +27,7 @@ import { cachedInt8Weights } from './int8-cache.ts';
 import { loadWeights } from './loader.ts';
 import { checkTensors, modelShape, planLoad } from './plan.ts';
 import { readTensorMap, type TensorMap } from './safetensors.ts';
-import { openModelSource, resolveModelBase, type ModelSource } from './source.ts';
+import { openModelSource, resolveModelBase, SMALL_FILE_LIMITS, type ModelSource } from './source.ts';
 import { Tokenizer } from '../model/tokenizer.ts';
 import { Transformer } from '../model/transformer.ts';
 import { buildWeights, fp16LinearFactory } from '../model/weights.ts';
@@ -45,6 +47,8 @@ export interface PreparedModel {
   plan: PlanReport;
   /** The load's reader over the cache (null: uncached); the headers were read through it. */
   reader: CachedReader | null;
+  /** Whether the model uses a tensor of the checkpoint (what it does not is skipped: plan.notes names it). */
+  uses: (name: string) => boolean;
 }
 
 export interface LoadedModel extends PreparedModel {
@@ -64,6 +68,11 @@ export interface ModelLoadOptions {
   cache?: ByteCache | null;
   /** See DEFAULT_REACH_TIMEOUT_MS (applies only where the cache keeps the model's small files). */
   reachTimeoutMs?: number;
+  /**
+   * Awaited once the plan fits, right before the load makes its first GPU buffer (the engine frees the model loaded
+   * before there, so that a load failing earlier — a missing file, a bad config, a plan that does not fit — keeps it).
+   */
+  beforeAllocate?: () => Promise<void>;
 }
 
 /** A model's small files, from the network, or from the cache when it could not be reached (`offline`). */
@@ -99,22 +108,29 @@ export async function prepareModel(
       ? new CachedReader(opts.cache, source.baseUrl, offline.validators, (file, what) => offlineError(source.baseUrl, file, what, offline.reason))
       : new CachedReader(opts.cache, source.baseUrl)
     : null;
-  const map = await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix);
+  // Fused projections and multimodal prefixes become the records the engine reads (checkpoint-layout.ts).
+  const { map, notes: layoutNotes } = checkpointTensors(
+    config,
+    await readTensorMap(source.weightFiles, http, source.weightMap ?? undefined, reader?.readPrefix),
+  );
   const shape = modelShape(config);
-  checkTensors(shape, map.tensors);
+  // Tensors the model does not use are neither planned nor loaded (the plan's notes name them).
+  const unused = new Set(checkTensors(shape, map.tensors));
   const plan = planLoad({
     model: req.model,
     architecture: config.architecture,
     shape,
-    tensors: [...map.tensors.values()],
+    tensors: [...map.tensors.values()].filter((r) => !unused.has(r.name)),
+    unused: [...unused],
     strategy: req.strategy,
     contextLength: req.contextLength,
     maxTokens: MAX_TOKENS_PER_FORWARD,
     limits: ctx.limits,
     vramBudgetBytes: req.vramBudgetBytes,
     int8LmHead: req.int8LmHead,
+    layoutNotes,
   });
-  return { source, config, map, plan, reader };
+  return { source, config, map, plan, reader, uses: (name: string) => !unused.has(name) };
 }
 
 /** The tokenizer, and the chat_template.jinja it was given (null: none); offline, the stored one. */
@@ -122,12 +138,13 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   if (!source.tokenizer) {
     throw new EngineError('bad-file', `${source.baseUrl}tokenizer.json is missing: the model cannot be used without it`, {
       file: `${source.baseUrl}tokenizer.json`,
+      missing: true,
     });
   }
   // transformers ≥ 4.47 may keep the chat template in its own file instead of tokenizer_config.json.
   let chatTemplate = offline ? offline.chatTemplate : null;
   if (!offline) {
-    const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true);
+    const jinja = await fetchBytes(new URL('chat_template.jinja', source.baseUrl).href, http, true, SMALL_FILE_LIMITS['chat_template.jinja']);
     // a single-page app's index.html in place of a missing template is no template
     chatTemplate = jinja && !isHtmlDocument(jinja) ? new TextDecoder().decode(jinja) : null;
   }
@@ -159,11 +176,32 @@ async function openOnline(
   }
 }
 
+/** Times a load starts again from a clean state after a file changed on the server during it (then it fails). */
+export const FILE_CHANGE_RESTARTS = 1;
+
+/**
+ * Loads the model. Each attempt pins every file's version at its first response (file-version.ts); when a file
+ * changes on the server during the load, nothing of it is used (its cache entry is dropped, every buffer freed) and
+ * the load starts again once from the small files, so it reads the new version whole; a second change in a row fails
+ * with the 'file-changed' error naming the file.
+ */
 export async function loadModel(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOptions = {}): Promise<LoadedModel> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await loadOnce(ctx, req, { ...opts, http: { ...opts.http, versions: new FileVersions() } });
+    } catch (e) {
+      if (!isFileChanged(e) || attempt >= FILE_CHANGE_RESTARTS || opts.signal?.aborted) throw e;
+      console.warn(`load of ${req.model}: ${e.message}; starting again`);
+    }
+  }
+}
+
+async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOptions): Promise<LoadedModel> {
   const t0 = performance.now();
   const http: HttpOptions = { ...opts.http, signal: opts.signal };
   // The report's GPU peak covers the whole load: weights, quantization scratch and the run state.
-  const base = ctx.ledger.current;
+  // (the base is taken again once beforeAllocate has freed what it frees)
+  let base = ctx.ledger.current;
   ctx.ledger.resetPeak();
   const int8 = req.strategy === 'streamed-int8';
   const cache = usesCache(req, opts.cache) ? opts.cache : null;
@@ -177,7 +215,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, opts: ModelLo
     const offline = online.unreachable ? await openOffline(cache!, req.model, baseUrl, online.unreachable.message) : null;
     const source = online.source ?? offline!.source;
     const prepared = await prepareModel(ctx, req, opts, { source, offline });
-    const { plan, map, reader } = prepared;
+    const { plan, map, reader, uses } = prepared;
     if (!plan.fits) {
       throw new EngineError('will-not-fit', `${req.model} will not fit: ${plan.reasons.join('; ')}`, {
         setting: req.vramBudgetBytes !== undefined ? 'vramBudget' : 'model',
@@ -185,6 +223,12 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, opts: ModelLo
       });
     }
     const { tokenizer, chatTemplate } = await loadTokenizer(source, http, offline);
+    if (opts.beforeAllocate) {
+      await opts.beforeAllocate();
+      if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
+      base = ctx.ledger.current;
+      ctx.ledger.resetPeak();
+    }
     // One host ledger for the load's own buffers and the cached int8 weights' read-backs and block reads.
     const host = new HostLedger();
     // The plan's scope (int8Scope: lm_head only when asked and untied) is what the transform and cached weights follow.
@@ -201,6 +245,7 @@ export async function loadModel(ctx: GpuContext, req: LoadRequest, opts: ModelLo
       cache: reader ? { reader } : undefined,
       cached: cachedInt8?.tensors,
       host,
+      only: uses,
     });
     if (reader && !offline) {
       try {

@@ -112,6 +112,8 @@ export async function loadWeights<T = GpuTensor>(
   ctx.device.pushErrorScope('validation');
   try {
     await strategy.load(run);
+    // What the transform lent for the load (the int8 scratch) is gone before the final bytes are counted.
+    await opts.transform?.end?.();
     const validation = await ctx.device.popErrorScope();
     const oom = await ctx.device.popErrorScope();
     if (oom) throw new EngineError('out-of-memory', `the GPU ran out of memory while loading: ${oom.message}`, {});
@@ -146,6 +148,7 @@ export async function loadWeights<T = GpuTensor>(
     };
   } catch (e) {
     group.destroy();
+    await Promise.resolve(opts.transform?.end?.()).catch(() => {}); // the load's own error is the one to report
     meter.stop();
     // Leave no error scopes open (the pops after a throw may resolve with errors we no longer care about).
     await ctx.device.popErrorScope().catch(() => null);

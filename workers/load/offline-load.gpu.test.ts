@@ -192,7 +192,7 @@ describe('offline warm start', () => {
     server.misbehave = {};
     const { cache, root } = await newCache();
     await loadAndGenerate(cache);
-    const entry = join(root, 'v1', sha256Hex(new TextEncoder().encode(`file\n${weightsUrl()}`)).slice(0, 32));
+    const entry = join(root, 'v1', (await sha256Hex(new TextEncoder().encode(`file\n${weightsUrl()}`))).slice(0, 32));
     rmSync(join(entry, 'b000001'));
     server.misbehave = { hangUp: true };
     const lost = await failure(load(cache));

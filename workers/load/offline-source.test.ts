@@ -69,7 +69,7 @@ async function failure(p: Promise<unknown>): Promise<EngineError> {
   return e as EngineError;
 }
 
-const entryDir = (root: string, kind: string, u: string) => join(root, 'v1', sha256Hex(new TextEncoder().encode(`${kind}\n${u}`)).slice(0, 32));
+const entryDir = async (root: string, kind: string, u: string) => join(root, 'v1', (await sha256Hex(new TextEncoder().encode(`${kind}\n${u}`))).slice(0, 32));
 
 describe('stored small files', () => {
   it('are kept once per version, over several blocks, and read back as they were', async () => {
@@ -98,7 +98,7 @@ describe('stored small files', () => {
     const { cache, root } = await newCache();
     const v = await cacheWeights(cache);
     await storeSource(cache, sourceRecord(source(), null, new Map([[url, v]])));
-    const block = join(entryDir(root, 'source', base), 'b000001');
+    const block = join(await entryDir(root, 'source', base), 'b000001');
     const bytes = readFileSync(block);
     bytes[10] ^= 0x20;
     writeFileSync(block, bytes);
@@ -117,7 +117,7 @@ describe('openOffline', () => {
     const { cache } = await newCache();
     const e = await failure(openOffline(cache, 'my-model', base, WHY));
     expect(e.code).toBe('offline');
-    expect(e.details).toMatchObject({ file: base + 'config.json', model: base, reason: WHY });
+    expect(e.details).toMatchObject({ file: base + 'config.json', model: base, reason: WHY, kept: false });
     expect(e.message).toContain(`cannot load ${base} offline: the network could not be reached (${WHY}), and config.json is not in the cache`);
   });
 
@@ -132,7 +132,7 @@ describe('openOffline', () => {
 
     await cacheWeights(cache, 1000); // one block of five
     const partial = await failure(openOffline(cache, 'my-model', base, WHY));
-    expect(partial).toMatchObject({ code: 'offline', details: { file: url } });
+    expect(partial).toMatchObject({ code: 'offline', details: { file: url, kept: true } });
     expect(partial.message).toMatch(/model\.safetensors is only partly in the cache \(0\.1 MB of 0\.3 MB\)/);
 
     await cacheWeights(cache);
@@ -169,7 +169,7 @@ describe('a reader with noNetwork (an offline load)', () => {
     expect((await offline().readPrefix(url, 1000, {})).bytes).toEqual(data.subarray(0, 1000));
 
     // a block that fails its check is dropped, and the read stops there instead of fetching it
-    const b2 = join(entryDir(root, 'file', url), 'b000002');
+    const b2 = join(await entryDir(root, 'file', url), 'b000002');
     const bytes = readFileSync(b2);
     bytes[0] ^= 1;
     writeFileSync(b2, bytes);
@@ -185,7 +185,7 @@ describe('a reader with noNetwork (an offline load)', () => {
     // the header block gone: the prefix read fails the same way (an online reader would read it from the network)
     await cache.deleteModel(base);
     await cacheWeights(cache, 2 * B + 1);
-    const b0 = join(entryDir(root, 'file', url), 'b000000');
+    const b0 = join(await entryDir(root, 'file', url), 'b000000');
     writeFileSync(b0, readFileSync(b0).subarray(0, 5));
     server.log.length = 0;
     const prefix = await failure(new CachedReader(await (await newCache(root)).cache, base, new Map([[url, v]]), noNetwork).readPrefix(url, 100, {}));

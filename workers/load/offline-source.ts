@@ -13,7 +13,7 @@ import { EngineError } from '../errors.ts';
 import { fileName } from '../net/http.ts';
 import type { ModelSource } from './source.ts';
 import { committedBytes, isComplete } from '../cache/entry.ts';
-import { digestHex } from '../cache/sha256.ts';
+import { sha256Hex } from '../cache/sha256.ts';
 import type { ByteCache } from '../cache/store.ts';
 import { validatorKey, type Validator } from '../cache/validator.ts';
 
@@ -52,12 +52,13 @@ function mb(n: number): string {
 }
 
 /** The error of an offline load that cannot go on: the network could not be reached and `file` is not usable. */
-export function offlineError(model: string, file: string, what: string, reason: string): EngineError {
+/** `kept: false`: nothing of the model is kept (its small files are not in the cache), as opposed to a partial copy. */
+export function offlineError(model: string, file: string, what: string, reason: string, kept = true): EngineError {
   return new EngineError(
     'offline',
     `cannot load ${model} offline: the network could not be reached (${reason}), and ${fileName(file)} ${what}. ` +
       'Load the model once with the network (and the cache on) to keep it for offline use.',
-    { file, model, reason },
+    { file, model, reason, kept },
   );
 }
 
@@ -95,7 +96,7 @@ function sourceFromRecord(r: StoredSource, input: string): ModelSource {
  */
 export async function storeSource(cache: ByteCache, record: StoredSource): Promise<boolean> {
   const bytes = new TextEncoder().encode(JSON.stringify(record));
-  const sha = await digestHex(bytes);
+  const sha = await sha256Hex(bytes);
   const m = await cache.peek(record.baseUrl, 'source');
   if (m && m.validator.sha256 === sha && m.validator.size === bytes.length && isComplete(m)) return false;
   const validator: Validator = { size: bytes.length, etag: sha, lastModified: null, sha256: sha };
@@ -122,7 +123,7 @@ export async function readStoredSource(cache: ByteCache, baseUrl: string): Promi
     if (!block) return 'damaged';
     bytes.set(block, i * entry.blockBytes);
   }
-  if ((await digestHex(bytes)) !== m.validator.sha256) {
+  if ((await sha256Hex(bytes)) !== m.validator.sha256) {
     await entry.dropAll();
     return 'damaged';
   }
@@ -143,7 +144,7 @@ export async function openOffline(cache: ByteCache, input: string, baseUrl: stri
   const config = new URL('config.json', baseUrl).href;
   const got = await readStoredSource(cache, baseUrl);
   if (got === 'missing') {
-    throw offlineError(baseUrl, config, 'is not in the cache (the model was never loaded with the cache on, or its copy was deleted)', reason);
+    throw offlineError(baseUrl, config, 'is not in the cache (the model was never loaded with the cache on, or its copy was deleted)', reason, false);
   }
   if (got === 'damaged') {
     throw offlineError(baseUrl, config, 'in the cache is incomplete or failed its integrity check (the stored small files cannot be used)', reason);

@@ -1,9 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { activationBytes, checkTensors, expectedTensors, int8Scope, isQuantizedLinear, kvCacheBytes, planLoad, type ModelShape } from './plan.ts';
+import { parseConfig } from '../model/config.ts';
+import { activationBytes, checkTensors, int8Scope, isQuantizedLinear, kvCacheBytes, modelShape, planLoad, type ModelShape } from './plan.ts';
 import type { TensorRecord } from './safetensors.ts';
 
-const shape: ModelShape = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, intermediate: 128, maxContext: 512, tiedEmbeddings: false, qkvBias: false };
-const records: TensorRecord[] = [...expectedTensors(shape)].map(([name, s], i) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: i, end: i }));
+const llama = {
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 64,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  num_hidden_layers: 2,
+  vocab_size: 100,
+  intermediate_size: 128,
+  max_position_embeddings: 512,
+};
+const shape: ModelShape = modelShape(parseConfig(llama));
+const recordsOf = (s: ModelShape): TensorRecord[] => [...s.tensors].map(([name, sh], i) => ({ name, dtype: 'BF16', shape: sh, file: 'f', start: i, end: i }));
+const records = recordsOf(shape);
 const limits = { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 1 << 27 };
 const weightsF16 = records.reduce((a, r) => a + r.shape.reduce((x, y) => x * y, 1) * 2, 0);
 
@@ -12,12 +25,12 @@ describe('planLoad', () => {
     const p = planLoad({ model: 'm', architecture: 'Llama', shape, tensors: records, strategy: 'streamed', contextLength: 256, limits });
     expect(p.bytes.weights).toBe(weightsF16);
     expect(p.bytes['kv-cache']).toBe(2 * 2 * 256 * 2 * 16 * 4);
-    expect(kvCacheBytes(shape, 256)).toBe(p.bytes['kv-cache']);
+    expect(kvCacheBytes(shape, 256, 64)).toBe(p.bytes['kv-cache']);
     expect(p.bytes.activations).toBe(activationBytes(shape, 256, 64));
     // per token: x, xb, o/down product (3 × 64), q/k/v product 64 + 2 × 32, rotated q and attention out 2 × 64,
-    // gate/up product and GLU out 3 × 128, scores 4 × 256, logits 100; split decode partials: 4 heads × 8 chunks
-    // (256 / 32) × (16 + 2)
-    expect(activationBytes(shape, 256, 64)).toBe((192 + 128 + 128 + 384 + 1024 + 100) * 64 * 4 + 4 * 8 * 18 * 4);
+    // gate/up product and GLU out 3 × 128, scores 4 × 256, logits 100; the RoPE table 256 positions × 8 (cos, sin);
+    // split decode partials: 4 heads × 8 chunks (256 / 32) × (16 + 2)
+    expect(activationBytes(shape, 256, 64)).toBe((192 + 128 + 128 + 384 + 1024 + 100) * 64 * 4 + 256 * 16 * 4 + 4 * 8 * 18 * 4);
     expect(p.fits).toBe(true);
     expect(p.largestTensor).toEqual({ name: 'model.layers.0.mlp.gate_proj.weight', bytes: 128 * 64 * 2 });
   });
@@ -50,8 +63,8 @@ describe('planLoad', () => {
     // the staging of the quantize step: the largest fp16 tensor quantized (lm_head now counts among them)
     expect(head.bytes.staging).toBe(Math.max(128 * 64 * 2, 100 * 64 * 2));
 
-    const tiedShape = { ...shape, tiedEmbeddings: true };
-    const tiedRecords: TensorRecord[] = [...expectedTensors(tiedShape)].map(([name, s], i) => ({ name, dtype: 'BF16', shape: s, file: 'f', start: i, end: i }));
+    const tiedShape = modelShape(parseConfig({ ...llama, tie_word_embeddings: true }));
+    const tiedRecords = recordsOf(tiedShape);
     const tiedBase = { ...base, shape: tiedShape, tensors: tiedRecords };
     const tied = planLoad({ ...tiedBase, int8LmHead: true });
     expect(tied.int8Scope).toBe('decoder');
@@ -76,5 +89,20 @@ describe('planLoad', () => {
     expect(() => checkTensors(shape, m)).toThrow(/no tensor 'model.norm.weight'/);
     const m2 = new Map(records.map((r) => [r.name, r.name === 'lm_head.weight' ? { ...r, shape: [100, 32] } : r]));
     expect(() => checkTensors(shape, m2)).toThrow(/'lm_head.weight' has shape \[100, 32\]/);
+  });
+  it('sliding-window layers keep a ring: the KV cache, the notes and the activations of the recipe', () => {
+    // Gemma 2 fixture: layers 0, 2 slide with window 4, q_norm none; Gemma 3: 5 of 6 slide, two RoPE tables, q/k norms
+    const gemma2 = modelShape(parseConfig(JSON.parse(readFileSync('../shared/models/families/gemma2-a-bf16/config.json', 'utf8'))));
+    const kvRow = 2 * 32 * 4; // kv heads × head_dim × f32
+    const p = planLoad({ model: 'g', architecture: 'Gemma2ForCausalLM', shape: gemma2, tensors: recordsOf(gemma2), strategy: 'streamed', contextLength: 1024, maxTokens: 64, limits });
+    // global layers 1024 rows, sliding ones 4 - 1 + 64 = 67 rows; keys and values
+    expect(p.bytes['kv-cache']).toBe(2 * (2 * 1024 + 2 * 67) * kvRow);
+    expect(p.notes).toEqual([expect.stringMatching(/^sliding-window layers 0, 2 keep a ring of 67 of the 1024 positions: KV cache 1\.1 MiB instead of 2\.0 MiB$/)]);
+    const gemma3 = modelShape(parseConfig(JSON.parse(readFileSync('../shared/models/families/gemma3-a-bf16/config.json', 'utf8'))));
+    expect(gemma3.ropeDims).toEqual([32, 32]);
+    expect(gemma3.qkNorm).toBe(true);
+    // q and k before their norms (128 + 32 per token), two RoPE tables
+    const plain = { ...gemma3, qkNorm: false, ropeDims: [32] };
+    expect(activationBytes(gemma3, 100, 8) - activationBytes(plain, 100, 8)).toBe((128 + 32) * 8 * 4 + 100 * 32 * 4);
   });
 });

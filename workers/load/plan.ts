@@ -6,8 +6,10 @@ import { EngineError } from '../errors.ts';
 import type { GpuLimits } from '../gpu/device.ts';
 import { alignedSize, zeroBytes, type CategoryBytes } from '../gpu/ledger.ts';
 import { attentionPartialBytes, decodeChunks, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS } from '../kernels/attention.ts';
-import { maxContext, type Config } from '../model/config.ts';
+import { kvCacheRows, maxContext, type Config } from '../model/config.ts';
 import { kvCacheLayout } from '../model/run-state.ts';
+import { quantizeScratchBytes } from './quantize-scratch.ts';
+import { expectedTensors } from '../model/tensor-names.ts';
 import { elementCount, type TensorRecord } from './safetensors.ts';
 import { rowCount, rowLength, wordsPerRow } from '../gpu/tensor.ts';
 
@@ -23,8 +25,14 @@ export interface ModelShape {
   /** The model's maximum context (max_position_embeddings). */
   maxContext: number;
   tiedEmbeddings: boolean;
-  /** q/k/v projections have biases (Qwen2). */
-  qkvBias: boolean;
+  /** Per layer: its sliding window (its KV cache is a ring, kvCacheRows), or null for global attention. */
+  windows: readonly (number | null)[];
+  /** q and k are normed after their projections: two more activation buffers (q and k before their norms). */
+  qkNorm: boolean;
+  /** Rotary dims of each distinct RoPE: one (cos, sin) table of context × dims / 2 pairs each. */
+  ropeDims: readonly number[];
+  /** The tensors the checkpoint must hold, by name, with their shapes (checkpoint-layout.ts expectedTensors). */
+  tensors: ReadonlyMap<string, readonly number[]>;
 }
 
 export function modelShape(c: Config): ModelShape {
@@ -38,7 +46,10 @@ export function modelShape(c: Config): ModelShape {
     intermediate: c.hiddenDim,
     maxContext: maxContext(c),
     tiedEmbeddings: c.tieWordEmbeddings,
-    qkvBias: c.qkvBias,
+    windows: c.layers.map((l) => l.window),
+    qkNorm: c.qkNorm !== 'none',
+    ropeDims: c.ropes.map((r) => r.rotaryDims),
+    tensors: expectedTensors(c),
   };
 }
 
@@ -88,37 +99,32 @@ export function tensorGpuBytes(
   return { weights: rows * wordsPerRow('f16x2', t.shape) * 4 };
 }
 
-/** The tensors a Llama-family checkpoint (Llama, Mistral, Qwen2) must hold, with their shapes. */
-export function expectedTensors(s: ModelShape): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const q = s.heads * s.headDim;
-  const kv = s.kvHeads * s.headDim;
-  m.set('model.embed_tokens.weight', [s.vocab, s.hidden]);
-  for (let i = 0; i < s.layers; i++) {
-    const p = `model.layers.${i}.`;
-    m.set(p + 'input_layernorm.weight', [s.hidden]);
-    m.set(p + 'post_attention_layernorm.weight', [s.hidden]);
-    m.set(p + 'self_attn.q_proj.weight', [q, s.hidden]);
-    m.set(p + 'self_attn.k_proj.weight', [kv, s.hidden]);
-    m.set(p + 'self_attn.v_proj.weight', [kv, s.hidden]);
-    m.set(p + 'self_attn.o_proj.weight', [s.hidden, q]);
-    if (s.qkvBias) {
-      m.set(p + 'self_attn.q_proj.bias', [q]);
-      m.set(p + 'self_attn.k_proj.bias', [kv]);
-      m.set(p + 'self_attn.v_proj.bias', [kv]);
-    }
-    m.set(p + 'mlp.gate_proj.weight', [s.intermediate, s.hidden]);
-    m.set(p + 'mlp.up_proj.weight', [s.intermediate, s.hidden]);
-    m.set(p + 'mlp.down_proj.weight', [s.hidden, s.intermediate]);
-  }
-  m.set('model.norm.weight', [s.hidden]);
-  if (!s.tiedEmbeddings) m.set('lm_head.weight', [s.vocab, s.hidden]);
-  return m;
-}
+/** At most this many unused tensor names are listed in a plan's note (the rest are counted). */
+const NAMED_UNUSED = 8;
 
-/** Throws a bad-file error naming the file and tensor for a missing tensor or a shape that disagrees with config. */
-export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): void {
-  for (const [name, shape] of expectedTensors(s)) {
+/**
+ * Checks the checkpoint against the config and returns the names of its tensors the model does not use (they are
+ * neither planned nor loaded; planLoad names them in its notes). Throws, naming the file and tensor, for a missing
+ * tensor or a shape that disagrees with config; a checkpoint with decoder layers past num_hidden_layers is a config
+ * that would silently drop them: 'bad-config' naming the key. Work is proportional to the checkpoint's tensors plus
+ * the expected ones (the config's sizes are bounded in config.ts).
+ */
+export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorRecord>, configFile = 'config.json'): string[] {
+  let deepest = -1;
+  for (const name of tensors.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) deepest = Math.max(deepest, Number(m[1]));
+  }
+  if (deepest >= s.layers) {
+    throw new EngineError(
+      'bad-config',
+      `${configFile}: 'num_hidden_layers' is ${s.layers}, but the checkpoint has decoder layers up to model.layers.${deepest}: ` +
+        'a config that does not match the checkpoint',
+      { file: configFile, setting: 'num_hidden_layers' },
+    );
+  }
+  const expected = s.tensors;
+  for (const [name, shape] of expected) {
     const t = tensors.get(name);
     if (!t) {
       throw new EngineError('bad-file', `the checkpoint has no tensor '${name}', which ${configFile} implies`, {
@@ -134,6 +140,15 @@ export function checkTensors(s: ModelShape, tensors: ReadonlyMap<string, TensorR
       );
     }
   }
+  return [...tensors.keys()].filter((name) => !expected.has(name));
+}
+
+/** The plan's note naming the tensors a load skips (null when none). */
+export function unusedNote(unused: readonly string[]): string | null {
+  if (unused.length === 0) return null;
+  const named = unused.slice(0, NAMED_UNUSED).map((n) => `'${n}'`).join(', ');
+  const more = unused.length > NAMED_UNUSED ? ` and ${unused.length - NAMED_UNUSED} more` : '';
+  return `${unused.length} tensor${unused.length === 1 ? '' : 's'} of the checkpoint the model does not use ${unused.length === 1 ? 'is' : 'are'} skipped (not downloaded where avoidable, never on the GPU): ${named}${more}`;
 }
 
 export interface PlanOptions {
@@ -150,6 +165,10 @@ export interface PlanOptions {
   maxTokens?: number;
   limits: Pick<GpuLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'> & Partial<Pick<GpuLimits, 'minStorageBufferOffsetAlignment'>>;
   vramBudgetBytes?: number;
+  /** Tensors of the checkpoint the model does not use (checkTensors): not in `tensors`, named in the notes. */
+  unused?: readonly string[];
+  /** What reading the checkpoint's layout left out or took apart (checkpoint-layout.ts), carried into the notes. */
+  layoutNotes?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -159,22 +178,27 @@ function mib(n: number): string {
 
 /**
  * Activations of one forward of `t` tokens (f32, model/run-state.ts): residual x, normed xb and the o/down product
- * (3 × hidden); the q/k/v product (q + 2 kv); the rotated q and the attention output (2 q); the gate/up product and
- * the GLU output (3 × intermediate); attention scores (heads × ctx per token) and the logits; plus, on GPUs, the
- * split-K decode attention's partials (counted here for every adapter: an upper bound by well under a MiB on CPU
- * adapters).
+ * (3 × hidden); the q/k/v product (q + 2 kv); the rotated q and the attention output (2 q); q and k after their norms
+ * where the recipe norms them; the gate/up product and the GLU output (3 × intermediate); attention scores (heads × ctx
+ * per token) and the logits; the RoPE tables (context × rotary dims / 2 (cos, sin) pairs per
+ * distinct RoPE); plus, on GPUs, the split-K decode attention's partials (counted here for every adapter: an upper
+ * bound by well under a MiB on CPU adapters).
  */
 export function activationBytes(s: ModelShape, ctx: number, t: number): number {
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
-  const perToken = 3 * s.hidden + (q + 2 * kv) + 2 * q + 3 * s.intermediate + s.heads * ctx + s.vocab;
+  const perToken = 3 * s.hidden + (q + 2 * kv) + 2 * q + (s.qkNorm ? q + kv : 0) + 3 * s.intermediate + s.heads * ctx + s.vocab;
+  const ropeTables = s.ropeDims.reduce((a, dims) => a + ctx * dims * 4, 0);
   const att = { nHeads: s.heads, nKvHeads: s.kvHeads, headDim: s.headDim, context: ctx };
-  return perToken * t * 4 + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
+  return perToken * t * 4 + ropeTables + attentionPartialBytes(att, decodeChunks(att, DEFAULT_MIN_CHUNK, DEFAULT_SPLIT_WORKGROUPS));
 }
 
-/** The KV cache: per layer one buffer of keys then values (model/run-state.ts kvCacheLayout). */
-export function kvCacheBytes(s: ModelShape, ctx: number, offsetAlignment = 256): number {
-  return s.layers * kvCacheLayout(ctx, s.kvHeads * s.headDim, offsetAlignment).bytes;
+/**
+ * f32 keys and values of every layer: `ctx` rows each, or a sliding window's ring (kvCacheRows) where it has one, in
+ * one buffer per layer with the values from an offset the device can bind at (model/run-state.ts kvCacheLayout).
+ */
+export function kvCacheBytes(s: ModelShape, ctx: number, maxTokens: number, offsetAlignment = 256): number {
+  return s.windows.reduce<number>((a, w) => a + kvCacheLayout(kvCacheRows(w, ctx, maxTokens), s.kvHeads * s.headDim, offsetAlignment).bytes, 0);
 }
 
 export function planLoad(opts: PlanOptions): PlanReport {
@@ -184,7 +208,7 @@ export function planLoad(opts: PlanOptions): PlanReport {
   const reasons: string[] = [];
   let parameters = 0;
   let largest = { name: '', bytes: 0 };
-  let largestLinearF16 = 0;
+  const quantized: TensorRecord[] = [];
   const binding = opts.limits.maxStorageBufferBindingSize;
   const { scope, note } = int8Scope(opts, s.tiedEmbeddings);
   for (const t of opts.tensors) {
@@ -194,7 +218,7 @@ export function planLoad(opts: PlanOptions): PlanReport {
     bytes.scales += b.scales ?? 0;
     const f16 = rowCount(t.shape) * wordsPerRow('f16x2', t.shape) * 4;
     if (f16 > largest.bytes) largest = { name: t.name, bytes: f16 };
-    if (isQuantizedLinear(t.name, t.shape, scope)) largestLinearF16 = Math.max(largestLinearF16, f16);
+    if (isQuantizedLinear(t.name, t.shape, scope)) quantized.push(t);
     // Tensors are split by rows across bindings, so only a single row must fit one.
     const rowBytes = wordsPerRow('f16x2', t.shape) * 4;
     if (rowBytes > binding) {
@@ -208,13 +232,25 @@ export function planLoad(opts: PlanOptions): PlanReport {
       }
     }
   }
-  // streamed-int8: each linear layer exists in fp16 until it is quantized, one at a time.
-  if (opts.strategy === 'streamed-int8') bytes.staging += largestLinearF16;
+  // streamed-int8: each linear layer lands in fp16 in one reusable scratch and is quantized from there, one at a time;
+  // the scratch fits the largest of them (quantize-scratch.ts, which allocates exactly this).
+  if (opts.strategy === 'streamed-int8') bytes.staging += quantizeScratchBytes(quantized, binding);
   // naive converts one tensor at a time after every f32 copy exists: the peak holds them all plus one fp16 tensor.
+  const maxTokens = opts.maxTokens ?? 64;
   const alignment = opts.limits.minStorageBufferOffsetAlignment ?? 256;
-  bytes['kv-cache'] = kvCacheBytes(s, ctx, alignment);
-  bytes.activations = activationBytes(s, ctx, opts.maxTokens ?? 64);
-  const kvLayerBytes = kvCacheLayout(ctx, s.kvHeads * s.headDim, alignment).bytes;
+  bytes['kv-cache'] = kvCacheBytes(s, ctx, maxTokens, alignment);
+  bytes.activations = activationBytes(s, ctx, maxTokens);
+  const notes = [...(opts.layoutNotes ?? []), ...[note, unusedNote(opts.unused ?? [])].filter((n): n is string => n !== null)];
+  const sliding = s.windows.flatMap((w, i) => (w === null || kvCacheRows(w, ctx, maxTokens) >= ctx ? [] : [i]));
+  if (sliding.length > 0) {
+    const full = s.layers * 2 * ctx * s.kvHeads * s.headDim * 4;
+    const rows = [...new Set(sliding.map((i) => kvCacheRows(s.windows[i], ctx, maxTokens)))].join(' / ');
+    notes.push(
+      `sliding-window layers ${sliding.join(', ')} keep a ring of ${rows} of the ${ctx} positions: KV cache ${mib(bytes['kv-cache'])} ` +
+        `instead of ${mib(full)}`,
+    );
+  }
+  const kvLayerBytes = Math.max(...s.windows.map((w) => kvCacheLayout(kvCacheRows(w, ctx, maxTokens), s.kvHeads * s.headDim, alignment).bytes));
   if (kvLayerBytes > binding) {
     reasons.push(`the KV cache of one layer (K and V: ${mib(kvLayerBytes)} for ${ctx} tokens) exceeds one storage binding (${mib(binding)}); choose a shorter context`);
   }
@@ -241,6 +277,6 @@ export function planLoad(opts: PlanOptions): PlanReport {
     fits: reasons.length === 0,
     reasons,
     ...(opts.strategy === 'streamed-int8' ? { int8Scope: scope } : {}),
-    notes: note ? [note] : [],
+    notes,
   };
 }

@@ -9,6 +9,9 @@ import { perDevice } from '../kernels/kernel-cache.ts';
 import { QuantizeRows } from '../kernels/quantize-rows.ts';
 import { createInt8Linear, joinInt8, type Int8Linear, type Int8LinearOptions, type Int8Weight } from '../model/int8-linear.ts';
 import { isQuantizedLinear } from './plan.ts';
+import { QuantizeScratch } from './quantize-scratch.ts';
+import type { TensorRecord } from './safetensors.ts';
+import type { TensorTransform } from './tensor-sink.ts';
 
 /**
  * Quantizes one fp16 linear weight (f16x2 [out, in]) on the GPU into int8 rows + scales created through `group`.
@@ -44,23 +47,42 @@ export async function quantizeWeight(
   return { kind: 'int8-weight', weight, scales };
 }
 
+/** The loader's transform for `streamed-int8` (tensor-sink.ts TensorTransform), with its scratch hooks. */
+export type Int8WeightTransform = ((
+  tensor: GpuTensor,
+  record: { name: string; shape: readonly number[] },
+  group: BufferGroup,
+) => Promise<GpuTensor | Int8Weight>) &
+  Required<Pick<TensorTransform<GpuTensor | Int8Weight>, 'begin' | 'target' | 'end'>>;
+
 /**
  * The loader's per-tensor transform for `streamed-int8`: each linear weight of `scope` (plan.ts isQuantizedLinear:
- * the decoder linears, and lm_head with 'decoder+lm_head') is quantized as soon as its fp16 bytes are in, and its
- * fp16 buffers are released at once, so the peak is the int8 weights + scales + one fp16 tensor. Other tensors
- * (embeddings, norms, biases, and lm_head unless in scope) pass unchanged.
+ * the decoder linears, and lm_head with 'decoder+lm_head') is streamed into one reusable fp16 scratch (`target`,
+ * quantize-scratch.ts) and quantized from there as soon as its last byte is in, so the peak is the int8 weights +
+ * scales + one fp16 linear, and nothing is created per tensor but its int8 weight and scales. Other tensors
+ * (embeddings, norms, biases, and lm_head unless in scope) pass unchanged. Called on an fp16 tensor of its own (not
+ * the scratch: outside a load), it quantizes that one and releases it.
  */
-export function int8WeightTransform(
-  ctx: GpuContext,
-  opts: { maxBindingBytes?: number; scope?: Int8Scope } = {},
-): (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => Promise<GpuTensor | Int8Weight> {
+export function int8WeightTransform(ctx: GpuContext, opts: { maxBindingBytes?: number; scope?: Int8Scope } = {}): Int8WeightTransform {
   const scope = opts.scope ?? 'decoder';
-  return async (tensor, record, group) => {
+  const maxBindingBytes = opts.maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize;
+  const scratch = new QuantizeScratch(ctx, () => perDevice(ctx, 'quantize_rows', (c) => new QuantizeRows(c)), maxBindingBytes);
+  const inScope = (r: { name: string; shape: readonly number[] }) => isQuantizedLinear(r.name, r.shape, scope);
+  const apply = async (tensor: GpuTensor, record: { name: string; shape: readonly number[] }, group: BufferGroup) => {
+    if (scratch.holds(tensor)) {
+      const { weight, scales } = await scratch.quantize(tensor);
+      return { kind: 'int8-weight', weight, scales } satisfies Int8Weight;
+    }
     if (!isQuantizedLinear(record.name, tensor.shape, scope)) return tensor;
     const q = await quantizeWeight(ctx, group, tensor, opts);
     for (const p of tensor.parts) group.release(p.buffer);
     return q;
   };
+  return Object.assign(apply, {
+    begin: (records: readonly TensorRecord[]) => scratch.begin(records.filter(inScope)),
+    target: (record: TensorRecord, group: BufferGroup) => (inScope(record) ? scratch.view(group, record.name, record.shape) : null),
+    end: () => scratch.end(),
+  });
 }
 
 /**

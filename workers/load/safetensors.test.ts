@@ -129,3 +129,32 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   o.set(b, a.length);
   return o;
 }
+
+describe('bounds on a header, checked before its work', () => {
+  const tiny = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `pad.${i}`, dtype: 'F16', shape: [1] }));
+
+  it('a checkpoint padded with 300k tiny tensors is refused by its header length, before the header is read', async () => {
+    const url = put('padded.safetensors', safetensorsFile(tiny(300_000)));
+    const t0 = performance.now();
+    const e = await failure(readSafetensorsHeader(url, fast));
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(e.code).toBe('bad-file');
+    expect(e.message).toMatch(/header length \d+ is not plausible \(limit 16777216\)/);
+    // the first read only (256 KiB), never the ~20 MB header
+    expect(server.log.reduce((a, l) => a + l.bytesSent, 0)).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('a header within the length limit that lists more tensors than a checkpoint may hold is refused by count', async () => {
+    const url = put('many.safetensors', safetensorsFile(tiny(70_000)));
+    const e = await failure(readSafetensorsHeader(url, fast));
+    expect(e.message).toMatch(/lists 70000 tensors, more than the 65536/);
+  });
+
+  it('the tensor count holds for all the files of a checkpoint together', async () => {
+    const a = put('a-of-2.safetensors', safetensorsFile(tiny(40_000)));
+    const b = put('b-of-2.safetensors', safetensorsFile(tiny(40_000).map((t) => ({ ...t, name: 'b' + t.name }))));
+    const e = await failure(readTensorMap([a, b], fast));
+    expect(e.details.file).toBe(b);
+    expect(e.message).toMatch(/80000 tensors so far, more than the 65536/);
+  });
+});

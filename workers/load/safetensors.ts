@@ -15,8 +15,13 @@ const KNOWN_DTYPES = new Set([
   'I32', 'U32', 'F32', 'I64', 'U64', 'F64', 'C64',
 ]);
 
-/** Headers larger than this are refused (the reference implementation's own limit is 100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Headers larger than this are refused before they are read (the reference implementation allows 100 MB; a real
+ * checkpoint's header is a few hundred KiB, a single-file MoE's a few MiB), so a hostile header costs no more than this.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+/** A checkpoint (all its files together) with more tensors than this is refused (a 1024-layer Llama has ~12k). */
+export const MAX_TENSORS = 1 << 16;
 /** First read: the length and, for most checkpoints, the whole header in one request. */
 const FIRST_READ_BYTES = 256 * 1024;
 
@@ -137,6 +142,8 @@ export async function readSafetensorsHeader(url: string, opts: HttpOptions = {},
   } catch (e) {
     throw badFile(url, `the header is not valid JSON (${(e as Error).message})`);
   }
+  const listed = typeof json === 'object' && json !== null ? Object.keys(json).filter((k) => k !== '__metadata__').length : 0;
+  if (listed > MAX_TENSORS) throw badFile(url, `the header lists ${listed} tensors, more than the ${MAX_TENSORS} a checkpoint may hold`);
   const tensors = parseHeader(url, json, dataStart, size);
   const lastEnd = tensors.length ? tensors[tensors.length - 1].end : dataStart;
   return { url, size: size ?? lastEnd, dataStart, rangeSupported: first.rangeSupported, tensors };
@@ -156,6 +163,9 @@ export async function readTensorMap(
   const tensors = new Map<string, TensorRecord>();
   for (const url of urls) {
     const f = await readSafetensorsHeader(url, opts, read);
+    if (tensors.size + f.tensors.length > MAX_TENSORS) {
+      throw badFile(url, `the checkpoint's files list ${tensors.size + f.tensors.length} tensors so far, more than the ${MAX_TENSORS} a checkpoint may hold`);
+    }
     for (const t of f.tensors) {
       const seen = tensors.get(t.name);
       if (seen) throw badFile(url, `tensor '${t.name}' is also in ${fileName(seen.file)}`, t.name);

@@ -7,6 +7,7 @@
 //   - a same-origin path: `/models/kjv-llama`, `./models/kjv-llama`, `models/kjv-llama/` (resolved against baseHref)
 import { EngineError } from '../errors.ts';
 import { fetchJson, type HttpOptions } from '../net/http.ts';
+import { MAX_TENSORS } from './safetensors.ts';
 
 export interface ModelSource {
   /** What the user gave. */
@@ -64,6 +65,55 @@ function withSlash(u: string): string {
   return u.endsWith('/') ? u : u + '/';
 }
 
+/**
+ * The URL of a shard named by the index, which must stay inside the model's folder: after percent-decoding, a plain
+ * file name or a relative path of plain names (no '..', no empty segment, no backslash, colon, '?', '#', '%' left or
+ * control character, not absolute); each segment is encoded again, and the result must begin with the folder's URL.
+ * Anything else is refused by name: an index that sends a load to another origin or the server's root is hostile.
+ */
+export function shardUrl(baseUrl: string, file: unknown, tensor: string): string {
+  const index = `${baseUrl}model.safetensors.index.json`;
+  const refuse = (why: string): never => {
+    throw new EngineError('bad-file', `model.safetensors.index.json: tensor '${tensor}' names the file ${JSON.stringify(file)}, ${why}`, {
+      file: index,
+      tensor,
+    });
+  };
+  if (typeof file !== 'string' || file.length === 0) return refuse('which is not a file name');
+  if (file.length > 1024) return refuse('a name longer than 1024 characters');
+  let plain: string;
+  try {
+    plain = decodeURIComponent(file);
+  } catch {
+    return refuse('which is not valid percent-encoding');
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\\:?#%\u0000-\u001f\u007f]/.test(plain)) return refuse("which holds a character a file name inside the model's folder cannot ('\\', ':', '?', '#', '%' or a control character)");
+  if (plain.startsWith('/')) return refuse("an absolute path (a shard must be inside the model's folder)");
+  const segments = plain.split('/').filter((seg) => seg !== '.');
+  if (segments.some((seg) => seg === '' || seg === '..')) return refuse("a path that leaves the model's folder or has an empty part");
+  const url = baseUrl + segments.map(encodeURIComponent).join('/');
+  const resolved = new URL(url);
+  if (resolved.origin !== new URL(baseUrl).origin || !resolved.href.startsWith(baseUrl)) return refuse("a path outside the model's folder");
+  return resolved.href;
+}
+
+/**
+ * The most bytes each small file may have (read whole into memory before any check): far above real ones (a large
+ * vocabulary's tokenizer.json is ~30 MB, an index of thousands of tensors ~1 MB), so a hostile file is refused at once.
+ */
+export const SMALL_FILE_LIMITS = {
+  'config.json': 4 << 20,
+  'generation_config.json': 4 << 20,
+  'tokenizer_config.json': 16 << 20,
+  'tokenizer.json': 128 << 20,
+  'model.safetensors.index.json': 32 << 20,
+  'chat_template.jinja': 1 << 20,
+} as const;
+
+/** The most safetensors files one checkpoint may have (each costs a header read). */
+export const MAX_SHARDS = 4096;
+
 interface SafetensorsIndex {
   weight_map?: Record<string, string>;
 }
@@ -79,15 +129,15 @@ export async function openModelSource(
 ): Promise<ModelSource> {
   const baseUrl = resolveModelBase(input, opts.baseHref ?? defaultBaseHref());
   const at = (f: string) => new URL(f, baseUrl).href;
-  const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts);
+  const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts, false, SMALL_FILE_LIMITS['config.json']);
   if (!config || typeof config !== 'object' || Array.isArray(config)) {
     throw new EngineError('bad-file', 'config.json is not a JSON object', { file: at('config.json') });
   }
   const [generationConfig, tokenizer, tokenizerConfig, index] = await Promise.all([
-    fetchJson<Record<string, unknown>>(at('generation_config.json'), opts, true),
-    fetchJson<Record<string, unknown>>(at('tokenizer.json'), opts, true),
-    fetchJson<Record<string, unknown>>(at('tokenizer_config.json'), opts, true),
-    fetchJson<SafetensorsIndex>(at('model.safetensors.index.json'), opts, true),
+    fetchJson<Record<string, unknown>>(at('generation_config.json'), opts, true, SMALL_FILE_LIMITS['generation_config.json']),
+    fetchJson<Record<string, unknown>>(at('tokenizer.json'), opts, true, SMALL_FILE_LIMITS['tokenizer.json']),
+    fetchJson<Record<string, unknown>>(at('tokenizer_config.json'), opts, true, SMALL_FILE_LIMITS['tokenizer_config.json']),
+    fetchJson<SafetensorsIndex>(at('model.safetensors.index.json'), opts, true, SMALL_FILE_LIMITS['model.safetensors.index.json']),
   ]);
   let weightFiles: string[];
   let weightMap: Map<string, string> | null = null;
@@ -98,18 +148,27 @@ export async function openModelSource(
         file: at('model.safetensors.index.json'),
       });
     }
+    const entries = Object.keys(wm).length;
+    if (entries > MAX_TENSORS) {
+      throw new EngineError('bad-file', `model.safetensors.index.json lists ${entries} tensors, more than the ${MAX_TENSORS} a checkpoint may hold`, {
+        file: at('model.safetensors.index.json'),
+      });
+    }
     weightMap = new Map();
     const files: string[] = [];
+    const seen = new Set<string>();
     for (const [name, file] of Object.entries(wm)) {
-      if (typeof file !== 'string' || file.includes('..') || file.startsWith('/') || /^[a-z]+:/i.test(file)) {
-        throw new EngineError('bad-file', `model.safetensors.index.json: tensor '${name}' has a bad file name`, {
-          file: at('model.safetensors.index.json'),
-          tensor: name,
-        });
+      const url = shardUrl(baseUrl, file, name);
+      if (!seen.has(url)) {
+        seen.add(url);
+        files.push(url);
       }
-      const url = at(file);
-      if (!files.includes(url)) files.push(url);
       weightMap.set(name, url);
+    }
+    if (files.length > MAX_SHARDS) {
+      throw new EngineError('bad-file', `model.safetensors.index.json names ${files.length} files, more than the ${MAX_SHARDS} a checkpoint may have`, {
+        file: at('model.safetensors.index.json'),
+      });
     }
     weightFiles = files;
   } else {

@@ -74,6 +74,7 @@ async function loadNaive<T>(run: LoadRun<T>): Promise<void> {
   const held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[] = [];
   // Every file is held until the last tensor is converted.
   const releases: (() => void)[] = [];
+  run.opts.transform?.begin?.(run.files.flatMap((f) => f.tensors));
   try {
     for (const f of run.files) {
       run.at({ file: f.url });
@@ -92,6 +93,7 @@ async function loadNaive<T>(run: LoadRun<T>): Promise<void> {
 async function loadFp16<T>(run: LoadRun<T>): Promise<void> {
   const { meter } = run;
   const backpressure = new QueueBackpressure(run.ctx.device.queue, meter, WHOLE_FILE_BACKPRESSURE);
+  run.opts.transform?.begin?.(run.files.flatMap((f) => f.tensors));
   for (const f of run.files) {
     run.at({ file: f.url });
     const bytes = await fetchWhole(f.url, f.size, meter, run.http);
@@ -120,6 +122,7 @@ async function loadStreamed<T>(run: LoadRun<T>): Promise<void> {
   const backpressure = new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: Math.ceil(slotBytes / 4) * 4, maxFences: 2 });
   const uploader = new GpuUploader(ctx, run.group, backpressure, { slotBytes });
   const files = opts.cached ? await takeCached(run, opts.cached, backpressure) : run.files;
+  opts.transform?.begin?.(files.flatMap((f) => f.tensors));
   for (const f of files) {
     run.at({ file: f.url });
     const onTensor = (t: string | undefined) => run.at({ file: f.url, tensor: t });

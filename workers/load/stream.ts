@@ -60,6 +60,8 @@ class FileRouter<T> {
   constructor(
     private readonly sinks: TensorSink<T>[],
     private readonly meter: LoadMeter,
+    /** Told each tensor as its bytes are routed or it is finished, so an error names the tensor at fault. */
+    private readonly onTensor: (name: string) => void = () => {},
   ) {}
 
   get current(): TensorSink<T> | undefined {
@@ -80,6 +82,7 @@ class FileRouter<T> {
       }
       const n = Math.min(bytes.length - off, r.end - pos);
       this.meter.atTensor(r.name);
+      this.onTensor(r.name);
       if (n > 0) s.push(bytes.subarray(off, off + n));
       off += n;
       pos += n;
@@ -93,6 +96,7 @@ class FileRouter<T> {
     await s.finish();
     this.meter.tensorDone();
     while (this.sinks[this.i] && this.sinks[this.i].record.end === this.sinks[this.i].record.start) {
+      this.onTensor(this.sinks[this.i].record.name);
       await this.sinks[this.i++].finish();
       this.meter.tensorDone();
     }
@@ -121,7 +125,7 @@ export async function streamFile<T>(
   /** Awaited after each chunk is handed to the sinks: bounds the writes in flight on the GPU queue. */
   throttle: () => Promise<void> = async () => {},
 ): Promise<void> {
-  const router = new FileRouter(sinks, meter);
+  const router = new FileRouter(sinks, meter, onTensor);
   await router.finishEmptyLeading();
   const records = sinks.map((s) => s.record);
   const requests = file.rangeSupported

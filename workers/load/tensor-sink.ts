@@ -11,8 +11,18 @@ import type { QueueBackpressure } from './queue-backpressure.ts';
 import type { TensorRecord } from './safetensors.ts';
 import { allocateTensor, type GpuTensor } from '../gpu/tensor.ts';
 
-/** Replaces a fully written fp16 tensor (e.g. quantizes it); may release its parts through `group`. */
-export type TensorTransform<T> = (tensor: GpuTensor, record: TensorRecord, group: BufferGroup) => Promise<T>;
+/**
+ * Replaces a fully written fp16 tensor (e.g. quantizes it); may release its parts through `group`. A transform may
+ * also own where tensors land (int8WeightTransform's scratch): the loader tells it which records are coming (`begin`),
+ * asks it for each record's fp16 destination (`target`: a region it reuses, consumed when the transform is called on
+ * it) and tells it when the load has ended, however it ended (`end`: nothing it made is left in the ledger).
+ */
+export interface TensorTransform<T> {
+  (tensor: GpuTensor, record: TensorRecord, group: BufferGroup): Promise<T>;
+  begin?(records: readonly TensorRecord[]): void;
+  target?(record: TensorRecord, group: BufferGroup): GpuTensor | null;
+  end?(): void | Promise<void>;
+}
 
 export interface SinkContext<T> {
   queue: GPUQueue;
@@ -52,6 +62,8 @@ export class TensorSink<T> {
   /** Created with the first byte and dropped after the last, so a file's waiting sinks hold no conversion buffers. */
   private converter: F16x2Converter | GpuTensorWriter | null = null;
   private tensor: GpuTensor | null = null;
+  /** The tensor is a region the transform lent (target), not buffers of its own. */
+  private targeted = false;
   bytesIn = 0;
 
   constructor(
@@ -112,11 +124,15 @@ export class TensorSink<T> {
       const t0 = meter.now();
       result = await transform(tensor, this.record, this.ctx.group);
       if (result !== tensor) meter.timeSince('quantize', t0); // only the tensors it replaced (quantized)
+      else if (this.targeted) throw new Error(`tensor '${this.record.name}': the transform kept the region it lent (target) as the tensor`);
     }
     this.ctx.done(this.record.name, result);
   }
 
   private allocate(): GpuTensor {
+    const lent = this.ctx.transform?.target?.(this.record, this.ctx.group);
+    this.targeted = !!lent;
+    if (lent) return lent;
     const shape = this.record.shape.length === 0 ? [1] : this.record.shape;
     return allocateTensor(this.ctx.group, this.record.name, shape, 'f16x2', { maxBindingBytes: this.ctx.maxBindingBytes });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GenerateOptions, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
-import { generate, type TokenModel } from './generate.ts';
+import { generate, tooManyTokens, type TokenModel } from './generate.ts';
 import type { SamplingParams } from '../kernels/sample.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from '../testing/kjv.ts';
@@ -38,7 +38,7 @@ class ScriptedModel implements TokenModel {
     this.next = 0;
   }
 
-  async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+  async prefill(ids: readonly number[], pos: number, sample: SamplingParams, _signal?: AbortSignal): Promise<number> {
     expect(pos + ids.length).toBeLessThanOrEqual(this.contextLength);
     this.calls.push({ kind: 'prefill', ids: [...ids], pos, sample });
     this.clockMs += this.msPerPrefill;
@@ -227,19 +227,6 @@ describe('generate', () => {
     expect(plain.calls[0].ids).toEqual(shepherd.ids);
   });
 
-  it('refuses bad options with typed errors', async () => {
-    const bad = async (opts: Partial<GenerateOptions>) => {
-      const err = await run(new ScriptedModel(beginning.greedy_ids), beginning.text, opts).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(EngineError);
-      return (err as EngineError).details.setting;
-    };
-    expect(await bad({ maxTokens: 0 })).toBe('maxTokens');
-    expect(await bad({ temperature: -1 })).toBe('temperature');
-    expect(await bad({ topP: 0 })).toBe('topP');
-    expect(await bad({ topK: 1.5 })).toBe('topK');
-    expect(await bad({ seed: Number.NaN })).toBe('seed');
-  });
-
   it('with a GPU-fed model, queues each step one ahead: the same text, positions and draws as step by step', async () => {
     const cases: [readonly number[], Partial<GenerateOptions>][] = [
       [shepherd.greedy_ids, {}],
@@ -271,3 +258,72 @@ describe('generate', () => {
     expect(Math.max(...byContext.calls.map((c) => c.pos + c.ids.length))).toBeLessThanOrEqual(9);
   });
 });
+
+describe('work bounded by the context, not by the prompt', () => {
+  it('refuses a 20M-character prompt at once, without tokenizing it', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids, 2048);
+    const huge = 'and it came to pass '.repeat(1_000_000);
+    const t0 = performance.now();
+    const e = await run(model, huge, {}).catch((x: unknown) => x);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(e).toMatchObject({ code: 'bad-input', details: { setting: 'prompt', contextLength: 2048, promptChars: huge.length } });
+    expect(model.calls).toEqual([]);
+  });
+
+  it('a prompt far past the context but under the character bound is counted in pieces and refused early', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids, 1024);
+    // within the character bound for 1024 tokens (kjv's tokens are short), and thousands of tokens
+    const text = 'In the beginning God created the heaven and the earth. '.repeat(2000).slice(0, 2 * 1024 * kjv.maxTokenChars);
+    expect(text.length).toBeGreaterThan(20_000);
+    const e = (await run(model, text, {}).catch((x: unknown) => x)) as EngineError;
+    expect(e).toMatchObject({ code: 'bad-input', details: { setting: 'prompt' } });
+    expect(e.message).toMatch(/the prompt is more than \d+ tokens, more than the 1024 tokens the context holds/);
+    expect(e.details.promptTokensAtLeast as number).toBeGreaterThan(1024);
+  });
+
+  it('counting in pieces agrees with tokenizing whole about what fits', () => {
+    const text = 'And God said, Let there be light: and there was light. '.repeat(600); // ~33k characters
+    const n = kjv.encode(text, { addSpecialTokens: false }).length;
+    expect(tooManyTokens(kjv, text, n + 50)).toBeNull(); // fits: never refused
+    expect(tooManyTokens(kjv, text, Math.floor(n / 3))).toBeGreaterThan(Math.floor(n / 3)); // refused, with a true lower bound
+    expect(tooManyTokens(kjv, text, Math.floor(n / 3))!).toBeLessThanOrEqual(n);
+  });
+
+  it('a chat template that prints millions of items is stopped within its bound, naming it', async () => {
+    const template = '{% for i in range(100000) %}{% for m in messages %}{{ m.content }}{% endfor %}{% endfor %}';
+    const chat = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, chat_template: template }, generationConfig);
+    const model = new ScriptedModel(beginning.greedy_ids, 2048);
+    const t0 = performance.now();
+    const e = await run2(model, chat, 'In the beginning', { chat: true }).catch((x: unknown) => x);
+    expect(performance.now() - t0).toBeLessThan(5000); // its 1 s bound, and a loaded machine (unbounded: 74 s)
+    expect(e).toMatchObject({ code: 'bad-input' });
+    expect(['chat_template', 'prompt']).toContain((e as EngineError).details.setting);
+    expect(model.calls).toEqual([]);
+  });
+
+  it('a chat template looping 100M times is stopped within its bound', async () => {
+    const chat = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, chat_template: '{% for i in range(100000000) %}{% endfor %}x' }, generationConfig);
+    const t0 = performance.now();
+    const e = await run2(new ScriptedModel(beginning.greedy_ids), chat, 'x', { chat: true }).catch((x: unknown) => x);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(e).toMatchObject({ code: 'bad-input', details: { setting: 'chat_template' } });
+  });
+
+  it('a stop during the prefill ends the generation cancelled (the model is given the signal)', async () => {
+    const ac = new AbortController();
+    const model = new ScriptedModel(beginning.greedy_ids);
+    model.prefill = async (_ids: readonly number[], _pos: number, _sample: SamplingParams, signal?: AbortSignal) => {
+      expect(signal).toBe(ac.signal);
+      ac.abort();
+      throw new EngineError('cancelled', 'the prefill was stopped');
+    };
+    const { stats, events } = await run(model, beginning.text, {}, ac.signal);
+    expect(stats).toMatchObject({ stopReason: 'cancelled', generatedTokens: 0 });
+    expect(events).toEqual([]);
+  });
+
+});
+
+async function run2(model: ScriptedModel, tokenizer: Tokenizer, prompt: string, opts: Partial<GenerateOptions>) {
+  return generate(model, tokenizer, prompt, { ...GREEDY, ...opts }, () => {}, { now: () => model.clockMs });
+}

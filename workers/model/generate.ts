@@ -14,8 +14,11 @@ export interface TokenModel {
   readonly contextLength: number;
   /** Forgets the KV cache: the next prefill starts a new sequence. */
   reset(): void;
-  /** Runs ids at positions pos .. pos + ids.length - 1 and returns the id sampled from the last position's logits. */
-  prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number>;
+  /**
+   * Runs ids at positions pos .. pos + ids.length - 1 and returns the id sampled from the last position's logits.
+   * With `signal`, a long prefill yields between its chunks and stops (EngineError 'cancelled') once it is aborted.
+   */
+  prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number>;
   /** Runs one id at position pos and returns the id sampled from its logits. */
   step(id: number, pos: number, sample: SamplingParams): Promise<number>;
   /**
@@ -36,7 +39,8 @@ export interface GenerateHooks {
  * Generates from prompt, calling onToken once per sampled token (its text may be '' while a character is incomplete
  * or while the text could still be the start of a stop string) and once more at the end if held text remains.
  * EOS is not shown; a stop string and whatever follows it are cut from the text. Cancellation through the signal
- * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate.
+ * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate. `opts` and `prompt` are
+ * taken as valid: the API boundary checks them (workers/validate-request.ts) before they reach this.
  *
  * Stats: promptTokens counts ids fed to prefill (BOS and chat template included); generatedTokens counts every id the
  * model sampled (an EOS too); ttftMs runs from the call to the first sampled id (tokenisation included);
@@ -51,16 +55,8 @@ export async function generate(
   { signal, now = () => performance.now() }: GenerateHooks = {},
 ): Promise<GenerateStats> {
   const t0 = now();
-  validate(opts);
-  const ids = encodePrompt(tokenizer, prompt, opts.chat);
+  const ids = encodePrompt(tokenizer, prompt, opts.chat, model.contextLength);
   if (ids.length === 0) throw new EngineError('bad-input', 'the prompt is empty', { setting: 'prompt' });
-  if (ids.length > model.contextLength) {
-    throw new EngineError(
-      'bad-input',
-      `the prompt is ${ids.length} tokens, more than the ${model.contextLength} the context holds`,
-      { setting: 'prompt', promptTokens: ids.length, contextLength: model.contextLength },
-    );
-  }
 
   const stats: GenerateStats = {
     promptTokens: ids.length,
@@ -85,7 +81,13 @@ export async function generate(
 
   model.reset();
   const prefillStart = now();
-  let next = await model.prefill(ids, 0, params());
+  let next: number;
+  try {
+    next = await model.prefill(ids, 0, params(), signal);
+  } catch (e) {
+    if (signal?.aborted) return stats; // stopped during the prefill: 'cancelled', nothing generated
+    throw e;
+  }
   const firstAt = now();
   stats.generatedTokens = 1;
   stats.ttftMs = firstAt - t0;
@@ -152,29 +154,77 @@ export async function generate(
   return stats;
 }
 
-/** Chat mode renders the prompt as one user message through the chat template; a model without one gets it plain. */
-function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean): number[] {
+/**
+ * Chat mode renders the prompt as one user message through the chat template; a model without one gets it plain.
+ * Work is bounded by the context, not by the prompt: a text longer than the context could hold is refused before it is
+ * rendered or tokenized (promptCharLimit), the template's render is bounded (chat-template.ts), and the rendered text
+ * is counted in pieces, stopping as soon as it is certainly too long (tooManyTokens); only a text that may fit is
+ * tokenized whole, and its exact length checked.
+ */
+function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean, contextLength: number): number[] {
   if (chat && tokenizer.chatTemplateError !== null) {
     throw new EngineError('unsupported', `the model's chat template cannot be read: ${tokenizer.chatTemplateError}`, {
       setting: 'chat_template',
     });
   }
-  const templated = chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]) : null;
+  const maxChars = promptCharLimit(tokenizer, contextLength);
+  if (prompt.length > maxChars) throw tooLong(`${prompt.length} characters`, contextLength, { promptChars: prompt.length });
+  const templated = chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { limits: { maxChars } }) : null;
+  const text = templated ?? prompt;
+  if (text.length > maxChars) throw tooLong(`${text.length} characters`, contextLength, { promptChars: text.length });
   // The template writes its own BOS (as transformers' apply_chat_template does), so none is added again.
-  return templated === null
-    ? tokenizer.encode(prompt, { addSpecialTokens: true })
-    : tokenizer.encode(templated, { addSpecialTokens: false });
+  const addSpecialTokens = templated === null;
+  const counted = tooManyTokens(tokenizer, text, contextLength);
+  if (counted !== null) throw tooLong(`more than ${counted} tokens`, contextLength, { promptTokensAtLeast: counted });
+  const ids = tokenizer.encode(text, { addSpecialTokens });
+  if (ids.length > contextLength) throw tooLong(`${ids.length} tokens`, contextLength, { promptTokens: ids.length });
+  return ids;
 }
 
-function validate(opts: GenerateOptions): void {
-  const bad = (setting: string, why: string): never => {
-    throw new EngineError('bad-input', `${setting} ${why}`, { setting });
-  };
-  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
-  if (!(opts.temperature >= 0) || !Number.isFinite(opts.temperature)) bad('temperature', 'must be 0 (greedy) or more');
-  if (!Number.isInteger(opts.topK) || opts.topK < 0) bad('topK', 'must be a whole number, 0 for off');
-  if (!(opts.topP > 0 && opts.topP <= 1)) bad('topP', 'must be in (0, 1]');
-  if (!Number.isInteger(opts.seed)) bad('seed', 'must be a whole number');
+/** Characters per token the prompt bound allows at most, whatever the vocabulary claims (a hostile one may hold a huge token). */
+const MAX_CHARS_PER_TOKEN = 1024;
+
+/**
+ * The most characters a prompt of `contextLength` tokens can have (twice over, for what normalizers remove; a prompt
+ * averaging more than MAX_CHARS_PER_TOKEN characters a token is not one a real vocabulary makes).
+ */
+export function promptCharLimit(tokenizer: Pick<Tokenizer, 'maxTokenChars'>, contextLength: number): number {
+  return 2 * contextLength * Math.min(tokenizer.maxTokenChars, MAX_CHARS_PER_TOKEN) + 4096;
+}
+
+function tooLong(what: string, contextLength: number, details: Record<string, number>): EngineError {
+  return new EngineError('bad-input', `the prompt is ${what}, more than the ${contextLength} tokens the context holds`, {
+    setting: 'prompt',
+    contextLength,
+    ...details,
+  });
+}
+
+/** Characters tokenized at a time while counting. */
+const COUNT_PIECE_CHARS = 16_384;
+
+/**
+ * Counts the tokens of `text` a piece at a time (pieces end at whitespace, so words are not cut) and returns the count
+ * so far as soon as it is certainly more than `limit` (each cut may change the count by a few tokens, allowed for);
+ * null when the whole text was counted without passing it. Costs about `limit` tokens of work, whatever the text.
+ */
+export function tooManyTokens(tokenizer: Pick<Tokenizer, 'encode'>, text: string, limit: number): number | null {
+  if (text.length <= COUNT_PIECE_CHARS) return null; // small enough to tokenize whole
+  let count = 0;
+  let pieces = 0;
+  for (let pos = 0; pos < text.length; ) {
+    let end = Math.min(text.length, pos + COUNT_PIECE_CHARS);
+    if (end < text.length) {
+      const ws = Math.max(text.lastIndexOf(' ', end), text.lastIndexOf('\n', end));
+      if (ws > pos + COUNT_PIECE_CHARS / 2) end = ws;
+      else if (/[\uD800-\uDBFF]/.test(text[end - 1])) end--; // never between the halves of a surrogate pair
+    }
+    count += tokenizer.encode(text.slice(pos, end), { addSpecialTokens: false }).length;
+    pieces++;
+    pos = end;
+    if (count > limit + 8 * pieces) return count - 8 * pieces;
+  }
+  return null;
 }
 
 function rate(tokens: number, ms: number): number {

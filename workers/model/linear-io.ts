@@ -13,7 +13,7 @@ import type { ElementwiseBinding } from '../kernels/elementwise.ts';
 import { Glu } from '../kernels/glu.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
-import { Rope, type RopeBinding } from '../kernels/rope.ts';
+import { fusedQkvSource, Rope, type RopeBinding } from '../kernels/rope.ts';
 import type { LinearIo } from './linear.ts';
 
 /** The kernels around a product of several tokens, one set per device. */
@@ -64,7 +64,7 @@ export function bindPrefillIo(
     return b;
   };
   const input = io.norm ? need(io.xn, 'a norm') : io.x;
-  const norm = io.norm ? k.rmsnorm.bind(io.norm.weight, io.norm.eps, io.x, input, io.step, group, io.norm.offset ?? 0) : null;
+  const norm = io.norm ? k.rmsnorm.bind(io.norm.weight, io.norm.eps, io.x, input, io.step, group, { weightOffset: io.norm.offset ?? 0 }) : null;
   if (e.kind === 'store') return { input, output: e.y, norm, after: { kind: 'none' } };
   const y = need(io.y, `the ${e.kind} epilogue`);
   let after: After;
@@ -76,7 +76,7 @@ export function bindPrefillIo(
       after = { kind: 'glu', b: k.glu.bind(layer.name, e.out, y, layer.outFeatures / 2, e.block, e.activation ?? 'silu', io.step, group) };
       break;
     case 'rope_kv':
-      after = { kind: 'rope', b: k.rope.bind(layer.name, e, { qkv: y, q: e.q, kv: e.kv, table: e.table }, io.step, group) };
+      after = { kind: 'rope', b: k.rope.bind(layer.name, e, { src: fusedQkvSource(y, e), q: e.q, kv: e.kv, table: e.table }, io.step, group) };
       break;
   }
   return { input, output: y, norm, after };

@@ -4,6 +4,15 @@ import { StreamDecoder, Tokenizer } from './tokenizer.ts';
 import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from '../testing/kjv.ts';
 
 
+// google/gemma-2-2b-it's tokenizer_config.json chat_template: no system role, and it says so by raising.
+const GEMMA_TEMPLATE =
+  "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
+  "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
+  "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
+  "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}" +
+  "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
+
 const CHATML =
   "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + " +
   "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -107,6 +116,20 @@ describe('chat templates', () => {
     expect(broken.hasChatTemplate).toBe(false);
     expect(broken.chatTemplateError).toMatch(/./);
     expect(kjv.chatTemplateError).toBeNull();
+  });
+
+  it("renders Gemma's template, and its refusal of a system role is an EngineError carrying the template's message", () => {
+    const gemma = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, bos_token: '<bos>', chat_template: GEMMA_TEMPLATE }, generationConfig);
+    expect(gemma.applyChatTemplate([{ role: 'user', content: ' Amen ' }])).toBe('<bos><start_of_turn>user\nAmen<end_of_turn>\n<start_of_turn>model\n');
+    let error: unknown;
+    try {
+      gemma.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Amen' }]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(EngineError);
+    expect(error).toMatchObject({ code: 'bad-input', details: { setting: 'chat_template' } });
+    expect((error as EngineError).message).toMatch(/System role not supported/);
   });
 
   it('surfaces raise_exception from a template as a bad-input error', () => {

@@ -2,8 +2,8 @@
 // chat templates through @huggingface/jinja, BOS/EOS from generation_config.json and tokenizer_config.json, and a
 // streaming detokenizer that turns sampled ids into text deltas. Touches no weights and no GPU.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { Template } from '@huggingface/jinja';
 import { EngineError } from '../errors.ts';
+import { ChatTemplate, DEFAULT_TEMPLATE_MS, type TemplateLimits } from './chat-template.ts';
 
 export interface ChatMessage {
   role: string;
@@ -27,8 +27,14 @@ export class Tokenizer {
   readonly eosIds: readonly number[];
   /** Why the chat template could not be parsed (null when there is none, or it parsed). */
   readonly chatTemplateError: string | null;
+  /**
+   * The most characters one token stands for (the longest vocabulary or added-token string): a text longer than
+   * n × this (give or take what a normalizer removes) cannot be n tokens or fewer, which bounds the work of checking a
+   * prompt against the context before tokenizing it all.
+   */
+  readonly maxTokenChars: number;
 
-  private readonly template: Template | null;
+  private readonly template: ChatTemplate | null;
   /** Special-token strings the chat template may use: bos_token, eos_token, pad_token, unk_token. */
   private readonly templateTokens: Record<string, string>;
   /** Prepend bosId ourselves: tokenizer_config says add_bos_token but tokenizer.json has no post-processor. */
@@ -61,12 +67,13 @@ export class Tokenizer {
     this.eosIds = [...eos];
     this.addBosManually = config.add_bos_token === true && tokenizerJson.post_processor == null && this.bosId !== null;
 
+    this.maxTokenChars = longestToken(tokenizerJson);
     const source = opts.chatTemplate ?? pickChatTemplate(config.chat_template);
-    let template: Template | null = null;
+    let template: ChatTemplate | null = null;
     let error: string | null = null;
     if (source !== null) {
       try {
-        template = new Template(source);
+        template = new ChatTemplate(source);
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);
       }
@@ -116,22 +123,41 @@ export class Tokenizer {
   /**
    * Renders the chat template as transformers' apply_chat_template(tokenize=False) does, with bos_token, eos_token
    * (and pad/unk) and add_generation_prompt. The result already holds its special tokens: encode it with
-   * addSpecialTokens: false. Null when the model has no chat template.
+   * addSpecialTokens: false. Null when the model has no chat template. The render is bounded (chat-template.ts):
+   * `limits` default to DEFAULT_TEMPLATE_MS and an output of 1 << 22 characters; past them, EngineError('bad-input').
    */
-  applyChatTemplate(messages: readonly ChatMessage[], { addGenerationPrompt = true } = {}): string | null {
+  applyChatTemplate(
+    messages: readonly ChatMessage[],
+    { addGenerationPrompt = true, limits }: { addGenerationPrompt?: boolean; limits?: Partial<TemplateLimits> } = {},
+  ): string | null {
     if (this.template === null) return null;
-    try {
-      return this.template.render({
+    return this.template.render(
+      {
         ...this.templateTokens,
         messages: messages.map((m) => ({ role: m.role, content: m.content })),
         add_generation_prompt: addGenerationPrompt,
-      });
-    } catch (e) {
-      throw new EngineError('bad-input', `chat template: ${e instanceof Error ? e.message : String(e)}`, {
-        setting: 'chat_template',
-      });
+      },
+      { maxMs: limits?.maxMs ?? DEFAULT_TEMPLATE_MS, maxChars: limits?.maxChars ?? 1 << 22 },
+    );
+  }
+}
+
+/** The longest token string of tokenizer.json: its model's vocabulary (BPE/WordPiece: {token: id}; Unigram: [[piece, score]]) and added tokens. */
+function longestToken(json: Json): number {
+  let n = 1;
+  const vocab = (json.model as Json | undefined)?.vocab;
+  if (Array.isArray(vocab)) {
+    for (const e of vocab) if (Array.isArray(e) && typeof e[0] === 'string') n = Math.max(n, e[0].length);
+  } else if (typeof vocab === 'object' && vocab !== null) {
+    for (const k of Object.keys(vocab)) n = Math.max(n, k.length);
+  }
+  if (Array.isArray(json.added_tokens)) {
+    for (const t of json.added_tokens) {
+      const c = (t as { content?: unknown }).content;
+      if (typeof c === 'string') n = Math.max(n, c.length);
     }
   }
+  return n;
 }
 
 /** tokenizer_config.json writes a token as a string or as an AddedToken object {content, ...}. */

@@ -1,16 +1,24 @@
-// The Llama-family transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint), the Weights
-// (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to bottom, one short
-// comment per step, allocating nothing. Every bind group is built once here; a forward records one command encoder
-// with one compute pass and submits once. A decode step is embedding + 5 products/attention per layer (6 where
-// attention splits) + lm_head + sampling: the norms, RoPE, the KV append, SwiGLU and the residual adds run inside the
-// products (linear.ts). A decode step fed on the GPU (queueStep) reads the id its previous forward sampled, so the next
-// step can be submitted before the CPU has seen that id; the id comes back through its own small readback buffer.
+// The decoder-only transformer on WebGPU, in the shape of llama2.c's run.c: a Config (the blueprint, with the per-model
+// recipe), the Weights (read-only), a RunState (activations and KV cache, allocated once), and forward() going top to
+// bottom, one short comment per step, allocating nothing. One forward serves every family: what differs (norm kind and
+// placement, q/k norms, activation, attention scale and soft cap, each layer's window and RoPE, the multipliers) is
+// read from the recipe at bind time as kernel options, and a step the recipe lacks is simply not bound. Every bind
+// group is built once here; a forward records one command encoder with one compute pass and submits once.
+// A decode step of a Llama-like recipe is the embedding, 5 dispatches per layer (6 where attention splits), lm_head
+// and sampling: the norms, RoPE, the KV append, the GLU and the residual adds run inside the products (linear.ts). What
+// needs a whole row of a product first — q/k norms, post norms — is a dispatch of its own for the recipes that have it.
+// A decode step fed on the GPU (queueStep) reads the id its previous forward sampled, so the next step can be submitted
+// before the CPU has seen that id; the id comes back through its own small readback buffer.
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { PassRecorder, type ComputePass, type RecordCounts } from '../gpu/pass-recorder.ts';
 import { Attention, type AttentionBinding } from '../kernels/attention.ts';
 import { Embedding, type EmbeddingBinding } from '../kernels/embedding.ts';
+import { FinalLogits, type FinalLogitsBinding } from '../kernels/final-logits.ts';
 import { perDevice } from '../kernels/kernel-cache.ts';
+import type { MatVecNorm } from '../kernels/matvec-io.ts';
+import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
+import { fusedQkvSource, Rope, type RopeBinding } from '../kernels/rope.ts';
 import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
 import { writeStep } from '../kernels/step.ts';
 import { EngineError } from '../errors.ts';
@@ -18,6 +26,7 @@ import { maxContext, type Config } from './config.ts';
 import type { TokenModel } from './generate.ts';
 import { gluBlock, type LinearBinding } from './linear.ts';
 import { createRunState, type RunState } from './run-state.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import type { Weights } from './weights.ts';
 
 export interface TransformerOptions {
@@ -29,10 +38,16 @@ export interface TransformerOptions {
   allLogits?: boolean;
 }
 
-/** The kernel owners the transformer records itself (the products belong to the linear layers). */
+/** Chunks a prefill submits between two waits for the GPU when it can be stopped. */
+const PREFILL_YIELD_CHUNKS = 4;
+
+/** The kernel owners the transformer records itself (the products belong to the linear layers), once per device. */
 class ModelKernels {
   readonly embedding: Embedding;
+  readonly rmsnorm: RmsNorm;
+  readonly rope: Rope;
   readonly attention: Attention;
+  readonly finalLogits: FinalLogits;
   readonly sampler: Sampler;
 
   static for(ctx: GpuContext): ModelKernels {
@@ -41,17 +56,25 @@ class ModelKernels {
 
   private constructor(ctx: GpuContext) {
     this.embedding = new Embedding(ctx);
+    this.rmsnorm = new RmsNorm(ctx);
+    this.rope = new Rope(ctx);
     this.attention = new Attention(ctx);
+    this.finalLogits = new FinalLogits(ctx);
     this.sampler = new Sampler(ctx);
   }
 }
 
 interface LayerBindings {
   qkv: LinearBinding;
+  /** Where the recipe norms q and k (Qwen 3, Gemma 3, OLMo 2): the norms, then RoPE + KV append from their outputs. */
+  qkNorm: { q: RmsNormBinding; k: RmsNormBinding; rope: RopeBinding } | null;
   attention: AttentionBinding;
   o: LinearBinding;
+  /** x += scale · rmsnorm(o) where the recipe norms the attention output (sandwich / post norms); else in o's epilogue. */
+  attnPost: RmsNormBinding | null;
   gateUp: LinearBinding;
   down: LinearBinding;
+  ffnPost: RmsNormBinding | null;
 }
 
 interface Bindings {
@@ -64,6 +87,9 @@ interface Bindings {
   lmHeadLast: LinearBinding;
   /** lm_head through the final norm on every position (verification). */
   lmHeadAll: LinearBinding | null;
+  /** The logits' scale / soft cap (Granite, Gemma 2) on the last row and on every row; null where the recipe has none. */
+  finalLast: FinalLogitsBinding | null;
+  finalAll: FinalLogitsBinding | null;
   sample: SampleBinding;
 }
 
@@ -119,44 +145,94 @@ export class Transformer implements TokenModel {
 
   private bind(): Bindings {
     const { kernels, s, group, config: c, weights: w, maxTokens: T } = this;
-    const attn = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
-    const kBytes = this.contextLength * c.kvDim * 4;
-    const norm = (weight: typeof w.finalNorm) => ({ weight, eps: c.rmsNormEps });
-    const heads = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, ropeHalf: c.ropeInvFreq.length };
+    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, context: this.contextLength };
+    const eps = c.rmsNormEps;
+    const norm = (weight: GpuTensor | null): MatVecNorm | null => weight && { weight, eps, offset: c.normWeightOffset };
+    const qkvRows = c.qDim + 2 * c.kvDim;
+    /** The residual add of a product: in its epilogue, or after it through the recipe's post norm. */
+    const residual = (x: GPUBuffer, post: GpuTensor | null) => ({
+      io: post
+        ? { x, norm: null, epilogue: { kind: 'store' as const, y: s.proj }, step: s.step }
+        : { x, norm: null, epilogue: { kind: 'residual' as const, x: s.x, scale: c.residualScale }, step: s.step, y: s.proj },
+      post: post && kernels.rmsnorm.bind(post, eps, s.proj, s.x, s.step, group, { weightOffset: c.normWeightOffset, accumulate: { scale: c.residualScale } }),
+    });
+    const finalLogits = c.logitsScale !== 1 || c.finalSoftcap !== null;
     return {
-      embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group),
-      embedSampled: kernels.embedding.bind(w.embed, s.sampled, s.x, s.step, group),
-      layers: w.layers.map((l, i) => ({
-        qkv: l.qkv.bind(
-          { x: s.x, norm: norm(l.attnNorm), epilogue: { kind: 'rope_kv', q: s.q, kv: s.kv[i], table: s.rope, ...heads }, step: s.step, xn: s.xb, y: s.qkv },
-          T,
-          group,
-        ),
-        attention: kernels.attention.bind(
-          `layer${i}`,
-          attn,
-          {
-            q: s.q,
-            kCache: { buffer: s.kv[i].buffer, offset: 0, size: kBytes },
-            vCache: { buffer: s.kv[i].buffer, offset: s.kv[i].vOffset, size: kBytes },
-            scores: s.att,
-            out: s.attOut,
-          },
-          s.step,
-          group,
-        ),
-        o: l.o.bind({ x: s.attOut, norm: null, epilogue: { kind: 'residual', x: s.x }, step: s.step, y: s.proj }, T, group),
-        gateUp: l.gateUp.bind(
-          { x: s.x, norm: norm(l.ffnNorm), epilogue: { kind: 'glu', out: s.h, block: gluBlock(c.hiddenDim), activation: 'silu' }, step: s.step, xn: s.xb, y: s.gateUp },
-          T,
-          group,
-        ),
-        down: l.down.bind({ x: s.h, norm: null, epilogue: { kind: 'residual', x: s.x }, step: s.step, y: s.proj }, T, group),
-      })),
+      embed: kernels.embedding.bind(w.embed, s.ids, s.x, s.step, group, c.embeddingScale),
+      embedSampled: kernels.embedding.bind(w.embed, s.sampled, s.x, s.step, group, c.embeddingScale),
+      layers: w.layers.map((l, i) => {
+        const layer = c.layers[i];
+        const rope = layer.rope === null ? null : c.ropes[layer.rope];
+        const kv = s.kv[i];
+        const heads = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, ropeHalf: (rope?.rotaryDims ?? 0) / 2, cacheRows: s.cacheRows[i] };
+        const table = s.ropeTables[layer.rope ?? 0];
+        const normed = l.qNorm && l.kNorm && s.qNormed;
+        const qkNormOpts = (stride: number, offset: number, heads: number) => ({
+          weightOffset: c.normWeightOffset,
+          rowsPerToken: c.qkNorm === 'head' ? heads : 1,
+          xColumns: { stride, offset },
+        });
+        const attnOut = residual(s.attOut, l.postAttnNorm);
+        const ffnOut = residual(s.h, l.postFfnNorm);
+        const kBytes = s.cacheRows[i] * c.kvDim * 4;
+        return {
+          qkv: l.qkv.bind(
+            normed
+              ? { x: s.x, norm: norm(l.attnNorm), epilogue: { kind: 'store', y: s.qkv }, step: s.step, xn: s.xb }
+              : { x: s.x, norm: norm(l.attnNorm), epilogue: { kind: 'rope_kv', q: s.q, kv, table, ...heads }, step: s.step, xn: s.xb, y: s.qkv },
+            T,
+            group,
+          ),
+          qkNorm: normed
+            ? {
+                q: kernels.rmsnorm.bind(l.qNorm!, eps, s.qkv, normed.q, s.step, group, qkNormOpts(qkvRows, 0, c.nHeads)),
+                k: kernels.rmsnorm.bind(l.kNorm!, eps, s.qkv, normed.k, s.step, group, qkNormOpts(qkvRows, c.qDim, c.nKvHeads)),
+                rope: kernels.rope.bind(
+                  `layer${i}`,
+                  heads,
+                  {
+                    src: { q: { buffer: normed.q, stride: c.qDim, col: 0 }, k: { buffer: normed.k, stride: c.kvDim, col: 0 }, v: fusedQkvSource(s.qkv, heads).v },
+                    q: s.q,
+                    kv,
+                    table,
+                  },
+                  s.step,
+                  group,
+                ),
+              }
+            : null,
+          attention: kernels.attention.bind(
+            `layer${i}`,
+            shape,
+            {
+              q: s.q,
+              kCache: { buffer: kv.buffer, offset: 0, size: kBytes },
+              vCache: { buffer: kv.buffer, offset: kv.vOffset, size: kBytes },
+              scores: s.att,
+              out: s.attOut,
+            },
+            s.step,
+            group,
+            { scale: c.attentionScale, softcap: c.attnSoftcap, window: layer.window, cacheRows: s.cacheRows[i] },
+          ),
+          o: l.o.bind(attnOut.io, T, group),
+          attnPost: attnOut.post,
+          gateUp: l.gateUp.bind(
+            { x: s.x, norm: norm(l.ffnNorm), epilogue: { kind: 'glu', out: s.h, block: gluBlock(c.hiddenDim), activation: c.activation }, step: s.step, xn: s.xb, y: s.gateUp },
+            T,
+            group,
+          ),
+          down: l.down.bind(ffnOut.io, T, group),
+          ffnPost: ffnOut.post,
+        };
+      }),
       lmHeadLast: w.lmHead.bind({ x: s.x, norm: norm(w.finalNorm), epilogue: { kind: 'store', y: s.logits }, step: s.lastStep }, 1, group),
       lmHeadAll: s.logitsAll
         ? w.lmHead.bind({ x: s.x, norm: norm(w.finalNorm), epilogue: { kind: 'store', y: s.logitsAll }, step: s.step, xn: s.xb }, T, group)
         : null,
+      finalLast: finalLogits ? kernels.finalLogits.bind('last', s.logits, c.vocabSize, c.logitsScale, c.finalSoftcap, s.lastStep, group) : null,
+      finalAll:
+        finalLogits && s.logitsAll ? kernels.finalLogits.bind('all', s.logitsAll, c.vocabSize, c.logitsScale, c.finalSoftcap, s.step, group) : null,
       sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
@@ -167,20 +243,29 @@ export class Transformer implements TokenModel {
    */
   private forward(pass: ComputePass, T: number, pos: number, fedSampled: boolean): void {
     const { kernels, b, weights: w } = this;
-    // token embeddings: x = embed[ids] (a GPU-fed decode step: the id its previous forward sampled)
+    // token embeddings: x = embed[ids] · embedding scale (a GPU-fed decode step: the id its previous forward sampled)
     kernels.embedding.encode(pass, fedSampled ? b.embedSampled : b.embed, T);
     w.layers.forEach((l, i) => {
       const lb = b.layers[i];
-      // q, k, v = rmsnorm(x) [Wq; Wk; Wv]ᵀ (+ bias); RoPE on q and k; k, v into the cache at rows pos .. pos+T
+      // q, k, v = [Wq; Wk; Wv] rmsnorm(x) (+ bias; x itself where the recipe has no pre-norm); RoPE on q and k with
+      // the layer's table and rotary dims; k, v into the layer's cache (a ring for a sliding window) at pos .. pos+T
       l.qkv.encode(pass, lb.qkv, T);
-      // causal multi-head attention over the cache (GQA: kv head = head / kvGroups)
+      // where the recipe norms q and k before RoPE (per head or over the projection): the norms, then RoPE + KV append
+      if (lb.qkNorm) {
+        kernels.rmsnorm.encode(pass, lb.qkNorm.q, T);
+        kernels.rmsnorm.encode(pass, lb.qkNorm.k, T);
+        kernels.rope.encode(pass, lb.qkNorm.rope, T);
+      }
+      // causal attention over the cache (GQA: kv head = head / kvGroups; the recipe's scale and soft cap, the layer's window)
       kernels.attention.encode(pass, lb.attention, T, pos + T);
-      // x += o_proj(attention)
+      // x += scale · o_proj(attention), or x += scale · rmsnorm(o_proj(attention)) (sandwich / post norms)
       l.o.encode(pass, lb.o, T);
-      // h = silu(gate(rmsnorm(x))) · up(rmsnorm(x))
+      if (lb.attnPost) kernels.rmsnorm.encode(pass, lb.attnPost, T);
+      // h = act(gate(rmsnorm(x))) · up(rmsnorm(x)), act silu (SwiGLU) or tanh GELU (GeGLU)
       l.gateUp.encode(pass, lb.gateUp, T);
-      // x += down_proj(h)
+      // x += scale · down_proj(h), or through the post norm
       l.down.encode(pass, lb.down, T);
+      if (lb.ffnPost) kernels.rmsnorm.encode(pass, lb.ffnPost, T);
     });
   }
 
@@ -213,11 +298,15 @@ export class Transformer implements TokenModel {
     this.recorder.resetCounts();
     const pass = this.recorder.begin(enc, 'forward');
     this.forward(pass, T, pos, ids === null);
-    // every position's logits through the final norm (verification)
-    if (head === 'all-logits') w.lmHead.encode(pass, b.lmHeadAll!, T);
+    // every position's logits through the final norm (verification), scaled / soft-capped where the recipe says
+    if (head === 'all-logits') {
+      w.lmHead.encode(pass, b.lmHeadAll!, T);
+      if (b.finalAll) this.kernels.finalLogits.encode(pass, b.finalAll, T);
+    }
     if (head === 'sample') {
       // the classifier on the last position through the final norm, then sampling on the GPU: one u32 comes back
       w.lmHead.encode(pass, b.lmHeadLast, 1);
+      if (b.finalLast) this.kernels.finalLogits.encode(pass, b.finalLast, 1);
       this.kernels.sampler.encode(pass, b.sample);
     }
     pass.end();
@@ -250,12 +339,23 @@ export class Transformer implements TokenModel {
   /** The KV cache needs no clearing: a position is always written before it is read. */
   reset(): void {}
 
-  /** Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. */
-  async prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number> {
+  /**
+   * Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. With
+   * `signal`, every PREFILL_YIELD_CHUNKS chunks it waits for the GPU (so the thread takes messages: a stop, an unload)
+   * and, once aborted, stops with EngineError('cancelled'); the chunks, and so the results, are the same.
+   */
+  async prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
     this.kernels.sampler.setOptions(this.b.sample, sample);
     const r = this.takeReadback();
-    for (let at = 0; at < ids.length; at += this.maxTokens) {
+    for (let at = 0, n = 0; at < ids.length; at += this.maxTokens, n++) {
+      if (signal && n > 0 && n % PREFILL_YIELD_CHUNKS === 0) {
+        await this.ctx.device.queue.onSubmittedWorkDone();
+        if (signal.aborted) {
+          this.readbacks.push(r);
+          throw new EngineError('cancelled', 'the prefill was stopped');
+        }
+      }
       const chunk = ids.slice(at, at + this.maxTokens);
       const last = at + chunk.length === ids.length;
       this.runChunk(chunk, pos + at, last ? 'sample' : 'none', last ? r : null);

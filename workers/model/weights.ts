@@ -1,11 +1,13 @@
-// The model's read-only weights, built from the loaded tensors under their Hugging Face names. Linear layers come
-// from a LinearFactory chosen by the caller (fp16, or LLM.int8 from int8-linear.ts), so the transformer itself has no
-// precision branches; embeddings and norms are fp16 tensors. The products that read the same x are one layer each:
+// The model's read-only weights, built from the loaded tensors under their Hugging Face names (tensor-names.ts says
+// which the recipe has; checkpoint-layout.ts maps other layouts onto them). Linear layers come from a LinearFactory
+// chosen by the caller (fp16, or LLM.int8 from int8-linear.ts), so the transformer itself has no precision branches;
+// embeddings and norms are fp16 tensors. The products that read the same x are one layer each:
 // q/k/v (rows stacked: the one-token product rotates q and k and appends k and v to the cache in its epilogue) and
 // gate/up (rows in blocks: its epilogue is the GLU), one read of their weights per token.
 import type { GpuContext } from '../gpu/device.ts';
 import { EngineError } from '../errors.ts';
 import type { Config } from './config.ts';
+import { expectedTensors, layerTensorNames } from './tensor-names.ts';
 import { interleavedRows, stackedRows, type RowSegment } from './concat-rows.ts';
 import { Fp16Kernels, Fp16Linear, joinFp16 } from './fp16-linear.ts';
 import { isInt8Weight } from './int8-linear.ts';
@@ -32,12 +34,16 @@ export interface LinearSpec<W = unknown> {
 export type LinearFactory = (spec: LinearSpec) => LinearLayer;
 
 export interface LayerWeights {
-  attnNorm: GpuTensor; // [dim]
+  attnNorm: GpuTensor | null; // [dim] before attention (null: OLMo 2's post-norm-only layers)
   qkv: LinearLayer; // [qDim + 2 kvDim, dim]: q_proj, k_proj, v_proj rows stacked
+  qNorm: GpuTensor | null; // [headDim] per head, or [qDim] over the projection
+  kNorm: GpuTensor | null; // [headDim] per head, or [kvDim] over the projection
   o: LinearLayer; // [dim, qDim]
-  ffnNorm: GpuTensor; // [dim]
+  postAttnNorm: GpuTensor | null; // [dim] on the attention output (Gemma's sandwich, OLMo 2)
+  ffnNorm: GpuTensor | null; // [dim] before the MLP
   gateUp: LinearLayer; // [2 hiddenDim, dim]: gate_proj and up_proj rows in blocks of gluBlock(hiddenDim)
   down: LinearLayer; // [dim, hiddenDim]
+  postFfnNorm: GpuTensor | null; // [dim] on the MLP output
 }
 
 export interface Weights {
@@ -77,39 +83,46 @@ function shapeOf(w: unknown): readonly number[] {
  */
 export function buildWeights(config: Config, tensors: ReadonlyMap<string, unknown>, linear: LinearFactory): Weights {
   const c = config;
-  const fp16 = (name: string, shape: number[]): GpuTensor => {
+  const shapes = expectedTensors(c);
+  const fp16 = (name: string): GpuTensor => {
     const t = (tensors.get(name) ?? missing(name)) as GpuTensor;
     if (t.format !== 'f16x2') throw new EngineError('bad-file', `tensor '${name}' must be fp16 here, is ${t.format}`, { tensor: name });
-    checkShape(name, t.shape, shape);
+    checkShape(name, t.shape, shapes.get(name)!);
     return t;
   };
-  /** The loaded weight and bias of module `name`, checked against [out, in]. */
-  const part = (name: string, out: number, inp: number, hasBias: boolean) => {
+  const norm = (name: string | null) => (name === null ? null : fp16(name));
+  /** The loaded weight and bias of module `name`, checked against the recipe's shapes. */
+  const part = (name: string, shape?: number[]) => {
     const weight = tensors.get(`${name}.weight`) ?? missing(`${name}.weight`);
-    checkShape(`${name}.weight`, shapeOf(weight), [out, inp]);
-    return { weight, bias: hasBias ? fp16(`${name}.bias`, [out]) : null };
+    checkShape(`${name}.weight`, shapeOf(weight), shape ?? shapes.get(`${name}.weight`)!);
+    return { weight, bias: shapes.has(`${name}.bias`) ? fp16(`${name}.bias`) : null };
   };
   const lin = (name: string, parts: { weight: unknown; bias: GpuTensor | null }[], rows: RowSegment[], rowMultiple: number, shared = false) =>
     linear({ name, weights: parts.map((q) => q.weight), biases: parts.map((q) => q.bias), rows, rowMultiple, shared });
-  const embed = fp16('model.embed_tokens.weight', [c.vocabSize, c.dim]);
+  const embed = fp16('model.embed_tokens.weight');
   const block = gluBlock(c.hiddenDim);
   const layers = Array.from({ length: c.nLayers }, (_, l): LayerWeights => {
+    const n = layerTensorNames(c, l);
     const p = `model.layers.${l}`;
-    const [q, k, v] = [['q', c.qDim], ['k', c.kvDim], ['v', c.kvDim]].map(([n, out]) => part(`${p}.self_attn.${n}_proj`, out as number, c.dim, c.qkvBias));
-    const o = part(`${p}.self_attn.o_proj`, c.dim, c.qDim, c.oBias);
-    const [gate, up] = ['gate', 'up'].map((n) => part(`${p}.mlp.${n}_proj`, c.hiddenDim, c.dim, c.mlpBias));
-    const down = part(`${p}.mlp.down_proj`, c.dim, c.hiddenDim, c.mlpBias);
     return {
-      attnNorm: fp16(`${p}.input_layernorm.weight`, [c.dim]),
-      qkv: lin(`${p}.self_attn.qkv_proj`, [q, k, v], stackedRows([c.qDim, c.kvDim, c.kvDim]), c.headDim),
-      o: lin(`${p}.self_attn.o_proj`, [o], stackedRows([c.dim]), 1),
-      ffnNorm: fp16(`${p}.post_attention_layernorm.weight`, [c.dim]),
-      gateUp: lin(`${p}.mlp.gate_up_proj`, [gate, up], interleavedRows(2, c.hiddenDim, block), 2 * block),
-      down: lin(`${p}.mlp.down_proj`, [down], stackedRows([c.dim]), 1),
+      attnNorm: norm(n.attnNorm),
+      qkv: lin(`${p}.self_attn.qkv_proj`, [part(n.q), part(n.k), part(n.v)], stackedRows([c.qDim, c.kvDim, c.kvDim]), c.headDim),
+      qNorm: norm(n.qNorm),
+      kNorm: norm(n.kNorm),
+      o: lin(n.o, [part(n.o)], stackedRows([c.dim]), 1),
+      postAttnNorm: norm(n.postAttnNorm),
+      ffnNorm: norm(n.ffnNorm),
+      gateUp: lin(`${p}.mlp.gate_up_proj`, [part(n.gate), part(n.up)], interleavedRows(2, c.hiddenDim, block), 2 * block),
+      down: lin(n.down, [part(n.down)], stackedRows([c.dim]), 1),
+      postFfnNorm: norm(n.postFfnNorm),
     };
   });
   // Tied embeddings: lm_head reads the embedding table (some tied checkpoints still carry a copy of lm_head.weight).
-  const head = c.tieWordEmbeddings ? { weight: embed, bias: null } : tensors.has('lm_head.weight') ? part('lm_head', c.vocabSize, c.dim, false) : missing('lm_head.weight');
+  const head = c.tieWordEmbeddings
+    ? { weight: embed, bias: null }
+    : tensors.has('lm_head.weight')
+      ? part('lm_head', [c.vocabSize, c.dim])
+      : missing('lm_head.weight');
   const lmHead = lin('lm_head', [head], stackedRows([c.vocabSize]), 1, c.tieWordEmbeddings);
-  return { embed, layers, finalNorm: fp16('model.norm.weight', [c.dim]), lmHead };
+  return { embed, layers, finalNorm: fp16('model.norm.weight'), lmHead };
 }

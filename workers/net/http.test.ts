@@ -6,7 +6,7 @@ import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { probeValidator } from '../cache/validator.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
-import { fetchJson, isHtmlDocument, isUnreachable, readPrefix, streamRange, type RangeReader } from './http.ts';
+import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, readPrefix, streamRange, type RangeReader } from './http.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
 const SIZE = 300_000;
@@ -285,5 +285,59 @@ describe('unreachable network (what an offline load starts from)', () => {
     setTimeout(() => ac.abort(), 50);
     const e = await failure(fetchJson(server.url + 'config.json', { ...fast, signal: ac.signal, responseTimeoutMs: 5000 }));
     expect(e.code).toBe('cancelled');
+  });
+});
+
+describe.each(READERS)('a server that stalls (%s)', (_name, reader) => {
+  beforeEach(() => {
+    read = reader;
+  });
+
+  it('a body that stops sending is abandoned after the stall timeout and resumed where it stopped', async () => {
+    server.misbehave = { stallAfterBytes: 40_000 }; // every response stops after 40 000 bytes
+    const retries: { at: number; reason: string }[] = [];
+    const stall = { stallTimeoutMs: 200, retries: 7, onRetry: (i: { at: number; reason: string }) => retries.push(i) };
+    expect(await collect(0, SIZE, stall)).toEqual(data);
+    // each retry resumed at the byte after the last one delivered
+    expect(retries.map((r) => r.at)).toEqual([40_000, 80_000, 120_000, 160_000, 200_000, 240_000, 280_000]);
+    expect(retries[0].reason).toMatch(/blob\.bin: no data for 0\.2 s at byte 40000 \(the server stalled\)/);
+  });
+
+  it('a server that keeps stalling fails after its retries with the stall in words, bytes delivered or not', async () => {
+    server.misbehave = { stallAfterBytes: 40_000 };
+    const t0 = performance.now();
+    const e = await failure(collect(0, SIZE, { stallTimeoutMs: 200, retries: 2 }));
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(e.code).toBe('network');
+    expect(e.details).toMatchObject({ stalled: true, file: url, offset: 120_000 });
+    expect(e.message).toMatch(/blob\.bin: no data for 0\.2 s at byte 120000 \(the server stalled\)/);
+    expect(server.log.length).toBe(3);
+  });
+
+  it('a stall that passes is survived; time spent in onChunk is not a stall', async () => {
+    server.misbehave = { stallAfterBytes: 40_000 };
+    let n = 0;
+    const out = new Uint8Array(SIZE);
+    setTimeout(() => (server.misbehave = {}), 100);
+    await read(url, { start: 0, end: SIZE }, { ...fast, stallTimeoutMs: 300 }, async (c, at) => {
+      out.set(c, at);
+      if (n++ === 0) await new Promise((r) => setTimeout(r, 600)); // a slow consumer, twice the stall timeout
+    });
+    expect(out).toEqual(data);
+  });
+
+  it('a request that is never answered is abandoned after the stall timeout (not unreachable: retried)', async () => {
+    server.misbehave = { silent: true };
+    const e = await failure(fetchJson(server.url + 'config.json', { retries: 1, backoffMs: 1, stallTimeoutMs: 200 }));
+    expect(e.details).toMatchObject({ stalled: true });
+    expect(e.message).toMatch(/config\.json: no answer within 0\.2 s \(the server stalled\)/);
+    expect(isUnreachable(e)).toBe(false);
+    expect(server.log.length).toBe(2);
+  });
+
+  it('a whole-file GET that stalls mid-body fails the same way', async () => {
+    server.misbehave = { stallAfterBytes: 10_000 };
+    const e = await failure(fetchBytes(url, { retries: 0, stallTimeoutMs: 200 }));
+    expect(e.details).toMatchObject({ stalled: true, offset: 10_000 });
   });
 });

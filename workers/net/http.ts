@@ -3,6 +3,11 @@
 // cancellation. Uses only the global fetch, so it runs unchanged in a browser worker and in Node 20.
 import { EngineError } from '../errors.ts';
 import type { HostLedger } from '../gpu/host-ledger.ts';
+import { fetchFailure } from './fetch-failure.ts';
+import { responseVersion, type FileVersions } from './file-version.ts';
+
+/** How long a request may wait for its answer, or a body for its next bytes, before it counts as stalled. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export interface HttpOptions {
   signal?: AbortSignal;
@@ -14,9 +19,21 @@ export interface HttpOptions {
   onRetry?: (info: { url: string; attempt: number; at: number; reason: string }) => void;
   /**
    * Give up on a request whose response has not begun within this many ms: an EngineError('network') marked
-   * unreachable and timeout (isUnreachable), not retried. Unset (the default): wait as long as fetch does.
+   * unreachable and timeout (isUnreachable), not retried. Unset (the default): the stall timeout below applies.
    */
   responseTimeoutMs?: number;
+  /**
+   * A request whose answer has not begun, or a body that delivers no byte, for this many ms is abandoned as stalled:
+   * an EngineError('network') with details.stalled, retried (resuming where it stopped) like a dropped connection,
+   * though bytes received do not reset the retry count after a stall: `retries` + 1 stalls of one request fail it.
+   * Default DEFAULT_STALL_TIMEOUT_MS; 0 waits forever. Time spent in the caller's onChunk does not count.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * The load's pinned file versions (file-version.ts): every response is checked against its file's pin (the first
+   * pins it) and range requests ask for the pinned version (If-Range). Absent: no version is held.
+   */
+  versions?: FileVersions;
 }
 
 /** A byte range [start, end) of one file. */
@@ -69,26 +86,6 @@ export function isUnreachable(e: unknown): e is EngineError {
   return e instanceof EngineError && (e.code === 'network' || e.code === 'cors') && e.details.unreachable === true;
 }
 
-/**
- * A failed fetch() with no response: a network error, or (in a browser, cross-origin) most often CORS. `unreachable`:
- * fetch() rejected before any response (not a body cut short after one).
- */
-function fetchFailure(url: string, e: unknown, unreachable = false): EngineError {
-  const mark = unreachable ? { unreachable: true } : {};
-  const loc = (globalThis as { location?: { origin?: string } }).location;
-  const crossOrigin = !!loc?.origin && !url.startsWith(loc.origin) && /^https?:/.test(url);
-  const why = e instanceof Error ? e.message : String(e);
-  if (crossOrigin) {
-    return new EngineError(
-      'cors',
-      `could not fetch ${fileName(url)} from ${new URL(url).origin}: the server refused the cross-origin request ` +
-        `(CORS) or could not be reached (${why})`,
-      { file: url, ...mark },
-    );
-  }
-  return new EngineError('network', `could not fetch ${fileName(url)}: ${why}`, { file: url, ...mark });
-}
-
 export function statusError(url: string, status: number, what = fileName(url)): EngineError {
   const hint =
     status === 404
@@ -114,21 +111,32 @@ function sleep(ms: number, signal: AbortSignal | undefined, url: string): Promis
   });
 }
 
-/** A failure that a retry is not expected to cure soon: a response timeout (the caller decides what to do). */
+/**
+ * A failure that a retry is not expected to cure soon: a response timeout (the caller decides what to do), a redirect
+ * loop. (CORS errors are not network errors, and never retried either.)
+ */
 function final(e: EngineError): boolean {
-  return e.details.timeout === true;
+  return e.details.timeout === true || e.details.redirect === true;
+}
+
+function retryable(e: unknown): boolean {
+  return e instanceof EngineError && e.code === 'network' && !final(e);
 }
 
 /**
- * fetch() with abort turned into EngineError('cancelled') and failures into network/cors errors (marked unreachable:
- * fetch rejected); with `responseTimeoutMs`, a response that has not begun in time is a network error too.
+ * fetch() with abort turned into EngineError('cancelled') and failures into network/cors errors (fetch-failure.ts:
+ * unreachable only when the server cannot be reached at all). With `responseTimeoutMs`, a response that has not begun
+ * in time is an unreachable network error (not retried); otherwise one that has not begun within the stall timeout
+ * is a stalled request (retried).
  */
 async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promise<Response> {
   const signal = opts.signal;
   checkAbort(signal, url);
-  const ms = opts.responseTimeoutMs;
-  const timer = ms !== undefined && ms > 0 ? new AbortController() : null;
-  const t = timer ? setTimeout(() => timer.abort(), ms) : undefined;
+  const reach = opts.responseTimeoutMs !== undefined && opts.responseTimeoutMs > 0 ? opts.responseTimeoutMs : null;
+  const stall = stallMs(opts);
+  const ms = reach ?? (stall > 0 ? stall : null);
+  const timer = ms !== null ? new AbortController() : null;
+  const t = timer ? setTimeout(() => timer.abort(), ms!) : undefined;
   try {
     const both = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
     // Past the browser's HTTP cache: weights are kept in our own cache (workers/cache), and Chromium's cache, given
@@ -138,16 +146,69 @@ async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promi
   } catch (e) {
     if (signal?.aborted) throw cancelledError(url);
     if (timer?.signal.aborted) {
-      throw new EngineError('network', `could not fetch ${fileName(url)}: no answer within ${(ms! / 1000).toFixed(1)} s`, {
-        file: url,
-        unreachable: true,
-        timeout: true,
-      });
+      const s = `${(ms! / 1000).toFixed(1)} s`;
+      if (reach !== null) {
+        throw new EngineError('network', `could not fetch ${fileName(url)}: no answer within ${s}`, {
+          file: url,
+          unreachable: true,
+          timeout: true,
+        });
+      }
+      throw new EngineError('network', `${fileName(url)}: no answer within ${s} (the server stalled)`, { file: url, stalled: true });
     }
     if (isAbort(e)) throw cancelledError(url);
-    throw fetchFailure(url, e, true);
+    throw await fetchFailure(url, e, { signal });
   } finally {
     clearTimeout(t);
+  }
+}
+
+function stallMs(opts: HttpOptions): number {
+  return opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+}
+
+/**
+ * Reads a response body with a watchdog: a read() that waits longer than the stall timeout for bytes cancels the
+ * body (the connection closes) and `stalled` turns true. Only the time spent waiting in read() counts.
+ */
+class StallWatch {
+  stalled = false;
+  private since: number | null = null;
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly ms: number,
+  ) {
+    if (ms > 0) {
+      this.timer = setInterval(() => {
+        if (this.since !== null && performance.now() - this.since >= ms) {
+          this.stalled = true;
+          void reader.cancel().catch(() => {});
+        }
+      }, Math.max(5, Math.min(1000, ms / 4)));
+    }
+  }
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    this.since = performance.now();
+    try {
+      return await this.reader.read();
+    } finally {
+      this.since = null;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  error(url: string, pos: number): EngineError {
+    return new EngineError(
+      'network',
+      `${fileName(url)}: no data for ${(this.ms / 1000).toFixed(1)} s at byte ${pos} (the server stalled)`,
+      { file: url, offset: pos, stalled: true },
+    );
   }
 }
 
@@ -166,7 +227,9 @@ async function withRetry<T>(
       return await attempt(() => (progressed = true));
     } catch (e) {
       if (!(e instanceof RetryableError)) throw e;
-      if (progressed) failures = 0;
+      // Bytes delivered reset the count, except after a stall: a server that sends a little and stalls again and
+      // again is not waited for without end.
+      if (progressed && e.final.details.stalled !== true) failures = 0;
       if (failures >= retries) throw e.final;
       failures++;
       opts.onRetry?.({ url, attempt: failures, at: position(), reason: e.final.message });
@@ -182,11 +245,14 @@ class RetryableError extends Error {
   }
 }
 
-/** GET a whole (small) file. Returns null on 404 when `optional`. */
-export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false): Promise<Uint8Array | null> {
+/**
+ * GET a whole file (no Range). Returns null on 404 when `optional`. Checked against the load's pinned version. A file
+ * larger than `maxBytes` is refused (by its Content-Length before its body, or once its body passes the bound).
+ */
+export async function fetchBytes(url: string, opts: HttpOptions = {}, optional = false, maxBytes = Infinity): Promise<Uint8Array | null> {
   return withRetry(url, opts, async () => {
-    const res = await doFetch(url, {}, opts).catch((e: EngineError) => {
-      throw e.code === 'network' && !final(e) ? new RetryableError(e) : e;
+    const res = await doFetch(url, {}, opts).catch((e: unknown) => {
+      throw retryable(e) ? new RetryableError(e as EngineError) : e;
     });
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
@@ -195,11 +261,91 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
       throw transientStatus(res.status) ? new RetryableError(err) : err;
     }
     try {
-      return new Uint8Array(await res.arrayBuffer());
+      opts.versions?.check(url, responseVersion(res.headers, bodySize(res.headers), false), res.status, false);
     } catch (e) {
-      if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
-      throw new RetryableError(fetchFailure(url, e));
+      await res.body?.cancel().catch(() => {});
+      throw e;
     }
+    const told = bodySize(res.headers);
+    if (told !== null && told > maxBytes) {
+      await res.body?.cancel().catch(() => {});
+      throw tooLarge(url, told, maxBytes);
+    }
+    if (!res.body) return new Uint8Array(await res.arrayBuffer());
+    const reader = res.body.getReader();
+    const watch = new StallWatch(reader, stallMs(opts));
+    const chunks: Uint8Array[] = [];
+    let got = 0;
+    try {
+      for (;;) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await watch.read();
+        } catch (e) {
+          if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
+          throw new RetryableError(await fetchFailure(url, e, { afterResponse: true }));
+        }
+        if (watch.stalled) throw new RetryableError(watch.error(url, got));
+        if (r.done) break;
+        chunks.push(r.value);
+        got += r.value.length;
+        if (got > maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw tooLarge(url, got, maxBytes);
+        }
+      }
+    } finally {
+      watch.stop();
+      if (opts.signal?.aborted) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+    checkAbort(opts.signal, url);
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(got);
+    let o = 0;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  });
+}
+
+function tooLarge(url: string, bytes: number, max: number): EngineError {
+  return new EngineError('bad-file', `${fileName(url)} is ${bytes} bytes or more, more than the ${max} such a file may be`, {
+    file: url,
+    maxBytes: max,
+  });
+}
+
+/** A whole body's size from Content-Length (null when compressed or not told). */
+function bodySize(h: Headers): number | null {
+  const len = h.get('content-length');
+  return len !== null && !h.get('content-encoding') && Number.isSafeInteger(Number(len)) ? Number(len) : null;
+}
+
+/**
+ * Asks for the first two bytes of `url` (one byte would do, but some static servers, sirv behind `vite preview`, read
+ * `bytes=0-0` as "to the end"), with the retries and errors of every other request, and returns the answer's status
+ * and headers (the body is dropped). The answer pins the file's version in the load (opts.versions) or is checked
+ * against it. 404/403/other 4xx: EngineError('http').
+ */
+export async function probeRange(url: string, opts: HttpOptions = {}): Promise<{ status: number; headers: Headers }> {
+  return withRetry(url, opts, async () => {
+    const headers: Record<string, string> = { Range: 'bytes=0-1' };
+    const ifRange = opts.versions?.ifRange(url);
+    if (ifRange) headers['If-Range'] = ifRange;
+    const res = await doFetch(url, { headers }, opts).catch((e) => {
+      throw retryable(e) ? new RetryableError(e as EngineError) : e;
+    });
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 206 && res.status !== 200) {
+      const err = statusError(url, res.status);
+      throw transientStatus(res.status) ? new RetryableError(err) : err;
+    }
+    const size = res.status === 206 ? (parseContentRange(res.headers.get('content-range'))?.total ?? null) : bodySize(res.headers);
+    opts.versions?.check(url, responseVersion(res.headers, size, res.status === 206), res.status, true);
+    return { status: res.status, headers: res.headers };
   });
 }
 
@@ -226,8 +372,8 @@ export function isHtmlDocument(bytes: Uint8Array): boolean {
   return /^\uFEFF?\s*<(!doctype\s+html|html)[\s>]/i.test(new TextDecoder().decode(bytes.subarray(0, 256)));
 }
 
-export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false): Promise<T | null> {
-  const bytes = await fetchBytes(url, opts, optional);
+export async function fetchJson<T = unknown>(url: string, opts: HttpOptions = {}, optional = false, maxBytes = Infinity): Promise<T | null> {
+  const bytes = await fetchBytes(url, opts, optional, maxBytes);
   if (bytes === null) return null;
   // Single-page-app servers (vite, many static hosts) answer a missing file with their index.html and status 200.
   if (/^\s*</.test(new TextDecoder().decode(bytes.subarray(0, 64)))) {
@@ -328,8 +474,11 @@ async function readRange(
     url,
     opts,
     async (progressed) => {
-      const res = await doFetch(url, { headers: { Range: `bytes=${pos}-${end - 1}` } }, opts).catch((e) => {
-        throw e instanceof EngineError && e.code !== 'cancelled' && !final(e) ? new RetryableError(e) : e;
+      const headers: Record<string, string> = { Range: `bytes=${pos}-${end - 1}` };
+      const ifRange = opts.versions?.ifRange(url);
+      if (ifRange) headers['If-Range'] = ifRange;
+      const res = await doFetch(url, { headers }, opts).catch((e) => {
+        throw retryable(e) ? new RetryableError(e as EngineError) : e;
       });
       if (res.status === 416 && allowShort) {
         await res.body?.cancel().catch(() => {});
@@ -341,9 +490,17 @@ async function readRange(
         const err = statusError(url, res.status);
         throw transientStatus(res.status) ? new RetryableError(err) : err;
       }
+      // Another version of the file than the one this load pinned: refused before a byte of it is handed on.
+      const cr = res.status === 206 ? parseContentRange(res.headers.get('content-range')) : null;
+      try {
+        const size = res.status === 206 ? (cr?.total ?? null) : bodySize(res.headers);
+        opts.versions?.check(url, responseVersion(res.headers, size, res.status === 206), res.status, true);
+      } catch (e) {
+        await res.body?.cancel().catch(() => {});
+        throw e;
+      }
       let skip = 0;
       if (res.status === 206) {
-        const cr = parseContentRange(res.headers.get('content-range'));
         const total = cr?.total ?? null;
         const wantEnd = total !== null ? Math.min(end, total) : end;
         const bad =
@@ -367,18 +524,17 @@ async function readRange(
         }
         onInfo?.({ size: total, rangeSupported: true });
       } else {
-        const len = res.headers.get('content-length');
-        const size = len !== null && !res.headers.get('content-encoding') ? Number(len) : null;
-        onInfo?.({ size, rangeSupported: false });
+        onInfo?.({ size: bodySize(res.headers), rangeSupported: false });
         skip = pos;
       }
       if (!res.body) throw new RetryableError(new EngineError('network', `${fileName(url)}: empty response body`, { file: url }));
       const reader = res.body.getReader();
+      const watch = new StallWatch(reader, stallMs(opts));
       try {
         for (;;) {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
-            r = await reader.read();
+            r = await watch.read();
           } catch (e) {
             if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
             throw new RetryableError(
@@ -388,6 +544,7 @@ async function readRange(
               }),
             );
           }
+          if (watch.stalled) throw new RetryableError(watch.error(url, pos));
           if (r.done) break;
           let c = r.value;
           if (skip > 0) {
@@ -413,6 +570,7 @@ async function readRange(
           if (pos >= end) break;
         }
       } finally {
+        watch.stop();
         if (pos >= end || opts.signal?.aborted) await reader.cancel().catch(() => {});
         reader.releaseLock();
       }

@@ -9,6 +9,7 @@
 // host memory is the ring, whatever the model's size, and the load's host ledger counts the ring while a read runs.
 import { Worker } from 'node:worker_threads';
 import { deserializeError, type SerializedEngineError } from '../errors.ts';
+import type { FileVersion } from './file-version.ts';
 import { cancelledError, type ByteRange, type HttpOptions, type RangeReader } from './http.ts';
 
 export interface ThreadReaderOptions {
@@ -24,12 +25,17 @@ export interface ThreadReaderOptions {
 export type ReaderMessage =
   | { type: 'chunk'; id: number; buf: ArrayBuffer; len: number; at: number }
   | { type: 'retry'; id: number; info: { url: string; attempt: number; at: number; reason: string } }
-  | { type: 'done'; id: number }
-  | { type: 'error'; id: number; error: SerializedEngineError };
+  | { type: 'done'; id: number; version?: FileVersion }
+  | { type: 'error'; id: number; error: SerializedEngineError; version?: FileVersion };
 
 /** What the worker thread receives. */
 export type ReaderRequest =
-  | { type: 'read'; id: number; url: string; range: ByteRange; retries?: number; backoffMs?: number; expectSize?: number | null; chunkBytes: number; buffers: number }
+  | {
+      type: 'read'; id: number; url: string; range: ByteRange; retries?: number; backoffMs?: number; expectSize?: number | null;
+      stallTimeoutMs?: number; chunkBytes: number; buffers: number;
+      /** The file's version the load pinned (file-version.ts); the thread's reads ask for it and are checked against it. */
+      version?: FileVersion;
+    }
   | { type: 'give'; buf: ArrayBuffer }
   | { type: 'cancel'; id: number };
 
@@ -115,6 +121,7 @@ export function threadRangeReader(options: ThreadReaderOptions = {}): ThreadRead
           case 'done':
           case 'error':
             // the thread is finished with this read: settle after the chunks it sent before
+            if (m.version) opts.versions?.adopt(fileUrl, m.version);
             handlers.delete(id);
             if (handlers.size === 0) worker.unref();
             void chain.then(() => settle(m.type === 'error' ? deserializeError(m.error) : undefined));
@@ -124,7 +131,7 @@ export function threadRangeReader(options: ThreadReaderOptions = {}): ThreadRead
       worker.ref();
       worker.postMessage({
         type: 'read', id, url: fileUrl, range, retries: opts.retries, backoffMs: opts.backoffMs, expectSize: opts.expectSize,
-        chunkBytes, buffers,
+        stallTimeoutMs: opts.stallTimeoutMs, chunkBytes, buffers, version: opts.versions?.get(fileUrl),
       } satisfies ReaderRequest);
     });
 

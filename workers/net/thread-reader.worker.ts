@@ -1,6 +1,7 @@
 // The worker thread of thread-reader.ts: runs http.streamRange and hands the body over in a ring of whole chunks.
 import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.ts';
+import { FileVersions } from './file-version.ts';
 import { streamRange } from './http.ts';
 import type { ReaderMessage, ReaderRequest } from './thread-reader.ts';
 
@@ -48,12 +49,16 @@ async function run(m: Extract<ReaderRequest, { type: 'read' }>): Promise<void> {
     cur = null;
     fill = 0;
   };
+  // the load's pin for this file, held here for the read; what it pins (or learns) goes back with the answer
+  const versions = new FileVersions();
+  if (m.version) versions.adopt(m.url, m.version);
   try {
     await streamRange(
       m.url,
       m.range,
       {
         signal: ac.signal, retries: m.retries, backoffMs: m.backoffMs, expectSize: m.expectSize,
+        stallTimeoutMs: m.stallTimeoutMs, versions,
         onRetry: (info) => post({ type: 'retry', id: m.id, info }),
       },
       async (c, at) => {
@@ -72,10 +77,10 @@ async function run(m: Extract<ReaderRequest, { type: 'read' }>): Promise<void> {
       },
     );
     send();
-    post({ type: 'done', id: m.id });
+    post({ type: 'done', id: m.id, version: versions.get(m.url) });
   } catch (e) {
     if (cur) free.push(cur);
-    post({ type: 'error', id: m.id, error: serializeError(e) });
+    post({ type: 'error', id: m.id, error: serializeError(e), version: versions.get(m.url) });
   } finally {
     reads.delete(m.id);
   }

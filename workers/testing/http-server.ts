@@ -1,9 +1,13 @@
-// A static file server with HTTP Range support for tests and the load benchmark, which can also misbehave on purpose:
-// ignore Range, drop the connection mid-body, send a wrong Content-Range, go slowly, answer 403/404/503, end bodies
-// early, hang up without answering (an unreachable network, as fetch sees it), or never answer. The tests use it
-// through serveDir; scripts/serve-dir.ts is its command line.
+// A static file server with HTTP Range support for tests and the load benchmark. It sends each file's version (a
+// strong ETag from inode, size and mtime, and Last-Modified) and honours If-Range (a range only of the version asked
+// for, else the whole current file), as real servers do; and it can misbehave on purpose: ignore Range or If-Range,
+// send a weak ETag or no validators, drop the connection mid-body (and run a hook there: tests replace the file),
+// send a wrong Content-Range, go slowly, stall mid-body, answer 403/404/503, end bodies early, redirect to itself,
+// omit CORS headers, hang up without answering (an unreachable network, as fetch sees it), or never answer. The tests
+// use it through serveDir; scripts/serve-dir.ts is its command line.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { open, stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 
@@ -30,6 +34,24 @@ export interface Misbehaviour {
   hangUp?: boolean;
   /** Never answer (the connection stays open until the client gives up or the server closes). */
   silent?: boolean;
+  /** Close the first this many connections' requests without an answer (a stale keep-alive connection, a blip). */
+  hangUpTimes?: number;
+  /** Send this many body bytes of each response, then nothing more, keeping the connection open (a stalled server). */
+  stallAfterBytes?: number;
+  /** Answer every request with a redirect to itself (a redirect loop). */
+  redirectLoop?: boolean;
+  /** Send no CORS headers (a browser on another origin may not read the answers). */
+  noCors?: boolean;
+  /** Send neither ETag nor Last-Modified (a server a file version can be told apart by its size only). */
+  noValidators?: boolean;
+  /** Send the ETag as a weak one (W/"..."), as sirv and many compressing servers do. */
+  weakEtag?: boolean;
+  /** Serve the Range asked for even when If-Range no longer matches (a server that ignores If-Range). */
+  ignoreIfRange?: boolean;
+  /** Called before a request is served (after it is logged): tests change files there, between two requests. */
+  onRequest?: (entry: RequestLogEntry) => void | Promise<void>;
+  /** Called when dropAfterBytes cuts a response, before the next request can be served. */
+  onDrop?: (entry: RequestLogEntry) => void | Promise<void>;
 }
 
 export interface RequestLogEntry {
@@ -63,15 +85,24 @@ export async function serveDir(
   // requests and drops under each misbehaviour object, so that assigning a new one (a new test case) counts afresh
   const requests = new WeakMap<Misbehaviour, number>();
   const drops = new WeakMap<Misbehaviour, number>();
+  const hangUps = new WeakMap<Misbehaviour, number>();
 
   async function serve(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry): Promise<void> {
     const m = handle.misbehave;
     if (m.hangUp) return void req.socket.destroy();
+    if (m.hangUpTimes !== undefined && (hangUps.get(m) ?? 0) < m.hangUpTimes) {
+      hangUps.set(m, (hangUps.get(m) ?? 0) + 1);
+      return void req.socket.destroy();
+    }
     if (m.silent) return;
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Range');
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+    await m.onRequest?.(entry);
+    if (!m.noCors) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Allow-Headers', 'Range, If-Range');
+      res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified');
+    }
     if (req.method === 'OPTIONS') return void res.writeHead((entry.status = 204)).end();
+    if (m.redirectLoop) return void res.writeHead((entry.status = 302), { Location: req.url ?? '/' }).end();
     const seen = (requests.get(m) ?? 0) + 1;
     requests.set(m, seen);
     if (m.failFirst && seen <= m.failFirst) return void res.writeHead((entry.status = 503)).end('busy');
@@ -80,14 +111,45 @@ export async function serveDir(
     }
     const file = resolve(base, '.' + decodeURIComponent(entry.path));
     if (file !== base && !file.startsWith(base + sep)) return void res.writeHead((entry.status = 403)).end();
-    const st = await stat(file).catch(() => null);
-    if (!st?.isFile()) return void res.writeHead((entry.status = 404)).end('not found');
-    const size = st.size;
+    const fh = await open(file, 'r').catch(() => null);
+    const st = await fh?.stat({ bigint: true }).catch(() => null);
+    if (!fh || !st?.isFile()) {
+      await fh?.close();
+      return void res.writeHead((entry.status = 404)).end('not found');
+    }
+    try {
+      await send(req, res, entry, m, file, fh, st);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Serves the open file: its version (ETag from inode, size and mtime in ns; Last-Modified), Range and If-Range. */
+  async function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: RequestLogEntry,
+    m: Misbehaviour,
+    file: string,
+    fh: FileHandle,
+    st: BigIntStats,
+  ): Promise<void> {
+    const size = Number(st.size);
+    const tag = `"${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}"`;
+    const etag = m.weakEtag ? `W/${tag}` : tag;
+    const lastModified = new Date(Number(st.mtimeMs)).toUTCString();
+    if (!m.noValidators) {
+      res.setHeader('ETag', etag);
+      res.setHeader('Last-Modified', lastModified);
+    }
     let start = 0;
     let end = size;
     let status = 200;
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-    if (range && !m.ignoreRange) {
+    // If-Range (RFC 9110 13.1.5): the range only while the version asked for is the current one, else the whole file.
+    const ifRange = req.headers['if-range'];
+    const current = ifRange === undefined || m.ignoreIfRange || (!m.noValidators && (ifRange === tag || ifRange === lastModified));
+    if (range && !m.ignoreRange && current) {
       if (range[1] === '') {
         start = Math.max(0, size - Number(range[2]));
       } else {
@@ -112,42 +174,44 @@ export async function serveDir(
     const dropped = drops.get(m) ?? 0;
     const dropAt = m.dropAfterBytes !== undefined && (m.dropTimes === undefined || dropped < m.dropTimes) ? m.dropAfterBytes : Infinity;
     if (dropAt !== Infinity) drops.set(m, dropped + 1);
-    const fh = await open(file, 'r');
     const t0 = performance.now();
-    try {
-      const step = m.bytesPerSecond ? Math.max(1024, Math.min(CHUNK, Math.floor(m.bytesPerSecond / 20))) : CHUNK;
-      const buf = Buffer.allocUnsafe(step);
-      let pos = start;
-      while (pos < sendEnd && !res.destroyed) {
-        const want = Math.min(step, sendEnd - pos, dropAt - entry.bytesSent);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead === 0) break;
-        const ok = res.write(Buffer.from(buf.subarray(0, bytesRead)));
-        pos += bytesRead;
-        entry.bytesSent += bytesRead;
-        if (entry.bytesSent >= dropAt) {
-          await new Promise((r) => setTimeout(r, 5)); // let the bytes written so far leave, then cut the line
-          res.socket?.destroy();
-          return;
-        }
-        if (!ok) {
-          await new Promise<void>((r) => {
-            const done = () => {
-              res.off('drain', done).off('close', done);
-              r();
-            };
-            res.on('drain', done).on('close', done);
-          });
-        }
-        if (m.bytesPerSecond) {
-          const due = (entry.bytesSent / m.bytesPerSecond) * 1000 - (performance.now() - t0);
-          if (due > 0) await new Promise((r) => setTimeout(r, due));
-        }
+    const stallAt = m.stallAfterBytes ?? Infinity;
+    const step = m.bytesPerSecond ? Math.max(1024, Math.min(CHUNK, Math.floor(m.bytesPerSecond / 20))) : CHUNK;
+    const buf = Buffer.allocUnsafe(step);
+    let pos = start;
+    while (pos < sendEnd && !res.destroyed) {
+      if (entry.bytesSent >= stallAt) {
+        // nothing more, the connection left open: until the client gives up (or the server closes)
+        await new Promise<void>((r) => res.once('close', () => r()));
+        return;
       }
-      res.end();
-    } finally {
-      await fh.close();
+      const want = Math.min(step, sendEnd - pos, dropAt - entry.bytesSent, stallAt - entry.bytesSent);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      if (bytesRead === 0) break;
+      const ok = res.write(Buffer.from(buf.subarray(0, bytesRead)));
+      pos += bytesRead;
+      entry.bytesSent += bytesRead;
+      if (entry.bytesSent >= dropAt) {
+        await new Promise((r) => setTimeout(r, 5)); // let the bytes written so far leave, then cut the line
+        res.socket?.destroy();
+        await m.onDrop?.(entry);
+        return;
+      }
+      if (!ok) {
+        await new Promise<void>((r) => {
+          const done = () => {
+            res.off('drain', done).off('close', done);
+            r();
+          };
+          res.on('drain', done).on('close', done);
+        });
+      }
+      if (m.bytesPerSecond) {
+        const due = (entry.bytesSent / m.bytesPerSecond) * 1000 - (performance.now() - t0);
+        if (due > 0) await new Promise((r) => setTimeout(r, due));
+      }
     }
+    res.end();
   }
 
   const server = createServer((req, res) => {
@@ -163,6 +227,12 @@ export async function serveDir(
       else res.destroy();
     });
   });
+  // Idle keep-alive connections stay open until the client closes them. With Node's default (closed after 5 s idle),
+  // a test whose thread is blocked for longer (Dawn compiling pipelines on a busy CPU adapter) races the close: its
+  // next request goes out on a connection the server is closing, and fetch() fails ("fetch failed", ECONNRESET).
+  // That is why workers/load/cache-load.gpu.test.ts once failed under load; the engine retries such a
+  // failure (http.ts, the probe included), and this server no longer provokes it.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((r) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', r));
   const addr = server.address() as AddressInfo;
   handle.url = `http://${addr.address}:${addr.port}/`;

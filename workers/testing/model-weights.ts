@@ -2,9 +2,10 @@
 // Range support, scripts/serve-dir.ts), then openModelSource → readTensorMap → loadWeights('streamed'), exactly the
 // path the worker takes; a URL is loaded directly. int8 uses the 'streamed-int8' strategy with the LLM.int8 transform.
 import { serveDir } from './http-server.ts';
-import type { Int8Scope } from '../api.ts';
+import type { Int8Scope, LoadStrategy } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
+import { checkpointTensors } from '../load/checkpoint-layout.ts';
 import { parseConfig } from '../model/config.ts';
 import { int8WeightTransform } from '../load/quantize.ts';
 import { loadWeights } from '../load/loader.ts';
@@ -25,16 +26,18 @@ export interface LoadedModelWeights {
 export async function loadModelWeights(
   ctx: GpuContext,
   dirOrUrl: string,
-  opts: { precision?: 'fp16' | 'int8'; maxBindingBytes?: number; int8LmHead?: boolean } = {},
+  opts: { precision?: 'fp16' | 'int8'; maxBindingBytes?: number; int8LmHead?: boolean; strategy?: LoadStrategy } = {},
 ): Promise<LoadedModelWeights> {
   const server = /^https?:\/\//.test(dirOrUrl) ? null : await serveDir(dirOrUrl);
   try {
     const source = await openModelSource(server ? server.url : dirOrUrl);
-    const map = await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined);
+    const config = parseConfig(source.config);
+    // as the app reads it: fused projections taken apart, a multimodal checkpoint's language model (checkpoint-layout.ts)
+    const { map } = checkpointTensors(config, await readTensorMap(source.weightFiles, {}, source.weightMap ?? undefined));
     const int8 = opts.precision === 'int8';
-    const strategy = int8 ? 'streamed-int8' : 'streamed';
+    const strategy = opts.strategy ?? (int8 ? 'streamed-int8' : 'streamed');
     // the app's rule (plan.ts int8Scope): lm_head quantized only when asked, and not for tied embeddings
-    const { scope, note } = int8Scope({ strategy, int8LmHead: opts.int8LmHead }, parseConfig(source.config).tieWordEmbeddings);
+    const { scope, note } = int8Scope({ strategy, int8LmHead: opts.int8LmHead }, config.tieWordEmbeddings);
     const loaded = await loadWeights(ctx, map, {
       strategy,
       model: dirOrUrl,

@@ -1,0 +1,165 @@
+// Chat templates, rendered with bounds. A chat template is code from the model's files, run on the engine's thread,
+// synchronously: `{% for i in range(100000000) %}` or a string doubled in a loop would hold the thread (and every stop
+// or unload behind it) for as long as it likes. So @huggingface/jinja's interpreter is run here with a budget: every
+// step it evaluates is counted, the clock is read every few hundred steps, every value it produces is measured, and
+// `range()` refuses to build more than MAX_RANGE items; past any bound the render stops with EngineError('bad-input')
+// naming chat_template (or, for output longer than any prompt the context can take, the prompt).
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import { EngineError } from '../errors.ts';
+
+export interface TemplateLimits {
+  /** Wall-clock bound on one render, ms. */
+  maxMs: number;
+  /** Longest string the render may produce (the output, or any value along the way), in UTF-16 code units. */
+  maxChars: number;
+}
+
+export const DEFAULT_TEMPLATE_MS = 1000;
+/** Items one range() call may make (a chat has a few messages; a template that loops 1e8 times is hostile). */
+export const MAX_RANGE = 100_000;
+/** Steps between two reads of the clock. */
+const CLOCK_EVERY = 256;
+
+type Statement = Parameters<Interpreter['evaluate']>[0];
+type Value = ReturnType<Interpreter['evaluate']>;
+
+/** Thrown inside the interpreter when a bound is passed; turned into an EngineError by render(). */
+class BoundPassed extends Error {
+  constructor(
+    readonly setting: 'chat_template' | 'prompt',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Characters of all the strings a render may produce along the way, as a multiple of maxChars: a loop's body output is
+ * built up inside the interpreter before its total is returned, and nesting counts a string once per level, so the
+ * budget is wide (a real template produces a few KiB) but keeps a hostile loop's memory to a bounded multiple.
+ */
+const PRODUCED_PER_OUTPUT_CHAR = 16;
+
+class BoundedInterpreter extends Interpreter {
+  private steps = 0;
+  private produced = 0;
+  private readonly deadline: number;
+
+  constructor(
+    env: Environment,
+    private readonly limits: TemplateLimits,
+  ) {
+    super(env);
+    this.deadline = performance.now() + limits.maxMs;
+  }
+
+  override evaluate(statement: Statement, environment: Environment): Value {
+    if (++this.steps % CLOCK_EVERY === 0 && performance.now() > this.deadline) {
+      throw new BoundPassed('chat_template', `the chat template ran longer than ${this.limits.maxMs} ms (${this.steps} steps): stopped`);
+    }
+    const v = super.evaluate(statement, environment);
+    if (typeof v.value === 'string') {
+      if (v.value.length > this.limits.maxChars) {
+        throw new BoundPassed(
+          'prompt',
+          `the chat template produced more than ${this.limits.maxChars} characters, more than the context can take as a prompt: stopped`,
+        );
+      }
+      this.produced += v.value.length;
+      if (this.produced > PRODUCED_PER_OUTPUT_CHAR * this.limits.maxChars) {
+        throw new BoundPassed('chat_template', `the chat template built more than ${this.produced} characters of text along the way: stopped`);
+      }
+    }
+    return v;
+  }
+}
+
+/** Python's range(), refusing to make more than MAX_RANGE items. */
+function boundedRange(start: number, stop?: number, step = 1): number[] {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (![start, stop, step].every(Number.isFinite)) throw new Error('range() takes finite numbers');
+  if (step === 0) throw new Error('range() step must not be zero');
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  if (n > MAX_RANGE) throw new BoundPassed('chat_template', `the chat template asked range() for ${n} items, more than ${MAX_RANGE}: stopped`);
+  return Array.from({ length: n }, (_, i) => start + i * step);
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** The subset of strftime that @huggingface/jinja's strftime_now knows (Llama 3.x templates print the date). */
+function strftimeNow(format: string): string {
+  const d = new Date();
+  return String(format).replace(/%[YmdbBHM%]/g, (t) => {
+    switch (t) {
+      case '%Y':
+        return String(d.getFullYear());
+      case '%m':
+        return pad2(d.getMonth() + 1);
+      case '%d':
+        return pad2(d.getDate());
+      case '%b':
+        return new Intl.DateTimeFormat(undefined, { month: 'short' }).format(d);
+      case '%B':
+        return new Intl.DateTimeFormat(undefined, { month: 'long' }).format(d);
+      case '%H':
+        return pad2(d.getHours());
+      case '%M':
+        return pad2(d.getMinutes());
+      default:
+        return '%';
+    }
+  });
+}
+
+/** The globals @huggingface/jinja's Template.render sets up, with range() bounded. */
+const GLOBALS: Record<string, unknown> = {
+  false: false,
+  true: true,
+  none: null,
+  False: false,
+  True: true,
+  None: null,
+  raise_exception: (message: unknown) => {
+    throw new Error(String(message));
+  },
+  range: boundedRange,
+  strftime_now: strftimeNow,
+};
+
+export class ChatTemplate {
+  private readonly template: Template;
+
+  /** Parses the template; throws what the parser throws (the tokenizer keeps it as chatTemplateError). */
+  constructor(readonly source: string) {
+    this.template = new Template(source);
+  }
+
+  /**
+   * Renders with `items` (messages, special tokens, add_generation_prompt) within `limits`. A template error, or a
+   * bound passed, is EngineError('bad-input') naming chat_template (or prompt, for an output too long to be one).
+   */
+  render(items: Record<string, unknown>, limits: TemplateLimits): string {
+    const env = new Environment();
+    for (const [k, v] of Object.entries({ ...GLOBALS, ...items })) env.set(k, v);
+    try {
+      const out = new BoundedInterpreter(env, limits).run(this.template.parsed).value;
+      if (typeof out !== 'string') throw new Error('the template did not produce text');
+      return out;
+    } catch (e) {
+      if (e instanceof BoundPassed) {
+        throw new EngineError('bad-input', e.message, { setting: e.setting, ...(e.setting === 'prompt' ? { maxChars: limits.maxChars } : {}) });
+      }
+      if (e instanceof RangeError) {
+        const deep = /call stack/i.test(e.message);
+        throw new EngineError(
+          'bad-input',
+          deep ? `the chat template recursed too deeply (${e.message}): stopped` : `the chat template made a value too large to hold (${e.message})`,
+          { setting: 'chat_template' },
+        );
+      }
+      throw new EngineError('bad-input', `chat template: ${e instanceof Error ? e.message : String(e)}`, { setting: 'chat_template' });
+    }
+  }
+}
