@@ -10,6 +10,7 @@ import { GREEDY } from '../kernels/sample.ts';
 import { kvCacheRows, parseConfig } from './config.ts';
 import { loadModelWeights } from '../testing/model-weights.ts';
 import { ReferenceModel } from '../testing/reference-forward.ts';
+import { kvCacheLayout } from './run-state.ts';
 import { Transformer } from './transformer.ts';
 import { buildWeights, fp16LinearFactory } from './weights.ts';
 
@@ -72,9 +73,11 @@ describe('sliding-window attention past the window, against the float64 referenc
       allLogits: true,
     });
     try {
-      // each sliding layer keeps a ring of window − 1 + chunk rows, wrapped several times by 48 positions
-      const rows = (l: number) => ctx.ledger.live().find((b) => b.label === `run.keyCache.${l}`)!.size / (config.kvDim * 4);
-      windows.forEach((w, l) => expect(rows(l)).toBe(w === null ? CONTEXT : kvCacheRows(w, CONTEXT, CHUNK)));
+      // each sliding layer keeps a ring of window − 1 + chunk rows, wrapped several times by 48 positions (keys and
+      // values in one buffer per layer)
+      const bytes = (l: number) => ctx.ledger.live().find((b) => b.label === `run.kv.${l}`)!.size;
+      const layout = (rows: number) => kvCacheLayout(rows, config.kvDim, ctx.limits.minStorageBufferOffsetAlignment).bytes;
+      windows.forEach((w, l) => expect(bytes(l)).toBe(layout(w === null ? CONTEXT : kvCacheRows(w, CONTEXT, CHUNK))));
 
       // prefill: every position's logits
       const V = config.vocabSize;
