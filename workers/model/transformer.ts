@@ -137,6 +137,8 @@ export class Transformer implements TokenModel {
       this.maxTokens = this.s.maxTokens;
       this.idsData = new Uint32Array(this.maxTokens);
       this.b = this.bind();
+      // a step and the one generate() queues ahead; a caller queueing further gets more, made when needed
+      this.readbacks.push(this.newReadback(), this.newReadback());
     } catch (e) {
       this.group.destroy();
       throw e;
@@ -317,11 +319,12 @@ export class Transformer implements TokenModel {
     Object.assign(this.lastForward, this.recorder.counts, { recordMs: performance.now() - t0, waitMs: 0 });
   }
 
+  private newReadback(): GPUBuffer {
+    return this.group.createBuffer({ label: 'run.sampledReadback', size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, category: 'staging' });
+  }
+
   private takeReadback(): GPUBuffer {
-    return (
-      this.readbacks.pop() ??
-      this.group.createBuffer({ label: 'run.sampledReadback', size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, category: 'staging' })
-    );
+    return this.readbacks.pop() ?? this.newReadback();
   }
 
   /** The id in `r` once the GPU has written it; `r` goes back to the pool. */
