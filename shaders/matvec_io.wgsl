@@ -49,8 +49,8 @@ struct Pairs {
   v: array<vec2<f32>, MAX_PAIRS>,     // (row r0, row r1) of each pair
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;       // [tokens, k] f32
-@group(0) @binding(2) var<storage, read> g: array<u32>;       // [k] RMSNorm weight, fp16 packed two per u32
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // [tokens, k] f32 (k a multiple of 4)
+@group(0) @binding(2) var<storage, read> g: array<vec2<u32>>;  // [k] RMSNorm weight, fp16 packed two per u32
 @group(0) @binding(3) var<storage, read> bias: array<u32>;    // [whole rows] fp16 packed two per u32
 @group(0) @binding(5) var<uniform> p: Params;
 @group(0) @binding(6) var<uniform> step: Step;
@@ -58,17 +58,15 @@ struct Pairs {
 @group(0) @binding(8) var<storage, read_write> kv: array<f32>;   // rope_kv: key cache, then (v_offset) value cache
 @group(0) @binding(9) var<storage, read> table: array<vec2<f32>>;  // rope_kv: (cos, sin) [context, rot_half]
 
-// x[row, c .. c + 4) (0 past k).
+// x[row, c .. c + 4) for c a multiple of 4 (0 past k): one 16-byte load.
 fn x4(c: u32) -> vec4<f32> {
-  let b = step.row * p.k;
-  let last = p.k - 1u;
-  return vec4<f32>(x[b + min(c, last)], x[b + min(c + 1u, last)], x[b + min(c + 2u, last)], x[b + min(c + 3u, last)]) *
-         vec4<f32>(vec4<bool>(c < p.k, c + 1u < p.k, c + 2u < p.k, c + 3u < p.k));
+  return select(vec4<f32>(0.0), x[(step.row * p.k + min(c, p.k - 4u)) / 4u], c < p.k);
 }
 
-// The RMSNorm weight of columns c .. c + 4 (c even), plus the offset.
+// The RMSNorm weight of columns c .. c + 4 (c a multiple of 4), plus the offset.
 fn g4(c: u32) -> vec4<f32> {
-  return vec4<f32>(unpack2x16float(g[c / 2u]), unpack2x16float(g[c / 2u + 1u])) + p.norm_offset;
+  let w = g[min(c, p.k - 4u) / 4u];
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)) + p.norm_offset;
 }
 
 // 1 / rms(x[row]) over the columns this lane reads, summed over the lane group by lanes_sum (reduce prelude).

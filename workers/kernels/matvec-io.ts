@@ -7,6 +7,7 @@ import activationSource from '../../shaders/activation.wgsl?raw';
 import ioSource from '../../shaders/matvec_io.wgsl?raw';
 import reduceSubgroup from '../../shaders/matvec_reduce_subgroup.wgsl?raw';
 import reduceWorkgroup from '../../shaders/matvec_reduce_workgroup.wgsl?raw';
+import { EngineError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
@@ -101,12 +102,12 @@ export function parseMatVecVariant(v: string): MatVecOptions {
   return { lanes: 'workgroup', workgroupSize: Number(m[1]), pairs: Number(m[2]), subgroups: m[3] === 'sg' };
 }
 
-/** The variant for this device: one thread per pair on CPU adapters (barriers are slow there), a workgroup per row group on GPUs. */
+/** The variant for this device: one thread per 2 row pairs on CPU adapters (no barrier: they are slow there; 2 pairs amortize reading x, fastest on lavapipe), a workgroup per 4 pairs on GPUs. */
 export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}): MatVecVariant {
   const lanes = opts.lanes ?? (ctx.software ? 'thread' : 'workgroup');
   const want = opts.workgroupSize ?? 64;
   const workgroupSize = 1 << Math.floor(Math.log2(Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX)));
-  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? 1 : 4))));
+  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? 2 : 4))));
   const subgroups = lanes === 'workgroup' && workgroupSize > 1 && (opts.subgroups ?? ctx.features.subgroups) && ctx.features.subgroups;
   return { workgroupSize, lanes, pairs, subgroups };
 }
@@ -221,6 +222,9 @@ export function bindMatVec(
   const [rows, k] = weight.shape;
   const e = io.epilogue;
   const name = `${kernel}.${weight.name}`;
+  if (k % 4 !== 0) {
+    throw new EngineError('unsupported', `${kernel}: '${weight.name}' has ${k} input features; the one-token products read x 4 floats at a time`, { tensor: weight.name });
+  }
   if (weight.rowWords % 4 !== 0) {
     throw new Error(`${kernel}: '${weight.name}' rows are ${weight.rowWords} words; the product reads them as vec4<u32> (a multiple of 4)`);
   }
