@@ -198,7 +198,7 @@ async function sharedVsAlone(ctx: GpuContext, dp4a: boolean) {
 const cases: [string, Case][] = [
   ['decode, outliers', { n: 40, k: 64, tokens: 1, maxTokens: 4, threshold: 6 }],
   ['decode, threshold 0', { n: 40, k: 64, tokens: 1, maxTokens: 1, threshold: 0 }],
-  ['prefill of 7 (a partial block of 4), outliers, bias, odd k', { n: 33, k: 75, tokens: 7, maxTokens: 8, threshold: 6, bias: true }],
+  ['prefill of 7 (a partial block of 4), outliers, bias, k 76 (int8 rows padded to whole vec4)', { n: 33, k: 76, tokens: 7, maxTokens: 8, threshold: 6, bias: true }],
   ['prefill of 6, threshold 0', { n: 33, k: 300, tokens: 6, maxTokens: 6, threshold: 0 }],
   ['prefill of 5, split weight (int8 parts of 10 rows)', { n: 45, k: 128, tokens: 5, maxTokens: 5, threshold: 6, maxBindingBytes: 1280 }],
   // the prefill's outlier list holds column k-1 (token 1 only): the decode step must not reuse it
