@@ -4,9 +4,11 @@
 // so nothing here imports node: modules).
 import type {
   CachedModelInfo,
+  ChatMessage,
   EngineApi,
   GenerateOptions,
   GenerateStats,
+  GenerationDefaults,
   LoadProgress,
   LoadReport,
   LoadRequest,
@@ -20,7 +22,9 @@ import { ByteCache, type ByteCacheOptions, type CachedModel } from './cache/stor
 import { EngineError } from './errors.ts';
 import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
+import { CachedSequence } from './model/cached-sequence.ts';
 import { generate } from './model/generate.ts';
+import { generationDefaults } from './model/generation-config.ts';
 import { disposeModel, loadModel, prepareModel, type LoadedModel } from './load/load-model.ts';
 
 export interface EngineHost {
@@ -48,10 +52,17 @@ function cachedModelInfo(m: CachedModel): CachedModelInfo {
   };
 }
 
+/** The loaded model, what its KV cache holds between generations, and its generation defaults. */
+interface Active {
+  model: LoadedModel;
+  sequence: CachedSequence;
+  defaults: GenerationDefaults;
+}
+
 export class Engine implements EngineApi {
   private ctx: GpuContext | null = null;
   private lostReason: Promise<string> | null = null;
-  private model: LoadedModel | null = null;
+  private active: Active | null = null;
   private loading: AbortController | null = null;
   private generating: AbortController | null = null;
   private cacheOpened: Promise<ByteCache | null> | null = null;
@@ -82,7 +93,7 @@ export class Engine implements EngineApi {
     this.lostReason = ctx.lost.then((info) => {
       if (this.ctx === ctx) {
         // Everything on a lost device is gone: forget the model so that nothing uses dead buffers.
-        this.model = null;
+        this.active = null;
         this.ctx = null;
       }
       return `${info.reason}: ${info.message}`;
@@ -96,7 +107,7 @@ export class Engine implements EngineApi {
   }
 
   async plan(req: LoadRequest): Promise<PlanReport> {
-    const prepared = await prepareModel(this.gpu(), req, { baseHref: this.host.baseHref });
+    const prepared = await prepareModel(this.gpu(), req, { baseHref: req.baseHref ?? this.host.baseHref });
     return prepared.plan;
   }
 
@@ -109,8 +120,13 @@ export class Engine implements EngineApi {
     this.loading = abort;
     try {
       const cache = req.cache === 'off' ? null : await this.cache();
-      this.model = await loadModel(ctx, req, { baseHref: this.host.baseHref, signal: abort.signal, onProgress, cache });
-      return this.model.report;
+      const model = await loadModel(ctx, req, { baseHref: req.baseHref ?? this.host.baseHref, signal: abort.signal, onProgress, cache });
+      this.active = {
+        model,
+        sequence: new CachedSequence(model.config.vocabSize),
+        defaults: generationDefaults(model.source.generationConfig, model.tokenizer.eosIds),
+      };
+      return model.report;
     } catch (e) {
       if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
       throw e;
@@ -130,13 +146,13 @@ export class Engine implements EngineApi {
   }
 
   private dropModel(): void {
-    if (this.model) disposeModel(this.model);
-    this.model = null;
+    if (this.active) disposeModel(this.active.model);
+    this.active = null;
   }
 
   async modelInfo(): Promise<ModelInfo | null> {
-    const m = this.model;
-    if (!m) return null;
+    if (!this.active) return null;
+    const { model: m, defaults } = this.active;
     return {
       model: m.source.input,
       architecture: m.config.architecture,
@@ -144,17 +160,23 @@ export class Engine implements EngineApi {
       contextLength: m.transformer.contextLength,
       hasChatTemplate: m.tokenizer.hasChatTemplate,
       precision: m.precision,
+      generationDefaults: defaults,
     };
   }
 
-  async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
-    const m = this.model;
-    if (!m) throw new EngineError('bad-input', 'No model is loaded: load one first.', { setting: 'model' });
+  async generate(input: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+    const a = this.active;
+    if (!a) throw new EngineError('bad-input', 'No model is loaded: load one first.', { setting: 'model' });
     if (this.generating) throw new EngineError('bad-input', 'A generation is already running: stop it first.');
     const abort = new AbortController();
     this.generating = abort;
     try {
-      return await generate(m.transformer, m.tokenizer, prompt, opts, onToken, { signal: abort.signal });
+      const { transformer, tokenizer } = a.model;
+      return await generate(transformer, tokenizer, input, opts, onToken, {
+        signal: abort.signal,
+        sequence: a.sequence,
+        defaults: a.defaults,
+      });
     } finally {
       this.generating = null;
     }

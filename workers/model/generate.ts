@@ -1,9 +1,14 @@
-// The generation loop, independent of the GPU: prompt → ids → prefill → step … → text deltas, with the stop
-// rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL transformer with its GPU
-// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (mulberry32.ts).
-import type { GenerateOptions, GenerateStats, TokenEvent } from '../api.ts';
+// The generation loop, independent of the GPU: input → ids → prefill of what the KV cache lacks → step … → text
+// deltas, with the stop rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL
+// transformer with its GPU sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled
+// token (mulberry32.ts). Between calls the caller keeps a CachedSequence: the ids the model's KV cache holds, so that
+// a follow-up (the same conversation with a new turn) prefills only the ids after the common prefix.
+import type { ChatMessage, GenerateOptions, GenerateStats, GenerationDefaults, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { SamplingParams } from '../kernels/sample.ts';
+import { CachedSequence } from './cached-sequence.ts';
+import { contextFullError, encodeInput } from './chat-prompt.ts';
+import { generationDefaults, resolveSampling } from './generation-config.ts';
 import { Mulberry32 } from './mulberry32.ts';
 import { StopStringFilter } from './stop-strings.ts';
 import { StreamDecoder, type Tokenizer } from './tokenizer.ts';
@@ -14,7 +19,10 @@ export interface TokenModel {
   readonly contextLength: number;
   /** Forgets the KV cache: the next prefill starts a new sequence. */
   reset(): void;
-  /** Runs ids at positions pos .. pos + ids.length - 1 and returns the id sampled from the last position's logits. */
+  /**
+   * Runs ids at positions pos .. pos + ids.length - 1 (positions before pos hold what was fed before) and returns the
+   * id sampled from the last position's logits.
+   */
   prefill(ids: readonly number[], pos: number, sample: SamplingParams): Promise<number>;
   /** Runs one id at position pos and returns the id sampled from its logits. */
   step(id: number, pos: number, sample: SamplingParams): Promise<number>;
@@ -24,66 +32,87 @@ export interface GenerateHooks {
   signal?: AbortSignal;
   /** Milliseconds clock (performance.now by default; tests pass a fake one). */
   now?: () => number;
+  /** What the model's KV cache holds, kept across calls (default: a fresh one, so nothing is reused). */
+  sequence?: CachedSequence;
+  /** The model's defaults (default: generation_config's absent: greedy, HF's defaults, the tokenizer's EOS ids). */
+  defaults?: GenerationDefaults;
 }
 
 /**
- * Generates from prompt, calling onToken once per sampled token (its text may be '' while a character is incomplete
+ * Generates from `input`, calling onToken once per sampled token (its text may be '' while a character is incomplete
  * or while the text could still be the start of a stop string) and once more at the end if held text remains.
  * EOS is not shown; a stop string and whatever follows it are cut from the text. Cancellation through the signal
- * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate.
+ * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate (and the sequence is
+ * forgotten). The prompt's ids that `sequence` already holds at the same positions are not prefilled again (the
+ * last prompt id always is: its logits give the first token).
  *
- * Stats: promptTokens counts ids fed to prefill (BOS and chat template included); generatedTokens counts every id the
- * model sampled (an EOS too); ttftMs runs from the call to the first sampled id (tokenisation included);
- * prefillTokPerS = promptTokens / prefill time; decodeTokPerS = step() calls / time from the first id to the last.
+ * Stats: promptTokens counts the prompt's ids (BOS and chat template included), reusedTokens those taken from the
+ * cache; generatedTokens counts every id the model sampled (an EOS too); ttftMs runs from the call to the first
+ * sampled id (tokenisation included); prefillTokPerS = prefilled ids / prefill time; decodeTokPerS = step() calls /
+ * time from the first id to the last.
  */
 export async function generate(
   model: TokenModel,
   tokenizer: Tokenizer,
-  prompt: string,
+  input: string | readonly ChatMessage[],
   opts: GenerateOptions,
   onToken: (e: TokenEvent) => void,
-  { signal, now = () => performance.now() }: GenerateHooks = {},
+  hooks: GenerateHooks = {},
 ): Promise<GenerateStats> {
+  const { signal, now = () => performance.now() } = hooks;
+  const sequence = hooks.sequence ?? new CachedSequence();
+  const defaults = hooks.defaults ?? generationDefaults(null, tokenizer.eosIds);
   const t0 = now();
-  validate(opts);
-  const ids = encodePrompt(tokenizer, prompt, opts.chat);
+  const ids = encodeInput(tokenizer, input, opts.chat ?? false);
   if (ids.length === 0) throw new EngineError('bad-input', 'the prompt is empty', { setting: 'prompt' });
-  if (ids.length > model.contextLength) {
-    throw new EngineError(
-      'bad-input',
-      `the prompt is ${ids.length} tokens, more than the ${model.contextLength} the context holds`,
-      { setting: 'prompt', promptTokens: ids.length, contextLength: model.contextLength },
-    );
-  }
+  if (ids.length > model.contextLength) throw contextFullError(tokenizer, input, ids.length, model.contextLength);
+  // Without a limit, generation goes on until the context is full: the last id sampled needs no position.
+  const used = resolveSampling(opts, defaults, model.contextLength - ids.length + 1);
 
+  // The cache's common prefix with the prompt is kept; at least the last prompt id is run again for its logits.
+  const reused = Math.min(sequence.commonPrefix(ids), ids.length - 1);
   const stats: GenerateStats = {
     promptTokens: ids.length,
+    reusedTokens: reused,
     generatedTokens: 0,
     ttftMs: 0,
     prefillTokPerS: 0,
     decodeTokPerS: 0,
     stopReason: 'cancelled',
+    sampling: used,
   };
-  if (signal?.aborted) return stats;
+  if (signal?.aborted) return { ...stats, reusedTokens: 0 };
 
-  const rng = new Mulberry32(opts.seed);
+  const rng = new Mulberry32(used.seed);
+  const penalty = used.repetitionPenalty === 1 ? undefined : { penalty: used.repetitionPenalty, seen: sequence.seen };
   const params = (): SamplingParams => ({
-    temperature: opts.temperature,
-    topK: opts.topK,
-    topP: opts.topP,
+    temperature: used.temperature,
+    topK: used.topK,
+    topP: used.topP,
     u: rng.nextUniform(),
+    repetitionPenalty: penalty,
   });
-  const eos = new Set(tokenizer.eosIds);
+  const eos = new Set(defaults.eosIds);
   const decoder = new StreamDecoder(tokenizer);
-  const stops = new StopStringFilter(opts.stop);
+  const stops = new StopStringFilter(opts.stop ?? []);
 
-  model.reset();
+  if (reused === 0) model.reset();
+  sequence.truncate(reused);
+  const fresh = ids.slice(reused);
+  // The sequence holds the whole prompt while the first token is sampled (the repetition penalty reads it).
+  sequence.push(fresh);
   const prefillStart = now();
-  let next = await model.prefill(ids, 0, params());
+  let next: number;
+  try {
+    next = await model.prefill(fresh, reused, params());
+  } catch (e) {
+    sequence.clear();
+    throw e;
+  }
   const firstAt = now();
   stats.generatedTokens = 1;
   stats.ttftMs = firstAt - t0;
-  stats.prefillTokPerS = rate(ids.length, firstAt - prefillStart);
+  stats.prefillTokPerS = rate(fresh.length, firstAt - prefillStart);
 
   let steps = 0;
   let reason: GenerateStats['stopReason'];
@@ -98,7 +127,13 @@ export async function generate(
       reason = 'stop-string';
       break;
     }
-    if (stats.generatedTokens >= opts.maxTokens) {
+    // `next` would go in at the position after the prompt and the ids generated before it.
+    const pos = ids.length + stats.generatedTokens - 1;
+    if (pos >= model.contextLength) {
+      reason = 'context-full';
+      break;
+    }
+    if (stats.generatedTokens >= used.maxTokens) {
       reason = 'max-tokens';
       break;
     }
@@ -106,13 +141,13 @@ export async function generate(
       reason = 'cancelled';
       break;
     }
-    // `next` goes in at the position after the prompt and the ids generated before it.
-    const pos = ids.length + stats.generatedTokens - 1;
-    if (pos >= model.contextLength) {
-      reason = 'context-full';
-      break;
+    sequence.push([next]);
+    try {
+      next = await model.step(next, pos, params());
+    } catch (e) {
+      sequence.clear();
+      throw e;
     }
-    next = await model.step(next, pos, params());
     stats.generatedTokens++;
     steps++;
   }
@@ -128,31 +163,6 @@ export async function generate(
   }
   stats.stopReason = reason;
   return stats;
-}
-
-/** Chat mode renders the prompt as one user message through the chat template; a model without one gets it plain. */
-function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean): number[] {
-  if (chat && tokenizer.chatTemplateError !== null) {
-    throw new EngineError('unsupported', `the model's chat template cannot be read: ${tokenizer.chatTemplateError}`, {
-      setting: 'chat_template',
-    });
-  }
-  const templated = chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]) : null;
-  // The template writes its own BOS (as transformers' apply_chat_template does), so none is added again.
-  return templated === null
-    ? tokenizer.encode(prompt, { addSpecialTokens: true })
-    : tokenizer.encode(templated, { addSpecialTokens: false });
-}
-
-function validate(opts: GenerateOptions): void {
-  const bad = (setting: string, why: string): never => {
-    throw new EngineError('bad-input', `${setting} ${why}`, { setting });
-  };
-  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) bad('maxTokens', 'must be a whole number of at least 1');
-  if (!(opts.temperature >= 0) || !Number.isFinite(opts.temperature)) bad('temperature', 'must be 0 (greedy) or more');
-  if (!Number.isInteger(opts.topK) || opts.topK < 0) bad('topK', 'must be a whole number, 0 for off');
-  if (!(opts.topP > 0 && opts.topP <= 1)) bad('topP', 'must be in (0, 1]');
-  if (!Number.isInteger(opts.seed)) bad('seed', 'must be a whole number');
 }
 
 function rate(tokens: number, ms: number): number {
