@@ -38,7 +38,7 @@ function layerRule(folder, allowed) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/', 'e2e-artifacts/', 'bench-data/', 'public/', '.gpu/'] },
+  { ignores: ['dist/', 'dist-lib/', 'node_modules/', 'test-results/', 'playwright-report/', 'e2e-artifacts/', 'bench-data/', 'public/', '.gpu/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
