@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
-          include: ['src/**/*.test.{ts,tsx}', 'workers/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['src/**/*.test.{ts,tsx}', 'lib/**/*.test.ts', 'workers/**/*.test.ts', 'scripts/**/*.test.ts'],
           exclude: ['**/*.gpu.test.ts', 'node_modules/**'],
           testTimeout: 30_000,
         },
@@ -27,7 +27,7 @@ export default defineConfig({
         test: {
           name: 'gpu',
           environment: 'node',
-          include: ['workers/**/*.gpu.test.ts', 'scripts/**/*.gpu.test.ts'],
+          include: ['lib/**/*.gpu.test.ts', 'workers/**/*.gpu.test.ts', 'scripts/**/*.gpu.test.ts'],
           // One process for all GPU files: Dawn on a 2-core CPU is slow to start, and SwiftShader/lavapipe share the cores.
           pool: 'forks',
           fileParallelism: false,
