@@ -107,7 +107,7 @@ export class Engine implements EngineApi {
   }
 
   async plan(req: LoadRequest): Promise<PlanReport> {
-    const prepared = await prepareModel(this.gpu(), req, { baseHref: req.baseHref ?? this.host.baseHref });
+    const prepared = await prepareModel(this.gpu(), req, this.loadOptions(req));
     return prepared.plan;
   }
 
@@ -120,7 +120,7 @@ export class Engine implements EngineApi {
     this.loading = abort;
     try {
       const cache = req.cache === 'off' ? null : await this.cache();
-      const model = await loadModel(ctx, req, { baseHref: req.baseHref ?? this.host.baseHref, signal: abort.signal, onProgress, cache });
+      const model = await loadModel(ctx, req, { ...this.loadOptions(req), signal: abort.signal, onProgress, cache });
       this.active = {
         model,
         sequence: new CachedSequence(model.config.vocabSize),
@@ -133,6 +133,11 @@ export class Engine implements EngineApi {
     } finally {
       if (this.loading === abort) this.loading = null;
     }
+  }
+
+  /** Where same-origin paths resolve, and the hub token for the load's requests to the hub. */
+  private loadOptions(req: LoadRequest): { baseHref: string; http: { hubToken?: string } } {
+    return { baseHref: req.baseHref ?? this.host.baseHref, http: req.hfToken ? { hubToken: req.hfToken } : {} };
   }
 
   cancelLoad(): void {
