@@ -1,10 +1,13 @@
 /// <reference types="vitest/config" />
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
-// One config for the app (vite dev/build), the Web Worker bundle, and vitest.
+// One config for the app (vite dev/build), the Web Worker bundle, and vitest. The app imports the library by its
+// package name, resolved here to the library's entry module (the same one the package exports, built).
 export default defineConfig({
   plugins: [react()],
+  resolve: { alias: [{ find: /^webgpu-llm$/, replacement: fileURLToPath(new URL('./lib/webgpu-llm.ts', import.meta.url)) }] },
   worker: { format: 'es' },
   // errors.html: every error message as the app renders it (src/error-gallery.tsx), for review and e2e
   build: { target: 'es2022', sourcemap: true, rollupOptions: { input: { main: 'index.html', errors: 'errors.html' } } },

@@ -81,6 +81,8 @@ export interface MemoryReport {
   current: number;
   peak: number;
   bytes: CategoryBytes;
+  /** The engine's clock now, in the samples' time base (ms since the GPU device was acquired). */
+  now: number;
 }
 
 export interface EngineInfo {
@@ -136,7 +138,7 @@ export class LlmEngine {
   /** OpenAI's (legacy) text completions: raw text in, its continuation out, no chat template. */
   readonly completions: Completions;
 
-  private conn: { c: Promise<EngineConnection>; stopped: Promise<never>; stop: () => void } | null = null;
+  private conn: { c: Promise<EngineConnection>; ready: EngineConnection | null; stopped: Promise<never>; stop: () => void } | null = null;
   private gpu: Promise<GpuInfo> | null = null;
   private modelId: string | null = null;
   /** Resolves when the generation asked for last has ended: the next one waits for it. */
@@ -159,17 +161,29 @@ export class LlmEngine {
     this.completions = { create: textCreate as Completions['create'] };
   }
 
-  /** Runs f on the backend; fails with 'cancelled' if the engine is stopped before it answers. */
-  private async call<T>(f: (b: EngineBackend, conn: EngineConnection) => T | Promise<T>): Promise<Awaited<T>> {
+  /**
+   * Runs f on the backend (at once when the engine is started, so calls reach it in the order they are made); fails
+   * with 'cancelled' if the engine is stopped before it answers.
+   */
+  private call<T>(f: (b: EngineBackend, conn: EngineConnection) => T | Promise<T>): Promise<Awaited<T>> {
     if (!this.conn) {
       let stop!: () => void;
       const stopped = new Promise<never>((_, reject) => (stop = () => reject(stoppedError())));
       stopped.catch(() => {});
-      this.conn = { c: Promise.resolve().then(this.connect), stopped, stop };
+      const conn: NonNullable<LlmEngine['conn']> = { c: Promise.resolve().then(this.connect), ready: null, stopped, stop };
+      conn.c.then((c) => (conn.ready = c), () => {});
+      this.conn = conn;
     }
-    const { c, stopped } = this.conn;
-    const conn = await Promise.race([c, stopped]);
-    return Promise.race([Promise.resolve(f(conn.backend, conn)) as Promise<Awaited<T>>, stopped]);
+    const { c, ready, stopped } = this.conn;
+    const run = (conn: EngineConnection) => Promise.race([Promise.resolve(f(conn.backend, conn)) as Promise<Awaited<T>>, stopped]);
+    if (ready) {
+      try {
+        return run(ready);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return Promise.race([c, stopped]).then(run);
   }
 
   /** Acquires the GPU (again, after a device loss: the old device and anything on it are dropped). */
@@ -188,12 +202,14 @@ export class LlmEngine {
     return this.gpu ?? this.init();
   }
 
-  /** Resolves with the reason when the GPU device is lost (the next load acquires a new one). */
+  /** Resolves with the reason when the GPU device acquired last is lost (the next load acquires a new one). */
   async deviceLost(): Promise<string> {
-    await this.ready();
+    const gpu = this.gpu;
     const reason = await this.call((b) => b.deviceLost());
-    this.gpu = null;
-    this.modelId = null;
+    if (this.gpu === gpu) {
+      this.gpu = null;
+      this.modelId = null;
+    }
     return reason;
   }
 

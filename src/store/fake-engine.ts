@@ -26,6 +26,11 @@ export class FakeEngine implements EngineApi {
   holdLoad = false;
   tokens = [' of', ' the', ' reign'];
   lastGenerate: { prompt: string | readonly ChatMessage[]; opts: GenerateOptions } | null = null;
+  /** When set, generate() throws it. */
+  generateError: EngineError | null = null;
+  /** When set, generate() streams its tokens, then waits for stopGeneration() and ends 'cancelled'. */
+  holdGenerate = false;
+  private stopGenerate: (() => void) | null = null;
   lastLoad: LoadRequest | null = null;
   hasChatTemplate = false;
   /** Models "in the cache" (a load adds its model; with cache 'off' it does not). */
@@ -125,15 +130,20 @@ export class FakeEngine implements EngineApi {
   async generate(prompt: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
     this.calls.push('generate');
     this.lastGenerate = { prompt, opts };
+    if (this.generateError) throw this.generateError;
     for (const [i, text] of this.tokens.entries()) onToken({ text, ids: [i] });
+    if (this.holdGenerate) await new Promise<void>((resolve) => (this.stopGenerate = resolve));
     return {
-      promptTokens: 4, reusedTokens: 0, generatedTokens: this.tokens.length, ttftMs: 5, prefillTokPerS: 800, decodeTokPerS: 120, stopReason: 'max-tokens',
+      promptTokens: 4, reusedTokens: 2, generatedTokens: this.tokens.length, ttftMs: 5, prefillTokPerS: 800, decodeTokPerS: 120,
+      stopReason: this.holdGenerate ? 'cancelled' : 'max-tokens',
       sampling: { maxTokens: opts.maxTokens ?? 3, temperature: opts.temperature ?? 0, topK: opts.topK ?? 50, topP: opts.topP ?? 1, repetitionPenalty: 1, seed: opts.seed ?? 0 },
     };
   }
 
   stopGeneration(): void {
     this.calls.push('stopGeneration');
+    this.stopGenerate?.();
+    this.stopGenerate = null;
   }
 
   async memory(sinceT: number) {

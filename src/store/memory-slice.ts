@@ -25,29 +25,32 @@ export const EMPTY_MEMORY = { samples: [], lastSampleT: -1, memCurrent: 0, memPe
 export const createMemorySlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], MemorySlice> =>
   (set, get) => {
-    let inFlight = false;
+    /** The poll in flight: a second poll meanwhile waits for it instead of asking again. */
+    let inFlight: Promise<void> | null = null;
+    const poll = async () => {
+      try {
+        const m = await deps.engine().memory(get().lastSampleT);
+        const samples = mergeSamples(get().samples, m.samples);
+        set({
+          samples,
+          lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
+          memCurrent: m.current,
+          memPeak: updatePeak(get().memPeak, m.samples),
+          memBytes: m.bytes,
+          memNow: m.now,
+        });
+      } catch {
+        // no device (lost, or not yet acquired): the GPU panel says so
+      } finally {
+        inFlight = null;
+      }
+    };
     return {
       ...EMPTY_MEMORY,
 
-      pollMemory: async () => {
-        if (inFlight || get().gpuStatus !== 'ready') return;
-        inFlight = true;
-        try {
-          const m = await deps.engine().memory(get().lastSampleT);
-          const samples = mergeSamples(get().samples, m.samples);
-          set({
-            samples,
-            lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
-            memCurrent: m.current,
-            memPeak: updatePeak(get().memPeak, m.samples),
-            memBytes: m.bytes,
-            memNow: m.now,
-          });
-        } catch {
-          // no device (lost, or not yet acquired): the GPU panel says so
-        } finally {
-          inFlight = false;
-        }
+      pollMemory: () => {
+        if (get().gpuStatus !== 'ready') return Promise.resolve();
+        return (inFlight ??= poll());
       },
     };
   };

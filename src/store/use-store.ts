@@ -1,16 +1,15 @@
-// The app's store, bound to the engine worker, and the hook components select from (single values or useShallow).
-import * as Comlink from 'comlink';
+// The app's store, bound to the library's engine (its own Web Worker), and the hook components select from (single
+// values or useShallow).
+import { createEngine, type LlmEngine } from 'webgpu-llm';
 import { useStore as useZustand } from 'zustand';
-import { startEngine, type Engine } from '../engine-client.ts';
 import { frameScheduler } from '../token-batcher.ts';
 import type { AppState } from './app-state.ts';
 import { createAppStore } from './create-store.ts';
 
-let engine: Engine | null = null;
+let engine: LlmEngine | null = null;
 
 export const appStore = createAppStore({
-  engine: () => (engine ??= startEngine().engine),
-  proxy: (fn) => Comlink.proxy(fn),
+  engine: () => (engine ??= createEngine()),
   schedule: frameScheduler,
   now: () => performance.now(),
   wallClock: () => Date.now(),
