@@ -52,9 +52,9 @@ export function HubAccess() {
         <input type="checkbox" data-testid="remember-hub-token" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
         Remember the token in this browser (local storage)
       </label>
-      <small id={`${id}-token-hint`} className="hint">
+      <p id={`${id}-token-hint`} className="hint">
         Sent only to huggingface.co. {remember ? 'Kept in this browser until you untick the box.' : 'Kept in this page’s memory only: gone when you close it.'}
-      </small>
+      </p>
     </fieldset>
   );
 }

@@ -11,12 +11,14 @@ export function SamplingControls() {
   const { sampling, setSampling, generating, defaults } = useStore(
     useShallow((s) => ({ sampling: s.sampling, setSampling: s.setSampling, generating: s.generating, defaults: s.modelInfo?.generationDefaults ?? null })),
   );
-  const modelDefault = (v: number | undefined) => (v === undefined ? 'model default' : `model: ${v}`);
+  // an empty field shows the model's default (before a model is loaded: 'model')
+  const modelDefault = (v: number | undefined) => (v === undefined ? 'model' : String(v));
   const temperature = sampling.temperature ?? defaults?.temperature ?? null;
   const greedy = temperature === 0;
   return (
     <fieldset className="sampling" disabled={generating}>
       <legend>Sampling</legend>
+      <p className="hint">An empty field takes the model’s own default (its generation_config.json).</p>
       <div className="field-row">
         <NumberField
           label="Temperature"
