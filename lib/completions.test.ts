@@ -267,6 +267,25 @@ describe('load, and the engine around completions', () => {
     expect(backend.loads).toHaveLength(1);
   });
 
+  it('a load after the GPU device was lost acquires a new device and loads on it', async () => {
+    const { engine, backend } = await setup();
+    let inits = 0;
+    let lost = true;
+    backend.init = async () => {
+      inits++;
+      lost = false;
+      return { adapter: { vendor: 'test', architecture: '', device: '', description: '' }, software: true, features: {}, limits: {} };
+    };
+    const load = backend.load.bind(backend);
+    backend.load = async (req, onProgress) => {
+      if (lost) throw new EngineError('device-lost', 'No GPU device: call init() first (or again after a device loss).');
+      return load(req, onProgress);
+    };
+    await engine.load('models/other/');
+    expect(inits).toBe(1);
+    expect(backend.loads.at(-1)).toMatchObject({ model: 'models/other/' });
+  });
+
   it('terminate() fails the calls in flight with cancelled; the next call starts again', async () => {
     const backend = new ScriptedBackend();
     let starts = 0;

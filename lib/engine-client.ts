@@ -232,8 +232,17 @@ export class LlmEngine {
     this.modelId = null;
     const onAbort = () => void this.call((b) => b.cancelLoad()).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
+    const attempt = () => this.call((b, conn) => b.load(req, conn.callback((p: LoadProgress) => onProgress?.(p))));
     try {
-      const report = await this.call((b, conn) => b.load(req, conn.callback((p: LoadProgress) => onProgress?.(p))));
+      let report: LoadReport;
+      try {
+        report = await attempt();
+      } catch (e) {
+        // The device was lost since it was acquired: acquire a new one and load on it.
+        if (!(e instanceof EngineError && e.code === 'device-lost') || signal?.aborted) throw e;
+        await this.init();
+        report = await attempt();
+      }
       this.modelId = model;
       return report;
     } finally {
