@@ -71,6 +71,8 @@ export interface LoadProgress {
   /** Seconds left at the current rate (NaN when unknown). */
   etaS: number;
   currentTensor?: string;
+  /** GPU bytes the memory ledger holds at this event (the whole device's, this load's included). */
+  ledgerBytes?: number;
 }
 
 export interface PlanReport {

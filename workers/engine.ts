@@ -120,7 +120,8 @@ export class Engine implements EngineApi {
     this.loading = abort;
     try {
       const cache = req.cache === 'off' ? null : await this.cache();
-      const model = await loadModel(ctx, req, { ...this.loadOptions(req), signal: abort.signal, onProgress, cache });
+      const withLedger = (p: LoadProgress) => onProgress({ ...p, ledgerBytes: ctx.ledger.current });
+      const model = await loadModel(ctx, req, { ...this.loadOptions(req), signal: abort.signal, onProgress: withLedger, cache });
       this.active = {
         model,
         sequence: new CachedSequence(model.config.vocabSize),
