@@ -1,7 +1,7 @@
-// The engine's public API: the types and constants src/ uses with the worker, which implements EngineApi
-// (engine.ts). Besides this file, src/ imports from workers/ only errors.ts (EngineError), comlink-errors.ts (how
-// errors cross) and the worker entry (engine.worker.ts). Plain data crosses; callbacks are Comlink proxies. The
-// engine's layers import these types too (import type; workers/README.md).
+// The engine's public API: the types and constants of the worker, which implements EngineApi (engine.ts). The
+// library (lib/) wraps it for callers (createEngine: the OpenAI-style chat API) and re-exports these types; src/
+// reaches the engine through the library and imports from workers/ only this file and errors.ts. Plain data
+// crosses; callbacks are Comlink proxies. The engine's layers import these types too (import type; workers/README.md).
 import type { GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 
