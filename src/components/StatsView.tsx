@@ -44,7 +44,7 @@ export function StatsView() {
             <div title="Prompt tokens whose KV cache was kept from the turn before: not prefilled again">
               <dt>Reused from the last turn</dt>
               <dd data-testid="stat-reused" data-tokens={stats.reusedTokens}>
-                {stats.reusedTokens} tokens
+                {stats.reusedTokens} {stats.reusedTokens === 1 ? 'token' : 'tokens'}
               </dd>
             </div>
             <div>
