@@ -25,9 +25,10 @@ export function ChatPanel() {
     })),
   );
   const canSend = loaded && !generating && prompt.trim().length > 0;
-  const sendRef = useRef<HTMLButtonElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
   const stopRef = useRef<HTMLButtonElement>(null);
-  useFocusHandoff(generating, stopRef, sendRef);
+  // Stop while the reply streams; the message box (ready for the next turn) when it ends
+  useFocusHandoff(generating, stopRef, inputRef);
   return (
     <section className="panel prompt-panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Chat</h2>
@@ -59,6 +60,7 @@ export function ChatPanel() {
           <label htmlFor={`${id}-prompt`}>Message</label>
           <textarea
             id={`${id}-prompt`}
+            ref={inputRef}
             data-testid="prompt"
             rows={3}
             value={prompt}
@@ -77,7 +79,7 @@ export function ChatPanel() {
           </small>
         </div>
         <div className="button-row">
-          <button type="submit" ref={sendRef} data-testid="generate-button" disabled={!canSend}>
+          <button type="submit" data-testid="generate-button" disabled={!canSend}>
             Send
           </button>
           <button type="button" ref={stopRef} className="secondary" data-testid="stop-button" onClick={stop} disabled={!generating}>
