@@ -55,10 +55,15 @@ export function statsFromUsage(u: CompletionUsage): GenerateStats {
   };
 }
 
+/** What the end of a generation resets. */
+const ENDED = { generating: false, genStartedAt: null } as const;
+
 export const createGenerationSlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], GenerationSlice> =>
   (set, get) => {
     let running: AbortController | null = null;
+    /** Counts "new chat"s: a reply that ends after one belongs to a conversation that is gone. */
+    let conversationId = 0;
 
     /** Streams the reply to the conversation as it stands (its last message is the user's). */
     const reply = async (): Promise<void> => {
@@ -66,8 +71,10 @@ export const createGenerationSlice =
       const conversation: ChatMessage[] = [...(s.systemPrompt.trim() ? [{ role: 'system', content: s.systemPrompt }] : []), ...s.messages];
       const abort = new AbortController();
       running = abort;
+      const mine = conversationId;
       set({ generating: true, output: '', tokensSoFar: 0, tokenTimes: [], stats: null, error: null, notice: null, overflow: null, genStartedAt: deps.now(), firstTokenAt: null });
       const batcher = createTokenBatcher((text, n, times) => {
+        if (mine !== conversationId) return; // a new chat began: this reply is no longer shown
         set((st) => ({
           output: st.output + text,
           tokensSoFar: st.tokensSoFar + n,
@@ -98,12 +105,18 @@ export const createGenerationSlice =
         batcher.flush();
         const stats = last?.usage ? statsFromUsage(last.usage) : null;
         // The reply, even a stopped one, is the assistant's turn: the next turn reuses the KV cache it left.
-        set((st) => ({ messages: [...st.messages, { role: 'assistant', content: st.output }], output: '', stats }));
+        // One update: the reply joins the conversation as the generation ends (no render between the two).
+        if (mine === conversationId) set((st) => ({ messages: [...st.messages, { role: 'assistant', content: st.output }], output: '', stats, ...ENDED }));
+        else set(ENDED);
       } catch (e) {
         batcher.flush();
-        if (e instanceof EngineError && e.code === 'context-full') {
+        if (mine !== conversationId) {
+          // the conversation was left (new chat): nothing to say about it
+          set(ENDED);
+        } else if (e instanceof EngineError && e.code === 'context-full') {
           const d = e.details;
           set({
+            ...ENDED,
             output: '',
             overflow: {
               promptTokens: Number(d.promptTokens),
@@ -114,6 +127,7 @@ export const createGenerationSlice =
         } else {
           // The turn did not happen: its message goes back to the input.
           set((st) => ({
+            ...ENDED,
             error: describeError(e, 'generate'),
             output: '',
             messages: st.messages.slice(0, -1),
@@ -122,7 +136,7 @@ export const createGenerationSlice =
         }
       } finally {
         if (running === abort) running = null;
-        set({ generating: false, genStartedAt: null });
+        if (get().generating) set(ENDED);
         void get().pollMemory();
       }
     };
@@ -155,6 +169,7 @@ export const createGenerationSlice =
       stopGeneration: () => running?.abort(),
 
       newChat: () => {
+        conversationId++;
         running?.abort();
         set({ messages: [], output: '', stats: null, overflow: null, tokensSoFar: 0, tokenTimes: [] });
       },

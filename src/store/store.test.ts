@@ -224,6 +224,18 @@ describe('store with a fake engine', () => {
     expect(store.getState().error?.title).toBe('The message is empty');
   });
 
+  it('new chat during a reply stops it, and the stopped reply does not land in the new conversation', async () => {
+    const { store, engine } = await ready();
+    await store.getState().load();
+    engine.holdGenerate = true;
+    const running = store.getState().generate();
+    await new Promise((r) => setTimeout(r, 0));
+    store.getState().newChat();
+    await running;
+    expect(engine.calls).toContain('stopGeneration');
+    expect(store.getState()).toMatchObject({ messages: [], output: '', generating: false, error: null });
+  });
+
   it('a load starts a new chat', async () => {
     const { store } = await ready();
     await store.getState().load();
