@@ -3,6 +3,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup, LedgerCategory } from '../gpu/ledger.ts';
 import { attentionScratchBytes } from '../kernels/attention.ts';
+import { tokenSetBytes } from '../kernels/repetition-penalty.ts';
 import { ropeTable } from '../kernels/rope.ts';
 import { STEP_UNIFORM_BYTES } from '../kernels/step.ts';
 import { EngineError } from '../errors.ts';
@@ -28,6 +29,7 @@ export interface RunState {
   logits: GPUBuffer; // f32 [vocab] logits of the last position
   logitsAll: GPUBuffer | null; // f32 [maxTokens, vocab] logits of every position (verification only)
   rope: GPUBuffer; // f32 [context, headDim / 2, 2] (cos, sin) per position and frequency
+  penalized: GPUBuffer; // u32 [ceil(vocab / 32)] the repetition penalty's ids (a bitset: TokenSet's GPU copy)
   sampled: GPUBuffer; // u32 [1] the sampled token id
   sampledReadback: GPUBuffer; // u32 [1] MAP_READ copy of sampled
   step: GPUBuffer; // uniform Step {tokens, pos, kv_len} of this forward
@@ -72,6 +74,7 @@ export function createRunState(ctx: GpuContext, group: BufferGroup, c: Config, c
     logits: buf('logits', c.vocabSize * 4),
     logitsAll: allLogits ? buf('logitsAll', maxTokens * c.vocabSize * 4) : null,
     rope,
+    penalized: buf('penalized', tokenSetBytes(c.vocabSize)),
     sampled: buf('sampled', 4),
     sampledReadback: buf('sampledReadback', 4, 'staging', GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ),
     step: uniform('step'),
