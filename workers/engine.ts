@@ -262,7 +262,15 @@ export class Engine implements EngineApi {
     if (this.generating) throw new EngineError('bad-input', 'A generation is already running: stop it first.');
     const abort = new AbortController();
     const { transformer, tokenizer } = a.model;
-    const run = generate(transformer, tokenizer, checked, options, onToken, {
+    // Across a worker, onToken is a Comlink proxy: each call is a message on the callback's own port, which is not
+    // ordered with the port the answer goes back on. The answer waits until the page has taken the last event (its
+    // call's promise), so no text arrives after the stats. In this thread the call returns nothing to wait for.
+    let lastDelivery: unknown;
+    const deliver = (e: TokenEvent) => {
+      lastDelivery = (onToken as (e: TokenEvent) => unknown)(e);
+    };
+    const delivered = () => Promise.resolve(lastDelivery).then(() => {}, () => {});
+    const run = generate(transformer, tokenizer, checked, options, deliver, {
       signal: abort.signal,
       sequence: a.sequence,
       defaults: a.defaults,
@@ -272,6 +280,7 @@ export class Engine implements EngineApi {
     const lostDuring = () => deviceLostError(this.lost ?? 'unknown reason', 'during the generation: reconnect the GPU and load the model again');
     try {
       const stats = await run;
+      await delivered();
       if (this.ctx !== ctx) throw lostDuring();
       return stats;
     } catch (e) {
