@@ -15,6 +15,7 @@ import { FinalLogits, type FinalLogitsBinding } from '../kernels/final-logits.ts
 import { perDevice } from '../kernels/kernel-cache.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
 import { Rope, type RopeBinding } from '../kernels/rope.ts';
+import { RepetitionPenalty, type RepetitionPenaltyBinding } from '../kernels/repetition-penalty.ts';
 import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
 import { writeStep } from '../kernels/step.ts';
 import { SwiGlu, type GatedActivation } from '../kernels/swiglu.ts';
@@ -47,6 +48,7 @@ class ModelKernels {
   readonly add: ResidualAdd;
   readonly finalLogits: FinalLogits;
   readonly sampler: Sampler;
+  readonly penalty: RepetitionPenalty;
 
   static for(ctx: GpuContext): ModelKernels {
     return perDevice(ctx, 'transformer', (c) => new ModelKernels(c));
@@ -65,6 +67,7 @@ class ModelKernels {
     this.add = new ResidualAdd(ctx);
     this.finalLogits = new FinalLogits(ctx);
     this.sampler = new Sampler(ctx);
+    this.penalty = new RepetitionPenalty(ctx);
   }
 }
 
@@ -101,6 +104,7 @@ interface Bindings {
   /** The logits' scale / soft cap (Granite, Gemma 2) on the last row and on every row; null where the recipe has none. */
   finalLast: FinalLogitsBinding | null;
   finalAll: FinalLogitsBinding | null;
+  penalty: RepetitionPenaltyBinding;
   sample: SampleBinding;
 }
 
@@ -116,6 +120,8 @@ export class Transformer implements TokenModel {
   private readonly b: Bindings;
   private readonly idsData: Uint32Array;
   private readonly idsOne = [0];
+  /** The next forward's sampling penalises the ids in s.penalized (a repetition penalty other than 1). */
+  private penalize = false;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -196,6 +202,7 @@ export class Transformer implements TokenModel {
       finalLast: finalLogits ? kernels.finalLogits.bind('last', s.logits, c.vocabSize, c.logitsScale, c.finalSoftcap, s.lastStep, group) : null,
       finalAll:
         finalLogits && s.logitsAll ? kernels.finalLogits.bind('all', s.logitsAll, c.vocabSize, c.logitsScale, c.finalSoftcap, s.step, group) : null,
+      penalty: kernels.penalty.bind('last', s.logits, 0, c.vocabSize, s.penalized, group),
       sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
@@ -274,6 +281,8 @@ export class Transformer implements TokenModel {
       pass = enc.beginComputePass({ label: 'forward.sample' });
       w.lmHead.encode(pass, b.lmHeadLast, 1);
       if (b.finalLast) this.kernels.finalLogits.encode(pass, b.finalLast, 1);
+      // the repetition penalty on the logits of the ids so far, then sampling
+      if (this.penalize) this.kernels.penalty.encode(pass, b.penalty);
       this.kernels.sampler.encode(pass, b.sample);
       pass.end();
       enc.copyBufferToBuffer(s.sampled, 0, s.sampledReadback, 0, 4);
@@ -292,6 +301,17 @@ export class Transformer implements TokenModel {
   /** The KV cache needs no clearing: a position is always written before it is read. */
   reset(): void {}
 
+  /** The sampler's settings for the next sampled token, and the repetition penalty's ids when it is on. */
+  private setSampling(sample: SamplingParams): void {
+    this.kernels.sampler.setOptions(this.b.sample, sample);
+    const rp = sample.repetitionPenalty;
+    this.penalize = rp !== undefined && rp.penalty !== 1;
+    if (rp && this.penalize) {
+      this.kernels.penalty.setPenalty(this.b.penalty, rp.penalty);
+      this.kernels.penalty.upload(this.b.penalty, rp.seen);
+    }
+  }
+
   /**
    * Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. With
    * `signal`, every PREFILL_YIELD_CHUNKS chunks it waits for the GPU (so the thread takes messages: a stop, an unload)
@@ -299,7 +319,7 @@ export class Transformer implements TokenModel {
    */
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
-    this.kernels.sampler.setOptions(this.b.sample, sample);
+    this.setSampling(sample);
     for (let at = 0, n = 0; at < ids.length; at += this.maxTokens, n++) {
       if (signal && n > 0 && n % PREFILL_YIELD_CHUNKS === 0) {
         await this.ctx.device.queue.onSubmittedWorkDone();
@@ -313,10 +333,34 @@ export class Transformer implements TokenModel {
 
   /** One decode step: token id at position pos; returns the sampled next id (the only readback). */
   async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
-    this.kernels.sampler.setOptions(this.b.sample, sample);
+    this.setSampling(sample);
     this.idsOne[0] = id;
     this.runChunk(this.idsOne, pos, 'sample');
     return this.readSampled();
+  }
+
+  /**
+   * Verification only: the logits the last prefill or step sampled from (the last position's, after the repetition
+   * penalty when it was on), as f32 [vocab].
+   */
+  async lastLogits(): Promise<Float32Array> {
+    const V = this.config.vocabSize;
+    const staging = this.ctx.ledger.createBuffer({
+      label: 'lastLogits.readback',
+      size: V * 4,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      category: 'staging',
+    });
+    try {
+      const enc = this.ctx.device.createCommandEncoder({ label: 'lastLogits.readback' });
+      enc.copyBufferToBuffer(this.s.logits, 0, staging, 0, V * 4);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.unmap();
+      this.ctx.ledger.destroy(staging);
+    }
   }
 
   /**
