@@ -42,6 +42,9 @@ const BAD_LOADS: [string, Record<string, unknown>, string][] = [
   ['model not a string', { model: 42 }, 'model'],
   ['hfToken not a string', { hfToken: 42 }, 'hfToken'],
   ['hfToken too long', { hfToken: 'x'.repeat(5000) }, 'hfToken'],
+  ['hfToken with a space', { hfToken: 'hf_a b' }, 'hfToken'],
+  ['hfToken with CR LF (a second header)', { hfToken: 'hf_a\r\nX-Evil: 1' }, 'hfToken'],
+  ['hfToken empty', { hfToken: '' }, 'hfToken'],
   ['revision not a string', { revision: { branch: 'main' } }, 'revision'],
   ['baseHref not a string', { baseHref: null }, 'baseHref'],
 ];
@@ -83,6 +86,12 @@ describe('validateLoadRequest', () => {
     expect(e.details.setting).toBe(key);
     expect(e.message.startsWith(key)).toBe(true);
   });
+  it('never shows a refused token in the error', () => {
+    const e = refusal(() => validateLoadRequest({ ...req, hfToken: 'hf_secret value' }));
+    expect(e.message).not.toContain('secret');
+    expect(JSON.stringify(e.details)).not.toContain('secret');
+  });
+
   it('passes good requests on, unknown keys included', () => {
     const good = {
       ...req,

@@ -70,7 +70,16 @@ export function validateLoadRequest(req: unknown): LoadRequest {
     if (cache !== 'use' && cache !== 'off') bad('cache', "must be 'use' or 'off'", cache);
     out.cache = cache;
   }
-  if (hfToken !== undefined) out.hfToken = settingString('hfToken', hfToken, 'a Hugging Face access token');
+  if (hfToken !== undefined) {
+    // It goes into an Authorization header: visible ASCII only (a space, CR or LF would make fetch refuse every hub
+    // request, or split the header), and the error never shows the value.
+    if (typeof hfToken !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(hfToken)) {
+      throw new EngineError('bad-input', 'hfToken must be a Hugging Face access token (hf_…: letters and digits, no spaces)', {
+        setting: 'hfToken',
+      });
+    }
+    out.hfToken = hfToken;
+  }
   if (revision !== undefined) out.revision = settingString('revision', revision, 'a branch, tag or commit');
   if (baseHref !== undefined) out.baseHref = settingString('baseHref', baseHref, 'a URL');
   return out;
