@@ -38,7 +38,7 @@ function layerRule(folder, allowed) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/', 'e2e-artifacts/', 'bench-data/', 'public/', '.gpu/'] },
+  { ignores: ['dist/', 'dist-lib/', 'node_modules/', 'test-results/', 'playwright-report/', 'e2e-artifacts/', 'bench-data/', 'public/', '.gpu/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -54,7 +54,8 @@ export default tseslint.config(
     rules: { ...reactHooks.configs.recommended.rules },
   },
   {
-    // The UI talks to the engine only through the worker's API type (workers/api.ts) and its error type.
+    // The UI talks to the engine only through the library's public entry ('webgpu-llm', as any web app does), plus
+    // the API's types and the error type.
     files: ['src/**/*.{ts,tsx}'],
     rules: {
       'no-restricted-imports': [
@@ -62,8 +63,28 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?:\\.\\./)+workers/(?!api\\.ts$|errors\\.ts$|comlink-errors\\.ts$|engine\\.worker\\.ts\\?worker$)',
-              message: 'src/ may import only workers/api.ts, workers/errors.ts, workers/comlink-errors.ts and the worker entry.',
+              regex: '^(?:\\.\\./)+(?:workers/(?!api\\.ts$|errors\\.ts$)|lib/)',
+              message: "src/ imports the engine through 'webgpu-llm' (the library's entry), and only workers/api.ts and workers/errors.ts for types.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The library (lib/) wraps the engine's top: the worker entry, the API and error types, and the two pieces of
+    // generation it shares with the UI (chat turns, sampling defaults); lib/node.ts also runs the Engine in-process.
+    files: ['lib/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '^\\.\\./workers/(?!api\\.ts$|errors\\.ts$|comlink-errors\\.ts$|engine\\.worker\\.ts\\?worker&inline$|engine\\.ts$|cache/fs\\.node\\.ts$|model/chat-prompt\\.ts$|model/generation-config\\.ts$)',
+              message: 'lib/ reaches the engine through its top (engine.ts, the worker entry, api.ts, errors.ts) and chat-prompt / generation-config.',
             },
           ],
         },

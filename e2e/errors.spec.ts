@@ -9,7 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 test('every error code renders its own message, with what to do next', async ({ page }, testInfo) => {
   await page.goto('/errors.html');
   const items = page.getByTestId('gallery-item');
-  await expect(items).toHaveCount(16);
+  await expect(items).toHaveCount(17);
   const worded = await items.evaluateAll((els) =>
     els.map((el) => ({
       code: el.getAttribute('data-code'),
@@ -23,7 +23,7 @@ test('every error code renders its own message, with what to do next', async ({ 
     expect(w.title.length, w.code!).toBeGreaterThan(10);
     if (w.code !== 'cancelled') expect(w.steps.length, `${w.code} says what to do next`).toBeGreaterThan(0);
   }
-  expect(new Set(worded.map((w) => w.title)).size).toBe(16);
+  expect(new Set(worded.map((w) => w.title)).size).toBe(17);
   const withSteps = worded.filter((w) => w.code !== 'cancelled');
   expect(new Set(withSteps.map((w) => w.steps.join('\n'))).size).toBe(withSteps.length);
   await expect(page.getByTestId('gallery-variant')).toHaveCount(10);

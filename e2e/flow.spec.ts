@@ -42,8 +42,9 @@ test('kjv-llama with every strategy: the reference greedy continuation, stats, c
       } else {
         expect(text).toBe(REF.greedy_text);
       }
-      // kjv-llama has no chat template (the preview server's index.html for chat_template.jinja is not one)
-      await expect(page.getByTestId('chat-toggle')).toBeDisabled();
+      // kjv-llama has no chat template (the preview server's index.html for chat_template.jinja is not one): the
+      // chat says how the conversation reaches the model
+      await expect(page.getByTestId('chat-format')).toContainText('no chat template');
       const stats = page.getByTestId('stats');
       await expect(stats).toContainText('Time to first token');
       await expect(page.getByTestId('stat-decode')).toContainText('tok/s');
@@ -73,6 +74,43 @@ test('kjv-llama with every strategy: the reference greedy continuation, stats, c
   expect(exported.runs.map((r) => r.report.strategy)).toEqual([...STRATEGIES]);
   await download.saveAs(testInfo.outputPath('runs.json'));
   expect(errors).toEqual([]);
+});
+
+test('a chat: the second turn reuses the first turn\'s KV cache; a conversation past the context drops its oldest turns', async ({ page }, testInfo) => {
+  await open(page);
+  await page.getByTestId('context-length').fill('64');
+  await loadModel(page, 'streamed');
+  expect(await generateGreedy(page)).toBe(REF.greedy_text);
+  await expect(page.getByTestId('stat-reused')).toHaveAttribute('data-tokens', '0');
+
+  // turn 2: the conversation so far is kept in the KV cache; only the new message is prefilled
+  await page.getByTestId('max-tokens').fill('4');
+  await page.getByTestId('prompt').fill('\nAnd God said,');
+  await page.getByTestId('generate-button').click();
+  await settle(page, page.getByTestId('stat-stop'));
+  await expect(page.getByTestId('chat-message')).toHaveCount(4);
+  const reused = Number(await page.getByTestId('stat-reused').getAttribute('data-tokens'));
+  // the prompt and the 47 reply tokens fed back: the whole first turn
+  expect(reused).toBe(REF.ids.length + REF.greedy_ids.length - 1);
+  await page.screenshot({ path: testInfo.outputPath('chat-two-turns.png'), fullPage: true });
+
+  // turn 3 does not fit 64 positions with the first turn's 52 tokens in front of it: the chat offers to drop it
+  await page.getByTestId('prompt').fill('\nAnd the LORD spake unto Moses, saying,');
+  await page.getByTestId('generate-button').click();
+  await expect(page.getByTestId('context-overflow')).toContainText('more than the 64');
+  await expect(page.getByTestId('trim-turns')).toContainText('oldest turn');
+  await expect(page.getByTestId('error')).toHaveCount(0);
+  await page.getByTestId('trim-turns').click();
+  await settle(page, page.getByTestId('stat-stop'));
+  await expect(page.getByTestId('context-overflow')).toHaveCount(0);
+  const roles = await page.getByTestId('chat-message').evaluateAll((els) => els.map((e) => e.getAttribute('data-role')));
+  expect(roles.at(-1)).toBe('assistant');
+  expect(roles.length).toBeLessThan(6);
+  await page.screenshot({ path: testInfo.outputPath('chat-trimmed.png'), fullPage: true });
+
+  // new chat: nothing left, and the next reply reuses only what the new prompt shares with the cache
+  await page.getByTestId('new-chat').click();
+  await expect(page.getByTestId('chat-message')).toHaveCount(0);
 });
 
 test('Stop ends a generation early', async ({ page }) => {

@@ -5,7 +5,7 @@ import { expect, type Page } from '@playwright/test';
 /** The first prompt of public/models/kjv-llama/reference.json, with its greedy continuation. */
 export const REF = (
   JSON.parse(readFileSync(new URL('../public/models/kjv-llama/reference.json', import.meta.url), 'utf8')) as {
-    prompts: { text: string; greedy_ids: number[]; greedy_text: string }[];
+    prompts: { text: string; ids: number[]; greedy_ids: number[]; greedy_text: string }[];
   }
 ).prompts[0];
 
@@ -16,8 +16,14 @@ export async function settle(page: Page, ok: ReturnType<Page['getByTestId']>, ti
   if (await error.isVisible()) throw new Error(`the app shows an error: ${(await error.innerText()).replace(/\s+/g, ' ')}`);
 }
 
-/** Generates REF's prompt greedily for as many tokens as its reference and returns the output text. */
+/**
+ * In a new chat, sends REF's prompt as the one user message and generates greedily for as many tokens as its
+ * reference; returns the reply's text. kjv-llama has no chat template: the conversation reaches it as the messages'
+ * contents joined, which for one message is the prompt itself.
+ */
 export async function generateGreedy(page: Page): Promise<string> {
+  const newChat = page.getByTestId('new-chat');
+  if (await newChat.isEnabled()) await newChat.click();
   await page.getByTestId('temperature').fill('0');
   await page.getByTestId('max-tokens').fill(String(REF.greedy_ids.length));
   await page.getByTestId('prompt').fill(REF.text);

@@ -21,13 +21,18 @@ const CONTROLS = [
   'estimate-button',
   'load-button',
   'cancel-button',
+  'hub-token',
+  'remember-hub-token',
+  'revision',
+  'system-prompt',
   'prompt',
   'generate-button',
   'stop-button',
-  'chat-toggle',
+  'new-chat',
   'temperature',
   'top-k',
   'top-p',
+  'repetition-penalty',
   'seed',
   'max-tokens',
   'export-runs',
@@ -87,6 +92,24 @@ test('a bad model URL is flagged at the field and, on Load, in the error banner'
   await expect(url).toHaveValue('models/kjv-llama/');
   await page.getByRole('button', { name: 'Dismiss the error' }).click();
   await expect(page.getByTestId('error')).toHaveCount(0);
+});
+
+test('the hub token stays in the page unless the person ticks remember', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('hub-token').fill('hf_secret');
+  await expect(page.getByTestId('hub-token')).toHaveAttribute('type', 'password');
+  expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).not.toContain('hf_secret');
+  await page.reload();
+  await expect(page.getByTestId('hub-token')).toHaveValue('');
+  await page.getByTestId('hub-token').fill('hf_secret');
+  await page.getByTestId('remember-hub-token').check();
+  expect(await page.evaluate(() => localStorage.getItem('webgpu-llm.hub-token'))).toBe('hf_secret');
+  await page.reload();
+  await expect(page.getByTestId('hub-token')).toHaveValue('hf_secret');
+  await page.getByTestId('remember-hub-token').uncheck();
+  expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).not.toContain('hf_secret');
+  await page.reload();
+  await expect(page.getByTestId('hub-token')).toHaveValue('');
 });
 
 test('keyboard focus follows the page: model, estimate, load, prompt, sampling, export', async ({ page }) => {

@@ -127,7 +127,8 @@ test('keyboard: focus stays on a control after Load and after Stop', async ({ pa
   await expect(page.getByTestId('output')).not.toBeEmpty({ timeout: 60_000 });
   await page.keyboard.press('Enter'); // Stop, from the keyboard
   await expect(page.getByTestId('stat-stop')).toHaveText('stopped');
-  await expect.poll(() => activeTestId(page)).toBe('generate-button');
+  // the message was sent (Send is disabled until the next one is typed): focus is in the message box
+  await expect.poll(() => activeTestId(page)).toBe('prompt');
   await page.screenshot({ path: testInfo.outputPath('focus-after-stop.png') });
 });
 

@@ -6,11 +6,12 @@ import { LoadChart } from './charts/LoadChart.tsx';
 import { VramChart } from './charts/VramChart.tsx';
 import { EngineBanner } from './components/EngineBanner.tsx';
 import { ErrorBanner } from './components/ErrorBanner.tsx';
+import { ChatPanel } from './components/ChatPanel.tsx';
 import { GpuPanel } from './components/GpuPanel.tsx';
+import { HubAccess } from './components/HubAccess.tsx';
 import { LoadControls } from './components/LoadControls.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
 import { PlanView } from './components/PlanView.tsx';
-import { PromptPanel } from './components/PromptPanel.tsx';
 import { RunsTable } from './components/RunsTable.tsx';
 import { useStore } from './store/use-store.ts';
 import { useMemoryPolling } from './use-memory-polling.ts';
@@ -35,12 +36,13 @@ export function App() {
           <section className="panel" aria-labelledby="model-h">
             <h2 id="model-h">Load a model</h2>
             <ModelPicker />
+            <HubAccess />
             <PlanView />
             <LoadControls />
           </section>
         </div>
         <div className="col">
-          <PromptPanel />
+          <ChatPanel />
         </div>
       </div>
       <div className="charts">

@@ -31,6 +31,10 @@ const SAMPLES: Record<EngineErrorCode, [string, EngineErrorDetails]> = {
   ],
   storage: ['cannot keep model.safetensors in the Origin Private File System: it needs 500 MB more', { file: 'model.safetensors' }],
   offline: [`cannot load ${HUB} offline: the network could not be reached, and config.json is not in the cache`, { file: `${HUB}config.json`, model: HUB, kept: false }],
+  'context-full': [
+    'the conversation is 2071 tokens, more than the 2048 the context holds: dropping the 2 oldest turns makes it fit',
+    { setting: 'messages', promptTokens: 2071, contextLength: 2048, trimTurns: 2 },
+  ],
   internal: ["Cannot read properties of undefined (reading 'size')", {}],
 };
 

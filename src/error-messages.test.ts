@@ -4,7 +4,7 @@ import { describeError, ERROR_CODES, inputError } from './error-messages.ts';
 
 describe('describeError', () => {
   it('gives every code a title and (except cancel) next steps, keeping the engine message as detail', () => {
-    expect(ERROR_CODES).toHaveLength(16);
+    expect(ERROR_CODES).toHaveLength(17);
     for (const code of ERROR_CODES) {
       const u = describeError(new EngineError(code, `engine says ${code}`), 'load');
       expect(u.code).toBe(code);

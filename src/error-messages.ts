@@ -31,6 +31,7 @@ const CODES: Record<EngineErrorCode, true> = {
   'file-changed': true,
   storage: true,
   offline: true,
+  'context-full': true,
   internal: true,
 };
 export const ERROR_CODES = Object.keys(CODES) as EngineErrorCode[];
@@ -70,8 +71,8 @@ function httpSteps(status: number | undefined, file: string | undefined): { titl
     return {
       title: `The server refused access${where}`,
       steps: [
-        'This model is gated or private: accept its license on huggingface.co, or pick an open model.',
-        'Gated models need a signed-in token, which this app does not send; mirror the files to a folder you host.',
+        'This model is gated or private: accept its license on huggingface.co, then give an access token with read access (Hugging Face hub, above).',
+        'Or pick an open model, or mirror the files to a folder you host.',
       ],
     };
   }
@@ -251,6 +252,11 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
         ],
       };
     }
+    case 'context-full':
+      return {
+        title: 'The conversation no longer fits the context',
+        nextSteps: ['Drop its oldest turns (offered in the chat), or start a new chat.', 'Or load the model again with a longer context length.'],
+      };
     case 'internal':
     default:
       return {

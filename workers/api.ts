@@ -1,7 +1,7 @@
-// The engine's public API: the types and constants src/ uses with the worker, which implements EngineApi
-// (engine.ts). Besides this file, src/ imports from workers/ only errors.ts (EngineError), comlink-errors.ts (how
-// errors cross) and the worker entry (engine.worker.ts). Plain data crosses; callbacks are Comlink proxies. The
-// engine's layers import these types too (import type; workers/README.md).
+// The engine's public API: the types and constants of the worker, which implements EngineApi (engine.ts). The
+// library (lib/) wraps it for callers (createEngine: the OpenAI-style chat API) and re-exports these types; src/
+// reaches the engine through the library and imports from workers/ only this file and errors.ts. Plain data
+// crosses; callbacks are Comlink proxies. The engine's layers import these types too (import type; workers/README.md).
 import type { GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 
@@ -38,6 +38,18 @@ export interface LoadRequest {
    * weights) in the browser's storage; 'off': straight from the network, nothing kept. naive and fp16 never use it.
    */
   cache?: 'use' | 'off';
+  /**
+   * A Hugging Face access token (gated or private models). Sent as `Authorization: Bearer` to https://huggingface.co
+   * only, never to another host (the hub's redirects to its CDN go without it), and never stored by the engine.
+   */
+  hfToken?: string;
+  /** The revision (branch, tag or commit) of a hub id or hub URL that names none (default 'main'). */
+  revision?: string;
+  /**
+   * What same-origin model paths (`models/kjv-llama/`) resolve against: the page's URL. Default: the engine's own
+   * base href (the worker's location, or the Node host's).
+   */
+  baseHref?: string;
 }
 
 /** Which linear weights streamed-int8 quantizes: the decoder layers' projections, and maybe lm_head. */
@@ -59,6 +71,8 @@ export interface LoadProgress {
   /** Seconds left at the current rate (NaN when unknown). */
   etaS: number;
   currentTensor?: string;
+  /** GPU bytes the memory ledger holds at this event (the whole device's, this load's included). */
+  ledgerBytes?: number;
 }
 
 export interface PlanReport {
@@ -170,29 +184,82 @@ export interface ModelInfo {
   architecture: string;
   vocabSize: number;
   contextLength: number;
+  /**
+   * Whether the model has a chat template. Without one, chat messages become the prompt as their contents joined
+   * as they are (no roles, no separators): a base model continues the text.
+   */
   hasChatTemplate: boolean;
   precision: 'fp16' | 'int8';
+  /** What a generation uses for each setting the caller leaves out (from generation_config.json). */
+  generationDefaults: GenerationDefaults;
 }
 
-export interface GenerateOptions {
-  maxTokens: number;
-  /** 0 = greedy (argmax). */
+/**
+ * The model's own sampling defaults, read from generation_config.json as Hugging Face's GenerationConfig reads it:
+ * greedy unless do_sample is true (then temperature, default 1), top_k 50, top_p 1 and repetition_penalty 1 where the
+ * file says nothing; EOS ids from eos_token_id (a number or a list) and the tokenizer's eos_token.
+ */
+export interface GenerationDefaults {
+  /** 0 = greedy (do_sample false or absent). */
   temperature: number;
   topK: number;
   topP: number;
+  repetitionPenalty: number;
+  /** generation_config's max_new_tokens; null: until EOS or the context is full. */
+  maxTokens: number | null;
+  eosIds: number[];
+}
+
+/** One chat turn. A model's chat template usually knows the roles system, user and assistant. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+/** Every field is optional: what is left out comes from the model's GenerationDefaults (seed: a random one). */
+export interface GenerateOptions {
+  /** Most tokens to generate (default: generation_config's max_new_tokens, else until the context is full). */
+  maxTokens?: number;
+  /** 0 = greedy (argmax). */
+  temperature?: number;
+  /** 0 = off. */
+  topK?: number;
+  /** (0, 1]; 1 = off. */
+  topP?: number;
+  /** Hugging Face's repetition penalty (> 0; 1 = off): every id already in the sequence has its logit penalised. */
+  repetitionPenalty?: number;
+  /** Seeds the draws of sampled tokens (a whole number); default: a random seed, reported in the stats. */
+  seed?: number;
+  stop?: string[];
+  /** A string prompt: wrap it as one user message with the model's chat template (when it has one). */
+  chat?: boolean;
+}
+
+/** The settings a generation used, defaults filled in. */
+export interface SamplingUsed {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
   seed: number;
-  stop: string[];
-  /** Wrap the prompt with the model's chat template (when it has one). */
-  chat: boolean;
 }
 
 export interface GenerateStats {
+  /** Tokens of the prompt (BOS and chat template included), reused ones included. */
   promptTokens: number;
+  /**
+   * Of promptTokens, those whose keys and values were already in the KV cache from the previous generation (the
+   * common prefix of the two token sequences): they were not prefilled again.
+   */
+  reusedTokens: number;
   generatedTokens: number;
   ttftMs: number;
+  /** New (not reused) prompt tokens per second of prefill. */
   prefillTokPerS: number;
   decodeTokPerS: number;
   stopReason: 'eos' | 'stop-string' | 'max-tokens' | 'cancelled' | 'context-full';
+  sampling: SamplingUsed;
 }
 
 export interface TokenEvent {
@@ -209,7 +276,14 @@ export interface EngineApi {
   cancelLoad(): void;
   unload(): Promise<void>;
   modelInfo(): Promise<ModelInfo | null>;
-  generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats>;
+  /**
+   * Generates from a prompt (raw text; with opts.chat, one user message) or from chat messages (rendered with the
+   * model's chat template, or joined as plain text without one). The KV cache of the longest common prefix with the
+   * previous generation's tokens is kept: only the rest is prefilled. A prompt longer than the context throws
+   * EngineError('context-full') whose details say how many of the oldest turns to drop (trimTurns).
+   */
+  generate(input: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats>;
+  /** Ends the running generation at its next token (stopReason 'cancelled'). */
   stopGeneration(): void;
   /**
    * Ledger samples after time t (ms since the engine's GPU context was created), the current totals, the peak since

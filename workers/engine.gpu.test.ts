@@ -35,7 +35,15 @@ async function ledgerBytes(): Promise<number> {
 describe('engine on kjv-llama', () => {
   it.each(LOAD_STRATEGIES)('%s: loads, reports, and generates the reference greedy continuation', async (strategy) => {
     const phases = new Set<string>();
-    const report = await engine.load({ model: 'kjv-llama/', strategy, contextLength: 256 }, (p) => phases.add(p.phase));
+    const ledger: number[] = [];
+    const report = await engine.load({ model: 'kjv-llama/', strategy, contextLength: 256 }, (p) => {
+      phases.add(p.phase);
+      ledger.push(p.ledgerBytes ?? -1);
+    });
+    // every event carries the ledger's bytes; the last (done) holds what the model keeps
+    expect(ledger.every((b) => b >= 0)).toBe(true);
+    expect(ledger.at(-1)).toBe(report.finalGpuBytes);
+    expect(Math.max(...ledger)).toBeGreaterThan(0);
     expect(report.strategy).toBe(strategy);
     expect(report.tensors).toBeGreaterThan(50);
     expect(report.finalGpuBytes).toBe(await ledgerBytes());

@@ -4,9 +4,11 @@
 // so nothing here imports node: modules).
 import type {
   CachedModelInfo,
+  ChatMessage,
   EngineApi,
   GenerateOptions,
   GenerateStats,
+  GenerationDefaults,
   LoadProgress,
   LoadReport,
   LoadRequest,
@@ -20,9 +22,11 @@ import { ByteCache, type ByteCacheOptions, type CachedModel } from './cache/stor
 import { EngineError } from './errors.ts';
 import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device.ts';
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
+import { CachedSequence } from './model/cached-sequence.ts';
 import { generate } from './model/generate.ts';
+import { generationDefaults } from './model/generation-config.ts';
 import { disposeModel, loadModel, prepareModel, type LoadedModel } from './load/load-model.ts';
-import { validateGenerateOptions, validateLoadRequest, validatePrompt } from './validate-request.ts';
+import { validateGenerateOptions, validateInput, validateLoadRequest } from './validate-request.ts';
 
 export interface EngineHost {
   gpu: () => GPU | undefined | null;
@@ -55,6 +59,13 @@ interface Running {
   over: Promise<void>;
 }
 
+/** The loaded model, what its KV cache holds between generations, and its generation defaults. */
+interface Active {
+  model: LoadedModel;
+  sequence: CachedSequence;
+  defaults: GenerationDefaults;
+}
+
 function deviceLostError(reason: string, what: string): EngineError {
   return new EngineError('device-lost', `the GPU device was lost (${reason}) ${what}`, { reason });
 }
@@ -66,7 +77,7 @@ export class Engine implements EngineApi {
   private lost: string | null = null;
   /** The model that was loaded when the device was lost: generate() says device-lost until it is loaded again. */
   private lostModel: string | null = null;
-  private model: LoadedModel | null = null;
+  private active: Active | null = null;
   private loading: Running | null = null;
   private generating: Running | null = null;
   private cacheOpened: Promise<ByteCache | null> | null = null;
@@ -101,11 +112,11 @@ export class Engine implements EngineApi {
     this.lostReason = ctx.lost.then((info) => {
       const reason = `${info.reason}: ${info.message}`;
       if (this.ctx === ctx) {
-        // Everything on a lost device is gone: forget the model so that nothing uses dead buffers, and end what runs
-        // on it (a load fails with 'device-lost', a generation stops).
+        // Everything on a lost device is gone: forget the model (and its KV cache) so that nothing uses dead buffers,
+        // and end what runs on it (a load fails with 'device-lost', a generation stops).
         this.lost = reason;
-        if (this.model) this.lostModel = this.model.source.input;
-        this.model = null;
+        if (this.active) this.lostModel = this.active.model.source.input;
+        this.active = null;
         this.ctx = null;
         this.loading?.abort.abort();
         this.generating?.abort.abort();
@@ -133,7 +144,7 @@ export class Engine implements EngineApi {
 
   async plan(req: LoadRequest): Promise<PlanReport> {
     const request = validateLoadRequest(req);
-    const prepared = await prepareModel(this.gpu(), request, { baseHref: this.host.baseHref });
+    const prepared = await prepareModel(this.gpu(), request, this.loadOptions(request));
     return prepared.plan;
   }
 
@@ -170,10 +181,11 @@ export class Engine implements EngineApi {
     let model: LoadedModel | null = null;
     try {
       const cache = req.cache === 'off' ? null : await this.cache();
+      const withLedger = (p: LoadProgress) => onProgress({ ...p, ledgerBytes: ctx.ledger.current });
       model = await loadModel(ctx, req, {
-        baseHref: this.host.baseHref,
+        ...this.loadOptions(req),
         signal: abort.signal,
-        onProgress,
+        onProgress: withLedger,
         cache,
         beforeAllocate: async () => {
           await this.settle(this.generating);
@@ -181,11 +193,15 @@ export class Engine implements EngineApi {
         },
       });
       if (this.ctx !== ctx) throw deviceLostError(this.lost ?? 'unknown reason', 'while the model loaded: nothing of it was kept');
-      this.model = model;
+      this.active = {
+        model,
+        sequence: new CachedSequence(model.config.vocabSize),
+        defaults: generationDefaults(model.source.generationConfig, model.tokenizer.eosIds),
+      };
       this.lostModel = null;
       return model.report;
     } catch (e) {
-      if (model && this.model !== model) disposeModel(model);
+      if (model && this.active?.model !== model) disposeModel(model);
       if (this.ctx !== ctx) {
         throw e instanceof EngineError && e.code === 'device-lost'
           ? e
@@ -194,6 +210,11 @@ export class Engine implements EngineApi {
       if (abort.signal.aborted) throw new EngineError('cancelled', 'the load was cancelled');
       throw e;
     }
+  }
+
+  /** Where same-origin paths resolve, and the hub token for the load's requests to the hub. */
+  private loadOptions(req: LoadRequest): { baseHref: string; http: { hubToken?: string } } {
+    return { baseHref: req.baseHref ?? this.host.baseHref, http: req.hfToken ? { hubToken: req.hfToken } : {} };
   }
 
   cancelLoad(): void {
@@ -209,13 +230,13 @@ export class Engine implements EngineApi {
   }
 
   private dropModel(): void {
-    if (this.model) disposeModel(this.model);
-    this.model = null;
+    if (this.active) disposeModel(this.active.model);
+    this.active = null;
   }
 
   async modelInfo(): Promise<ModelInfo | null> {
-    const m = this.model;
-    if (!m || !this.ctx) return null;
+    if (!this.active || !this.ctx) return null;
+    const { model: m, defaults } = this.active;
     return {
       model: m.source.input,
       architecture: m.config.architecture,
@@ -223,15 +244,16 @@ export class Engine implements EngineApi {
       contextLength: m.transformer.contextLength,
       hasChatTemplate: m.tokenizer.hasChatTemplate,
       precision: m.precision,
+      generationDefaults: defaults,
     };
   }
 
-  async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
-    const text = validatePrompt(prompt);
+  async generate(input: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+    const checked = validateInput(input);
     const options = validateGenerateOptions(opts);
-    const m = this.model;
+    const a = this.active;
     const ctx = this.ctx;
-    if (!m || !ctx) {
+    if (!a || !ctx) {
       if (this.lostModel !== null && this.lost) {
         throw deviceLostError(this.lost, `and ${this.lostModel} with it: reconnect the GPU and load the model again`);
       }
@@ -239,12 +261,26 @@ export class Engine implements EngineApi {
     }
     if (this.generating) throw new EngineError('bad-input', 'A generation is already running: stop it first.');
     const abort = new AbortController();
-    const run = generate(m.transformer, m.tokenizer, text, options, onToken, { signal: abort.signal });
+    const { transformer, tokenizer } = a.model;
+    // Across a worker, onToken is a Comlink proxy: each call is a message on the callback's own port, which is not
+    // ordered with the port the answer goes back on. The answer waits until the page has taken the last event (its
+    // call's promise), so no text arrives after the stats. In this thread the call returns nothing to wait for.
+    let lastDelivery: unknown;
+    const deliver = (e: TokenEvent) => {
+      lastDelivery = (onToken as (e: TokenEvent) => unknown)(e);
+    };
+    const delivered = () => Promise.resolve(lastDelivery).then(() => {}, () => {});
+    const run = generate(transformer, tokenizer, checked, options, deliver, {
+      signal: abort.signal,
+      sequence: a.sequence,
+      defaults: a.defaults,
+    });
     const mine: Running = { abort, over: run.then(() => {}, () => {}) };
     this.generating = mine;
     const lostDuring = () => deviceLostError(this.lost ?? 'unknown reason', 'during the generation: reconnect the GPU and load the model again');
     try {
       const stats = await run;
+      await delivered();
       if (this.ctx !== ctx) throw lostDuring();
       return stats;
     } catch (e) {

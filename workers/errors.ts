@@ -20,6 +20,11 @@ export type EngineErrorCode =
   | 'storage'
   /** The network could not be reached and the cache lacks what the load needs (details.file names it). */
   | 'offline'
+  /**
+   * The prompt (a conversation) has more tokens than the context holds: details.promptTokens, details.contextLength,
+   * and details.trimTurns, the fewest oldest turns whose removal makes it fit (absent when no trimming can).
+   */
+  | 'context-full'
   | 'internal';
 
 export interface EngineErrorDetails {

@@ -30,6 +30,10 @@ describe('layer rule', () => {
     ['workers/api.ts', "import type { LoadMeter } from './load/load-meter.ts';"],
     ['workers/testing/x.ts', "import { serveDir } from '../../scripts/serve-dir.ts';"],
     ['src/store/x.ts', "import { loadWeights } from '../../workers/load/loader.ts';"],
+    ['src/store/x.ts', "import { LlmEngine } from '../../lib/engine-client.ts';"],
+    ['src/x.ts', "import { installErrorTransfer } from '../workers/comlink-errors.ts';"],
+    ['lib/x.ts', "import { generate } from '../workers/model/generate.ts';"],
+    ['lib/x.ts', "import { loadModel } from '../workers/load/load-model.ts';"],
   ])('reports %s: %s', async (path, code) => {
     expect(await restricted(path, code)).toHaveLength(1);
   });
@@ -46,6 +50,9 @@ describe('layer rule', () => {
     ['workers/testing/x.ts', "import { loadWeights } from '../load/loader.ts';"],
     ['workers/model/x.gpu.test.ts', "import { rand } from '../testing/kernel-harness.ts';\nimport { quantizeLinear } from '../load/quantize.ts';"],
     ['src/store/x.ts', "import type { LoadRequest } from '../../workers/api.ts';"],
+    ['src/store/x.ts', "import { createEngine, trimOldestTurns } from 'webgpu-llm';"],
+    ['lib/x.ts', "import { Engine } from '../workers/engine.ts';\nimport type { ModelInfo } from '../workers/api.ts';"],
+    ['lib/x.ts', "import EngineWorker from '../workers/engine.worker.ts?worker&inline';"],
   ])('allows %s: %s', async (path, code) => {
     expect(await restricted(path, code)).toEqual([]);
   });

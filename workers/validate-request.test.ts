@@ -5,7 +5,7 @@ import type { GenerateOptions, LoadRequest } from './api.ts';
 import { Engine } from './engine.ts';
 import { EngineError } from './errors.ts';
 import { serveDir, type ServeDirHandle } from './testing/http-server.ts';
-import { validateGenerateOptions, validateLoadRequest, validatePrompt } from './validate-request.ts';
+import { validateGenerateOptions, validateInput, validateLoadRequest, validatePrompt } from './validate-request.ts';
 
 const req: LoadRequest = { model: 'kjv-llama/', strategy: 'streamed' };
 const opts: GenerateOptions = { maxTokens: 8, temperature: 0, topK: 0, topP: 1, seed: 0, stop: [], chat: false };
@@ -40,6 +40,13 @@ const BAD_LOADS: [string, Record<string, unknown>, string][] = [
   ['cache unknown', { cache: 'sometimes' }, 'cache'],
   ['model empty', { model: '   ' }, 'model'],
   ['model not a string', { model: 42 }, 'model'],
+  ['hfToken not a string', { hfToken: 42 }, 'hfToken'],
+  ['hfToken too long', { hfToken: 'x'.repeat(5000) }, 'hfToken'],
+  ['hfToken with a space', { hfToken: 'hf_a b' }, 'hfToken'],
+  ['hfToken with CR LF (a second header)', { hfToken: 'hf_a\r\nX-Evil: 1' }, 'hfToken'],
+  ['hfToken empty', { hfToken: '' }, 'hfToken'],
+  ['revision not a string', { revision: { branch: 'main' } }, 'revision'],
+  ['baseHref not a string', { baseHref: null }, 'baseHref'],
 ];
 
 const BAD_GENERATES: [string, Record<string, unknown>, string][] = [
@@ -57,6 +64,20 @@ const BAD_GENERATES: [string, Record<string, unknown>, string][] = [
   ['topK fractional', { topK: 1.5 }, 'topK'],
   ['seed NaN', { seed: Number.NaN }, 'seed'],
   ['chat a string', { chat: 'yes' }, 'chat'],
+  ['repetitionPenalty 0', { repetitionPenalty: 0 }, 'repetitionPenalty'],
+  ['repetitionPenalty NaN', { repetitionPenalty: Number.NaN }, 'repetitionPenalty'],
+  ['repetitionPenalty a string', { repetitionPenalty: '1.1' }, 'repetitionPenalty'],
+  ['maxTokens null', { maxTokens: null }, 'maxTokens'],
+];
+
+const BAD_INPUTS: [string, unknown, string][] = [
+  ['a number', 42, 'prompt'],
+  ['no messages', [], 'messages'],
+  ['a message without content', [{ role: 'user' }], 'messages'],
+  ['a message whose content is not a string', [{ role: 'user', content: 7 }], 'messages'],
+  ['a message without a role', [{ content: 'hi' }], 'messages'],
+  ['a role too long', [{ role: 'u'.repeat(65), content: 'hi' }], 'messages'],
+  ['more messages than allowed', Array.from({ length: 4097 }, () => ({ role: 'user', content: 'hi' })), 'messages'],
 ];
 
 describe('validateLoadRequest', () => {
@@ -65,8 +86,25 @@ describe('validateLoadRequest', () => {
     expect(e.details.setting).toBe(key);
     expect(e.message.startsWith(key)).toBe(true);
   });
+  it('never shows a refused token in the error', () => {
+    const e = refusal(() => validateLoadRequest({ ...req, hfToken: 'hf_secret value' }));
+    expect(e.message).not.toContain('secret');
+    expect(JSON.stringify(e.details)).not.toContain('secret');
+  });
+
   it('passes good requests on, unknown keys included', () => {
-    const good = { ...req, contextLength: 256, vramBudgetBytes: 1e9, int8Threshold: 0, int8LmHead: true, cache: 'off', extra: 1 };
+    const good = {
+      ...req,
+      contextLength: 256,
+      vramBudgetBytes: 1e9,
+      int8Threshold: 0,
+      int8LmHead: true,
+      cache: 'off',
+      hfToken: 'hf_x',
+      revision: 'v2',
+      baseHref: 'http://localhost/',
+      extra: 1,
+    };
     expect(validateLoadRequest(good)).toEqual(good);
     expect(() => validateLoadRequest(null)).toThrow(/request must be an object/);
   });
@@ -79,6 +117,19 @@ describe('validateGenerateOptions', () => {
   it('passes good options on', () => {
     expect(validateGenerateOptions({ ...opts, stop: ['Amen'] })).toEqual({ ...opts, stop: ['Amen'] });
     expect(refusal(() => validatePrompt(null)).details.setting).toBe('prompt');
+    // every option may be left out: the model's generation defaults fill it in
+    expect(validateGenerateOptions({})).toEqual({});
+    expect(validateGenerateOptions({ repetitionPenalty: 1.3 })).toEqual({ repetitionPenalty: 1.3 });
+  });
+});
+
+describe('validateInput', () => {
+  it.each(BAD_INPUTS)('%s is refused by name', (_what, input, key) => {
+    expect(refusal(() => validateInput(input)).details.setting).toBe(key);
+  });
+  it('passes a prompt, and messages with only their role and content', () => {
+    expect(validateInput('In the beginning')).toBe('In the beginning');
+    expect(validateInput([{ role: 'user', content: 'hi', extra: 1 }])).toEqual([{ role: 'user', content: 'hi' }]);
   });
 });
 
@@ -99,6 +150,10 @@ describe('the engine refuses them before anything else', () => {
     await expect(engine.load(bad, () => {})).rejects.toMatchObject({ code: 'bad-input', details: { setting: key } });
     await expect(engine.plan(bad)).rejects.toMatchObject({ code: 'bad-input', details: { setting: key } });
     expect(server.log).toEqual([]);
+  });
+
+  it.each(BAD_INPUTS)('generate from %s', async (_what, input, key) => {
+    await expect(engine.generate(input as string, opts, () => {})).rejects.toMatchObject({ code: 'bad-input', details: { setting: key } });
   });
 
   it.each(BAD_GENERATES)('generate: %s', async (_what, patch, key) => {

@@ -41,6 +41,12 @@ export function StatsView() {
                 {stats.promptTokens} / {stats.generatedTokens}
               </dd>
             </div>
+            <div title="Prompt tokens whose KV cache was kept from the turn before: not prefilled again">
+              <dt>Reused from the last turn</dt>
+              <dd data-testid="stat-reused" data-tokens={stats.reusedTokens}>
+                {stats.reusedTokens} {stats.reusedTokens === 1 ? 'token' : 'tokens'}
+              </dd>
+            </div>
             <div>
               <dt>Stopped by</dt>
               <dd data-testid="stat-stop">{STOP_REASON[stats.stopReason]}</dd>

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../workers/errors.ts';
+import { createEngine } from 'webgpu-llm';
 import { createAppStore } from './create-store.ts';
 import { FakeEngine } from './fake-engine.ts';
 
 async function ready() {
   const engine = new FakeEngine();
-  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => cb(), now: () => 0, wallClock: () => 0 });
+  const client = createEngine({ backend: engine });
+  const store = createAppStore({ engine: () => client, schedule: (cb) => cb(), now: () => 0, wallClock: () => 0 });
   await store.getState().connectGpu();
   return { engine, store };
 }

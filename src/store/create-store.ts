@@ -7,6 +7,7 @@ import { createEngineSlice } from './engine-slice.ts';
 import type { StoreDeps } from './deps.ts';
 import { createGenerationSlice } from './generation-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
+import { createHubSlice } from './hub-slice.ts';
 import { createMemorySlice } from './memory-slice.ts';
 import { createModelSlice } from './model-slice.ts';
 import { persistOptions } from './persisted.ts';
@@ -23,6 +24,7 @@ export function createAppStore(deps: StoreDeps) {
     ...createMemorySlice(deps)(...a),
     ...createCacheSlice(deps)(...a),
     ...createEngineSlice(deps)(...a),
+    ...createHubSlice(deps)(...a),
   });
   // Settings and runs survive a reload where the app has storage (persisted.ts); unit tests pass their own.
   return createStore<AppState>()(persist(slices, persistOptions(deps.storage ?? NO_STORAGE)));

@@ -1,6 +1,7 @@
 // The store's hold on the engine: a stop that does not take effect shows the engine as stuck and offers a restart (the
 // worker terminated, a new one connected, the model offered again); a model lost with the GPU device is offered
 // again; a failed load keeps the model loaded before it.
+import { LlmEngine } from 'webgpu-llm';
 import { describe, expect, it } from 'vitest';
 import type { GenerateStats } from '../../workers/api.ts';
 import { EngineError } from '../../workers/errors.ts';
@@ -21,15 +22,18 @@ function setup(first: FakeEngine = new FakeEngine()) {
   let restarts = 0;
   const timers: { at: number; fn: () => void }[] = [];
   let clock = 0;
+  // The library's engine, as the app has it: each connection it makes reaches the newest fake, as each worker it
+  // starts after a terminate() would be a new one.
+  const client = new LlmEngine(() => ({ backend: engines.at(-1)!, callback: (fn) => fn, close: () => {} }));
   const store = createAppStore({
-    engine: () => engines.at(-1)!,
-    proxy: (fn) => fn,
+    engine: () => client,
     schedule: (cb) => cb(),
     now: () => clock,
     wallClock: () => clock,
     restart: () => {
       restarts++;
       engines.push(new FakeEngine());
+      client.terminate();
     },
     later: (ms, fn) => void timers.push({ at: clock + ms, fn }),
   });

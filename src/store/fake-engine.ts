@@ -1,6 +1,7 @@
 // An in-process EngineApi for the store's unit tests: scripted plan/load/generate, a ledger that follows them.
 import type {
   CachedModelInfo,
+  ChatMessage,
   CategoryBytes,
   EngineApi,
   GenerateOptions,
@@ -24,7 +25,12 @@ export class FakeEngine implements EngineApi {
   /** When set, load() waits for cancelLoad() and throws 'cancelled'. */
   holdLoad = false;
   tokens = [' of', ' the', ' reign'];
-  lastGenerate: { prompt: string; opts: GenerateOptions } | null = null;
+  lastGenerate: { prompt: string | readonly ChatMessage[]; opts: GenerateOptions } | null = null;
+  /** When set, generate() throws it. */
+  generateError: EngineError | null = null;
+  /** When set, generate() streams its tokens, then waits for stopGeneration() and ends 'cancelled'. */
+  holdGenerate = false;
+  private stopGenerate: (() => void) | null = null;
   lastLoad: LoadRequest | null = null;
   hasChatTemplate = false;
   /** Models "in the cache" (a load adds its model; with cache 'off' it does not). */
@@ -94,7 +100,8 @@ export class FakeEngine implements EngineApi {
     if (req.cache !== 'off' && this.cacheAvailable) {
       this.cached.set(req.model, { model: req.model, bytes: 100, int8Bytes: 0, smallFilesBytes: 0, offline: false, fileSize: 100, complete: true, files: 1, updatedAt: this.t });
     }
-    this.loaded = { model: req.model, architecture: 'llama', vocabSize: 4096, contextLength: 1024, hasChatTemplate: this.hasChatTemplate, precision: req.strategy === 'streamed-int8' ? 'int8' : 'fp16' };
+    this.loaded = { model: req.model, architecture: 'llama', vocabSize: 4096, contextLength: 1024, hasChatTemplate: this.hasChatTemplate, precision: req.strategy === 'streamed-int8' ? 'int8' : 'fp16',
+      generationDefaults: { temperature: 0, topK: 50, topP: 1, repetitionPenalty: 1, maxTokens: null, eosIds: [1] } };
     return {
       model: req.model, strategy: req.strategy,
       timings: { totalMs: 100, networkMs: 50, convertMs: 10, uploadMs: 30, quantizeMs: 0, compileMs: 10, cacheMs: 0 },
@@ -120,15 +127,23 @@ export class FakeEngine implements EngineApi {
     return this.loaded;
   }
 
-  async generate(prompt: string, opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
+  async generate(prompt: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
     this.calls.push('generate');
     this.lastGenerate = { prompt, opts };
+    if (this.generateError) throw this.generateError;
     for (const [i, text] of this.tokens.entries()) onToken({ text, ids: [i] });
-    return { promptTokens: 4, generatedTokens: this.tokens.length, ttftMs: 5, prefillTokPerS: 800, decodeTokPerS: 120, stopReason: 'max-tokens' };
+    if (this.holdGenerate) await new Promise<void>((resolve) => (this.stopGenerate = resolve));
+    return {
+      promptTokens: 4, reusedTokens: 2, generatedTokens: this.tokens.length, ttftMs: 5, prefillTokPerS: 800, decodeTokPerS: 120,
+      stopReason: this.holdGenerate ? 'cancelled' : 'max-tokens',
+      sampling: { maxTokens: opts.maxTokens ?? 3, temperature: opts.temperature ?? 0, topK: opts.topK ?? 50, topP: opts.topP ?? 1, repetitionPenalty: 1, seed: opts.seed ?? 0 },
+    };
   }
 
   stopGeneration(): void {
     this.calls.push('stopGeneration');
+    this.stopGenerate?.();
+    this.stopGenerate = null;
   }
 
   async memory(sinceT: number) {

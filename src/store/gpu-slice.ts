@@ -60,6 +60,8 @@ export const createGpuSlice =
               reloadable: lost ?? get().reloadable,
               generating: false,
             });
+          }, () => {
+            // the engine was stopped (a restart, engine-slice.ts): its device went with it, and the restart says so
           });
         } catch (e) {
           const unavailable = e instanceof EngineError ? e.code === 'no-webgpu' : /WebGPU/.test(message(e));

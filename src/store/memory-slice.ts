@@ -25,32 +25,41 @@ export const EMPTY_MEMORY = { samples: [], lastSampleT: -1, memCurrent: 0, memPe
 export const createMemorySlice =
   (deps: StoreDeps): StateCreator<AppState, [], [], MemorySlice> =>
   (set, get) => {
-    // the engine epoch of the poll in flight (a restarted engine's first poll does not wait for a stuck one's answer)
-    let inFlight: number | null = null;
+    /**
+     * The poll in flight and the engine epoch it asks: a second poll meanwhile waits for it instead of asking again,
+     * unless the engine was restarted since (a restarted engine's first poll does not wait for a stuck one's answer).
+     */
+    let inFlight: { epoch: number; done: Promise<void> } | null = null;
+    const poll = async (mine: { epoch: number }) => {
+      try {
+        const m = await deps.engine().memory(get().lastSampleT);
+        if (get().engineEpoch !== mine.epoch) return;
+        const samples = mergeSamples(get().samples, m.samples);
+        set({
+          samples,
+          lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
+          memCurrent: m.current,
+          memPeak: updatePeak(get().memPeak, m.samples),
+          memBytes: m.bytes,
+          memNow: m.now,
+        });
+      } catch {
+        // no device (lost, or not yet acquired): the GPU panel says so
+      } finally {
+        if (inFlight === mine) inFlight = null;
+      }
+    };
     return {
       ...EMPTY_MEMORY,
 
-      pollMemory: async () => {
+      pollMemory: () => {
+        if (get().gpuStatus !== 'ready') return Promise.resolve();
         const epoch = get().engineEpoch;
-        if (inFlight === epoch || get().gpuStatus !== 'ready') return;
-        inFlight = epoch;
-        try {
-          const m = await deps.engine().memory(get().lastSampleT);
-          if (get().engineEpoch !== epoch) return;
-          const samples = mergeSamples(get().samples, m.samples);
-          set({
-            samples,
-            lastSampleT: samples.length ? samples[samples.length - 1].t : get().lastSampleT,
-            memCurrent: m.current,
-            memPeak: updatePeak(get().memPeak, m.samples),
-            memBytes: m.bytes,
-            memNow: m.now,
-          });
-        } catch {
-          // no device (lost, or not yet acquired): the GPU panel says so
-        } finally {
-          if (inFlight === epoch) inFlight = null;
-        }
+        if (inFlight?.epoch === epoch) return inFlight.done;
+        const mine: { epoch: number; done: Promise<void> } = { epoch, done: Promise.resolve() };
+        inFlight = mine;
+        mine.done = poll(mine);
+        return mine.done;
       },
     };
   };

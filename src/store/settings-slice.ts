@@ -1,15 +1,17 @@
-// What the person chose: the model source and how to load it, the prompt and how to sample.
+// What the person chose: the model source and how to load it, the message being typed and how to sample.
 import type { StateCreator } from 'zustand';
 import type { LoadRequest, LoadStrategy } from '../../workers/api.ts';
 import { checkModelSource, DEFAULT_MODEL } from '../model-source.ts';
 import type { AppState } from './app-state.ts';
 
+/** What the person set; null: the model's own default (its generation_config.json; the seed: a random one). */
 export interface Sampling {
   /** 0 = greedy. */
-  temperature: number;
-  topK: number;
-  topP: number;
-  seed: number;
+  temperature: number | null;
+  topK: number | null;
+  topP: number | null;
+  repetitionPenalty: number | null;
+  seed: number | null;
   maxTokens: number;
 }
 
@@ -26,7 +28,6 @@ export interface SettingsSlice {
   /** Streamed strategies read and keep weights in the browser's storage (LoadRequest.cache). */
   useCache: boolean;
   prompt: string;
-  chat: boolean;
   sampling: Sampling;
   setModelUrl: (v: string) => void;
   setStrategy: (v: LoadStrategy) => void;
@@ -36,11 +37,10 @@ export interface SettingsSlice {
   setVramBudgetMiB: (v: number | null) => void;
   setUseCache: (v: boolean) => void;
   setPrompt: (v: string) => void;
-  setChat: (v: boolean) => void;
   setSampling: (patch: Partial<Sampling>) => void;
 }
 
-export const DEFAULT_SAMPLING: Sampling = { temperature: 0.7, topK: 40, topP: 0.9, seed: 42, maxTokens: 128 };
+export const DEFAULT_SAMPLING: Sampling = { temperature: null, topK: null, topP: null, repetitionPenalty: null, seed: null, maxTokens: 128 };
 
 export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> = (set) => ({
   modelUrl: DEFAULT_MODEL,
@@ -51,7 +51,6 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   vramBudgetMiB: null,
   useCache: true,
   prompt: 'In the beginning',
-  chat: false,
   sampling: DEFAULT_SAMPLING,
   setModelUrl: (modelUrl) => set({ modelUrl }),
   setStrategy: (strategy) => set({ strategy }),
@@ -61,7 +60,6 @@ export const createSettingsSlice: StateCreator<AppState, [], [], SettingsSlice> 
   setVramBudgetMiB: (vramBudgetMiB) => set({ vramBudgetMiB }),
   setUseCache: (useCache) => set({ useCache }),
   setPrompt: (prompt) => set({ prompt }),
-  setChat: (chat) => set({ chat }),
   setSampling: (patch) => set((s) => ({ sampling: { ...s.sampling, ...patch } })),
 });
 

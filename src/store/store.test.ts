@@ -1,22 +1,26 @@
+import { createEngine } from 'webgpu-llm';
 import { describe, expect, it } from 'vitest';
 import type { StateStorage } from 'zustand/middleware';
 import { EngineError } from '../../workers/errors.ts';
 import { createAppStore } from './create-store.ts';
 import { FakeEngine } from './fake-engine.ts';
+import { HUB_TOKEN_KEY } from './hub-slice.ts';
 import { PERSIST_KEY } from './persisted.ts';
 
 function setup(storage?: StateStorage) {
   const engine = new FakeEngine();
+  // the library's client around the fake: the store talks to it as the app does to the worker
+  const client = createEngine({ backend: engine });
   const frames: (() => void)[] = [];
-  const store = createAppStore({ engine: () => engine, proxy: (fn) => fn, schedule: (cb) => frames.push(cb), now: () => 0, wallClock: () => 1_700_000_000_000, storage });
+  const store = createAppStore({ engine: () => client, schedule: (cb) => frames.push(cb), now: () => 0, wallClock: () => 1_700_000_000_000, storage });
   const runFrames = () => {
     while (frames.length) frames.shift()!();
   };
   return { engine, store, runFrames };
 }
 
-async function ready() {
-  const t = setup();
+async function ready(storage?: StateStorage) {
+  const t = setup(storage);
   await t.store.getState().connectGpu();
   return t;
 }
@@ -120,13 +124,12 @@ describe('store with a fake engine', () => {
     expect(store.getState().modelStatus).toBe('empty');
   });
 
-  it('generates: tokens batched per frame, stats, sampling options passed', async () => {
+  it('chats: the message becomes a user turn, the reply streams in batched per frame, stats with the reused tokens', async () => {
     const { store, engine, runFrames } = await ready();
     await store.getState().generate(); // nothing loaded: nothing happens
     expect(engine.calls).not.toContain('generate');
     await store.getState().load();
     store.getState().setSampling({ temperature: 0, maxTokens: 48 });
-    store.getState().setChat(true); // no chat template: ignored
     const renders: string[] = [];
     const unsub = store.subscribe((s, p) => {
       if (s.output !== p.output) renders.push(s.output);
@@ -134,30 +137,141 @@ describe('store with a fake engine', () => {
     await store.getState().generate();
     unsub();
     runFrames();
-    expect(store.getState().output).toBe(' of the reign');
-    expect(renders).toEqual([' of the reign']); // three tokens, one update
-    expect(store.getState().tokensSoFar).toBe(3);
-    expect(store.getState().stats).toMatchObject({ decodeTokPerS: 120, stopReason: 'max-tokens' });
-    expect(store.getState().generating).toBe(false);
-    expect(engine.lastGenerate).toEqual({ prompt: 'In the beginning', opts: { temperature: 0, topK: 40, topP: 0.9, seed: 42, maxTokens: 48, stop: [], chat: false } });
+    const s = store.getState();
+    expect(s.messages).toEqual([
+      { role: 'user', content: 'In the beginning' },
+      { role: 'assistant', content: ' of the reign' },
+    ]);
+    expect(s.output).toBe('');
+    expect(s.prompt).toBe('');
+    // three tokens, one update before the reply joined the conversation
+    expect(renders).toEqual([' of the reign', '']);
+    expect(s.tokensSoFar).toBe(3);
+    expect(s.stats).toMatchObject({ promptTokens: 4, reusedTokens: 2, generatedTokens: 3, decodeTokPerS: 120, stopReason: 'max-tokens' });
+    expect(s.generating).toBe(false);
+    // only the settings given: the model's defaults fill the rest
+    expect(engine.lastGenerate).toEqual({ prompt: [{ role: 'user', content: 'In the beginning' }], opts: { temperature: 0, maxTokens: 48 } });
   });
 
-  it('uses chat mode only when the model has a template', async () => {
+  it('a follow-up sends the system prompt and the whole conversation; new chat starts over', async () => {
     const { store, engine } = await ready();
-    engine.hasChatTemplate = true;
     await store.getState().load();
-    store.getState().setChat(true);
+    store.getState().setSystemPrompt('Be brief.');
     await store.getState().generate();
-    expect(engine.lastGenerate?.opts.chat).toBe(true);
+    store.getState().setPrompt('And then?');
+    store.getState().setSampling({ repetitionPenalty: 1.2, seed: 7 });
+    await store.getState().generate();
+    expect(engine.lastGenerate).toEqual({
+      prompt: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'In the beginning' },
+        { role: 'assistant', content: ' of the reign' },
+        { role: 'user', content: 'And then?' },
+      ],
+      opts: { maxTokens: 128, repetitionPenalty: 1.2, seed: 7 },
+    });
+    expect(store.getState().messages).toHaveLength(4);
+    store.getState().newChat();
+    expect(store.getState()).toMatchObject({ messages: [], output: '', stats: null, systemPrompt: 'Be brief.' });
   });
 
-  it('an empty prompt is an error, not a call', async () => {
+  it('Stop ends the reply; what came so far stays in the conversation', async () => {
+    const { store, engine, runFrames } = await ready();
+    await store.getState().load();
+    engine.holdGenerate = true;
+    const running = store.getState().generate();
+    await new Promise((r) => setTimeout(r, 0));
+    runFrames();
+    expect(store.getState()).toMatchObject({ generating: true, output: ' of the reign' });
+    store.getState().stopGeneration();
+    await running;
+    expect(engine.calls).toContain('stopGeneration');
+    expect(store.getState().messages.at(-1)).toEqual({ role: 'assistant', content: ' of the reign' });
+    expect(store.getState().stats?.stopReason).toBe('cancelled');
+  });
+
+  it('a conversation past the context offers to drop its oldest turns, and answers again without them', async () => {
+    const { store, engine } = await ready();
+    await store.getState().load();
+    await store.getState().generate();
+    store.getState().setPrompt('second');
+    await store.getState().generate();
+    store.getState().setPrompt('third');
+    engine.generateError = new EngineError('context-full', 'the conversation is 70 tokens', { promptTokens: 70, contextLength: 64, trimTurns: 2 });
+    await store.getState().generate();
+    expect(store.getState()).toMatchObject({ overflow: { promptTokens: 70, contextLength: 64, trimTurns: 2 }, error: null });
+    expect(store.getState().messages.at(-1)).toEqual({ role: 'user', content: 'third' });
+    engine.generateError = null;
+    await store.getState().trimAndRetry();
+    expect(engine.lastGenerate?.prompt).toEqual([{ role: 'user', content: 'third' }]);
+    expect(store.getState()).toMatchObject({ overflow: null, messages: [{ role: 'user', content: 'third' }, { role: 'assistant', content: ' of the reign' }] });
+  });
+
+  it('another failure puts the message back in the input and says what happened', async () => {
+    const { store, engine } = await ready();
+    await store.getState().load();
+    engine.generateError = new EngineError('device-lost', 'the device was lost');
+    await store.getState().generate();
+    expect(store.getState()).toMatchObject({ messages: [], prompt: 'In the beginning', error: { code: 'device-lost', context: 'generate' } });
+  });
+
+  it('an empty message is an error, not a call', async () => {
     const { store, engine } = await ready();
     await store.getState().load();
     store.getState().setPrompt('   ');
     await store.getState().generate();
     expect(engine.calls).not.toContain('generate');
-    expect(store.getState().error?.title).toBe('The prompt is empty');
+    expect(store.getState().error?.title).toBe('The message is empty');
+  });
+
+  it('new chat during a reply stops it, and the stopped reply does not land in the new conversation', async () => {
+    const { store, engine } = await ready();
+    await store.getState().load();
+    engine.holdGenerate = true;
+    const running = store.getState().generate();
+    await new Promise((r) => setTimeout(r, 0));
+    store.getState().newChat();
+    await running;
+    expect(engine.calls).toContain('stopGeneration');
+    expect(store.getState()).toMatchObject({ messages: [], output: '', generating: false, error: null });
+  });
+
+  it('a load starts a new chat', async () => {
+    const { store } = await ready();
+    await store.getState().load();
+    await store.getState().generate();
+    expect(store.getState().messages).toHaveLength(2);
+    await store.getState().load();
+    expect(store.getState().messages).toEqual([]);
+  });
+});
+
+describe('hub access', () => {
+  it('sends the token and revision with a load; the token stays in memory unless remembered', async () => {
+    const storage = memoryStorage();
+    const { store, engine } = await ready(storage);
+    store.getState().setModelUrl('org/gated');
+    store.getState().setHubToken(' hf_abc ');
+    store.getState().setRevision('v2');
+    await store.getState().load();
+    expect(engine.lastLoad).toMatchObject({ model: 'org/gated', hfToken: 'hf_abc', revision: 'v2' });
+    expect(storage.data.has(HUB_TOKEN_KEY)).toBe(false);
+    store.getState().setRememberHubToken(true);
+    expect(storage.data.get(HUB_TOKEN_KEY)).toBe(' hf_abc ');
+    store.getState().setHubToken('hf_new');
+    expect(storage.data.get(HUB_TOKEN_KEY)).toBe('hf_new');
+    store.getState().setRememberHubToken(false);
+    expect(storage.data.has(HUB_TOKEN_KEY)).toBe(false);
+    expect(store.getState().hubToken).toBe('hf_new');
+  });
+
+  it('a remembered token is there on the next visit; without one nothing is sent', async () => {
+    const { store } = await ready(memoryStorage({ [HUB_TOKEN_KEY]: 'hf_kept' }));
+    expect(store.getState()).toMatchObject({ hubToken: 'hf_kept', rememberHubToken: true });
+    const fresh = await ready();
+    await fresh.store.getState().load();
+    expect(fresh.engine.lastLoad).not.toHaveProperty('hfToken');
+    expect(fresh.engine.lastLoad).not.toHaveProperty('revision');
   });
 });
 
@@ -176,8 +290,8 @@ describe('GPU reconnection', () => {
 });
 
 /** localStorage as the app sees it, in memory. */
-function memoryStorage(): StateStorage & { data: Map<string, string> } {
-  const data = new Map<string, string>();
+function memoryStorage(init: Record<string, string> = {}): StateStorage & { data: Map<string, string> } {
+  const data = new Map(Object.entries(init));
   return { data, getItem: (k) => data.get(k) ?? null, setItem: (k, v) => void data.set(k, v), removeItem: (k) => void data.delete(k) };
 }
 
@@ -208,7 +322,7 @@ describe('persistence across a reload', () => {
       contextLength: 512,
       vramBudgetMiB: 900,
       useCache: false,
-      sampling: { temperature: 0, maxTokens: 64, topK: 40, topP: 0.9, seed: 42 },
+      sampling: { temperature: 0, maxTokens: 64, topK: null, topP: null, repetitionPenalty: null, seed: null },
       prompt: 'In the beginning',
       error: null,
       modelStatus: 'empty',
@@ -229,7 +343,7 @@ describe('persistence across a reload', () => {
     );
     const s = setup(storage).store.getState();
     expect(s).toMatchObject({ modelUrl: 'models/kjv-llama/', strategy: 'streamed', contextLength: null, useCache: false, runs: [] });
-    expect(s.sampling).toEqual({ temperature: 0.2, topK: 40, topP: 0.9, seed: 42, maxTokens: 128 });
+    expect(s.sampling).toEqual({ temperature: 0.2, topK: null, topP: null, repetitionPenalty: null, seed: null, maxTokens: 128 });
     storage.setItem(PERSIST_KEY, 'not json');
     expect(setup(storage).store.getState().strategy).toBe('streamed');
   });

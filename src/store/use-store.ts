@@ -1,25 +1,21 @@
-// The app's store, bound to the engine worker, and the hook components select from (single values or useShallow).
-import * as Comlink from 'comlink';
+// The app's store, bound to the library's engine (its own Web Worker), and the hook components select from (single
+// values or useShallow).
+import { createEngine, type LlmEngine } from 'webgpu-llm';
 import { useStore as useZustand } from 'zustand';
-import { startEngine, type Engine } from '../engine-client.ts';
 import { frameScheduler } from '../token-batcher.ts';
 import type { AppState } from './app-state.ts';
 import { createAppStore } from './create-store.ts';
 
-let running: { engine: Engine; terminate: () => void } | null = null;
+let engine: LlmEngine | null = null;
 
 export const appStore = createAppStore({
-  engine: () => (running ??= startEngine()).engine,
-  proxy: (fn) => Comlink.proxy(fn),
+  engine: () => (engine ??= createEngine()),
   schedule: frameScheduler,
   now: () => performance.now(),
   wallClock: () => Date.now(),
   storage: localStorageIfAny(),
-  // a stuck worker (engine-slice.ts) is terminated; the next call starts a new one
-  restart: () => {
-    running?.terminate();
-    running = null;
-  },
+  // a stuck worker (engine-slice.ts) is terminated through the library; the engine's next call starts a new one
+  restart: () => engine?.terminate(),
   later: (ms, fn) => void setTimeout(fn, ms),
 });
 

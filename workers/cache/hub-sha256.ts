@@ -6,7 +6,7 @@
 // hash where a page can read it: `POST /api/models/<org>/<name>/paths-info/<rev>` with `{"paths": [file]}` gives, per
 // LFS file, `lfs: { oid, size }`, where oid is the content's SHA-256 (the API the huggingface.js `pathsInfo` call
 // uses). Asked once per new file version (see reader.ts), never on a warm load; any failure means "no hash".
-import type { HttpOptions } from '../net/http.ts';
+import { requestHeaders, type HttpOptions } from '../net/http.ts';
 
 /** Origins that serve the hub's API beside its `/resolve/` URLs. */
 export const HUB_ORIGINS: readonly string[] = ['https://huggingface.co'];
@@ -50,14 +50,15 @@ interface PathInfo {
 export async function hubPublishedSha256(
   url: string,
   size: number,
-  opts: Pick<HttpOptions, 'signal'> & { origins?: readonly string[] } = {},
+  opts: Pick<HttpOptions, 'signal' | 'hubToken'> & { origins?: readonly string[] } = {},
 ): Promise<string | null> {
   const file = hubFileOf(url, opts.origins);
   if (!file) return null;
   try {
     const res = await fetch(file.api, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      // a gated or private repo's API answers only with the access token (sent to the hub's origin alone)
+      headers: requestHeaders(file.api, opts, { 'Content-Type': 'application/json', Accept: 'application/json' }),
       body: JSON.stringify({ paths: [file.path], expand: false }),
       cache: 'no-store',
       signal: opts.signal,

@@ -166,7 +166,7 @@ export class CachedReader {
   private async publishedSha256(url: string, v: Validator, http: HttpOptions): Promise<string | null> {
     const kept = await this.cache.peek(url);
     if (kept && validatorKey(kept.validator) === validatorKey(v)) return kept.validator.sha256;
-    return hubPublishedSha256(url, v.size, { signal: http.signal, origins: this.cache.hubOrigins });
+    return hubPublishedSha256(url, v.size, { signal: http.signal, hubToken: http.hubToken, origins: this.cache.hubOrigins });
   }
 
   readonly streamRange = async (

@@ -5,6 +5,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
 import { uniformData } from './dispatch.ts';
 import { createBindGroup, createKernelPipeline, type KernelPipeline } from './pipeline.ts';
+import type { TokenSet } from './repetition-penalty.ts';
 
 /** One sampled token's settings, by the rules of the CPU reference (workers/testing/sampler-reference.ts). */
 export interface SamplingParams {
@@ -16,6 +17,11 @@ export interface SamplingParams {
   topP: number;
   /** This token's uniform draw in [0, 1): Mulberry32.nextUniform(), a multiple of 2^-24 (exact in f32). */
   u: number;
+  /**
+   * Hugging Face's repetition penalty, applied to the logits before the rules above (repetition-penalty.ts); absent
+   * or a penalty of 1: off. `seen`: the ids of the sequence so far. The sampler itself never applies it.
+   */
+  repetitionPenalty?: { penalty: number; seen: TokenSet };
 }
 import type { ComputePass } from '../gpu/pass-recorder.ts';
 

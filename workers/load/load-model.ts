@@ -99,7 +99,7 @@ export async function prepareModel(
 ): Promise<PreparedModel> {
   const http: HttpOptions = { ...opts.http, signal: opts.signal };
   opts.onProgress?.(progress('resolve'));
-  const source = opened?.source ?? (await openModelSource(req.model, { ...http, baseHref: opts.baseHref }));
+  const source = opened?.source ?? (await openModelSource(req.model, { ...http, baseHref: opts.baseHref, revision: req.revision }));
   const offline = opened?.offline ?? null;
   const config = parseConfig(source.config);
   opts.onProgress?.(progress('plan'));
@@ -165,11 +165,11 @@ async function openOnline(
   http: HttpOptions,
   cache: ByteCache | null,
 ): Promise<{ baseUrl: string } & ({ source: ModelSource; unreachable: null } | { source: null; unreachable: EngineError })> {
-  const baseUrl = resolveModelBase(req.model, opts.baseHref);
+  const baseUrl = resolveModelBase(req.model, opts.baseHref, req.revision);
   const stored = cache ? (await cache.peek(baseUrl, 'source').catch(() => null)) !== null : false;
   const timeout = stored ? { responseTimeoutMs: opts.reachTimeoutMs ?? DEFAULT_REACH_TIMEOUT_MS } : {};
   try {
-    return { baseUrl, source: await openModelSource(req.model, { ...http, ...timeout, baseHref: opts.baseHref }), unreachable: null };
+    return { baseUrl, source: await openModelSource(req.model, { ...http, ...timeout, baseHref: opts.baseHref, revision: req.revision }), unreachable: null };
   } catch (e) {
     if (!cache || !isUnreachable(e)) throw e;
     return { baseUrl, source: null, unreachable: e };

@@ -19,6 +19,20 @@ describe('resolveModelBase', () => {
     ['models/kjv-llama/', 'https://app.example/chat/models/kjv-llama/'],
     ['./models/kjv-llama', 'https://app.example/chat/models/kjv-llama/'],
   ])('%s → %s', (input, want) => expect(resolveModelBase(input, page)).toBe(want));
+  it('a revision replaces main for hub ids and hub URLs (quoted into one segment), and must agree with one the URL names', () => {
+    expect(resolveModelBase('org/name', page, 'v2.0')).toBe('https://huggingface.co/org/name/resolve/v2.0/');
+    expect(resolveModelBase('org/name', page, 'refs/pr/1')).toBe('https://huggingface.co/org/name/resolve/refs%2Fpr%2F1/');
+    expect(resolveModelBase('https://huggingface.co/org/name', page, 'abc123')).toBe('https://huggingface.co/org/name/resolve/abc123/');
+    expect(resolveModelBase('https://huggingface.co/org/name/tree/abc123', page, 'abc123')).toBe('https://huggingface.co/org/name/resolve/abc123/');
+    expect(resolveModelBase('https://huggingface.co/org/name/resolve/refs%2Fpr%2F1/x.json', page, 'refs/pr/1')).toBe(
+      'https://huggingface.co/org/name/resolve/refs%2Fpr%2F1/',
+    );
+    expect(resolveModelBase('org/name', page, '  ')).toBe('https://huggingface.co/org/name/resolve/main/');
+    expect(() => resolveModelBase('https://huggingface.co/org/name/tree/v1', page, 'v2')).toThrow(/names revision 'v1'/);
+    expect(() => resolveModelBase('models/kjv-llama/', page, 'v2')).toThrow(/hub models only/);
+    expect(() => resolveModelBase('https://cdn.example/m/', page, 'v2')).toThrow(/hub models only/);
+  });
+
   it('refuses empty input, datasets, and relative paths without a page', () => {
     expect(() => resolveModelBase('  ', page)).toThrow(/no model/);
     expect(() => resolveModelBase('https://huggingface.co/datasets/x/y', page)).toThrow(/not a model/);

@@ -32,10 +32,26 @@ function defaultBaseHref(): string | undefined {
   return (globalThis as { location?: { href?: string } }).location?.href;
 }
 
-/** Resolves a model input to the absolute base URL of its folder (ending in '/'). */
-export function resolveModelBase(input: string, baseHref: string | undefined = defaultBaseHref()): string {
+/**
+ * Resolves a model input to the absolute base URL of its folder (ending in '/'). `revision` (a branch, tag or commit)
+ * applies to hub ids and hub URLs: it replaces 'main', and must agree with a revision the URL names.
+ */
+export function resolveModelBase(input: string, baseHref: string | undefined = defaultBaseHref(), revision?: string): string {
   const s = input.trim();
   if (!s) throw new EngineError('bad-input', 'no model given', { setting: 'model' });
+  const rev = revision?.trim() || undefined;
+  const onHub = (org: string, name: string, named?: string) => {
+    if (rev !== undefined && named !== undefined && named !== rev) {
+      throw new EngineError('bad-input', `${s} names revision '${named}', but the revision asked for is '${rev}'`, { setting: 'revision' });
+    }
+    // As huggingface_hub quotes it: a branch such as refs/pr/1 becomes one path segment.
+    return `${HUB}${org}/${name}/resolve/${encodeURIComponent(named ?? rev ?? 'main')}/`;
+  };
+  const notHub = () => {
+    if (rev !== undefined) {
+      throw new EngineError('bad-input', `a revision ('${rev}') applies to Hugging Face hub models only, not to ${s}`, { setting: 'revision' });
+    }
+  };
   if (/^https?:\/\//i.test(s)) {
     const u = new URL(s);
     if (u.hostname === 'huggingface.co' || u.hostname === 'www.huggingface.co') {
@@ -45,14 +61,15 @@ export function resolveModelBase(input: string, baseHref: string | undefined = d
         throw new EngineError('bad-input', `${s} is not a model repository`, { setting: 'model' });
       }
       if (seg.length < 2) throw new EngineError('bad-input', `${s} does not name a repository (org/name)`, { setting: 'model' });
-      const [org, name, kind, rev] = seg;
-      const revision = (kind === 'tree' || kind === 'resolve' || kind === 'blob') && rev ? rev : 'main';
-      return `${HUB}${org}/${name}/resolve/${revision}/`;
+      const [org, name, kind, named] = seg;
+      return onHub(org, name, (kind === 'tree' || kind === 'resolve' || kind === 'blob') && named ? decodeURIComponent(named) : undefined);
     }
+    notHub();
     return withSlash(u.href.split(/[?#]/)[0]);
   }
   const hub = HUB_ID.exec(s);
-  if (hub && (s.startsWith('hf:') || !s.startsWith('.'))) return `${HUB}${hub[1]}/${hub[2]}/resolve/main/`;
+  if (hub && (s.startsWith('hf:') || !s.startsWith('.'))) return onHub(hub[1], hub[2]);
+  notHub();
   if (!baseHref) {
     throw new EngineError('bad-input', `'${s}' is a relative path, but there is no page URL to resolve it against`, {
       setting: 'model',
@@ -125,9 +142,9 @@ interface SafetensorsIndex {
  */
 export async function openModelSource(
   input: string,
-  opts: HttpOptions & { baseHref?: string } = {},
+  opts: HttpOptions & { baseHref?: string; revision?: string } = {},
 ): Promise<ModelSource> {
-  const baseUrl = resolveModelBase(input, opts.baseHref ?? defaultBaseHref());
+  const baseUrl = resolveModelBase(input, opts.baseHref ?? defaultBaseHref(), opts.revision);
   const at = (f: string) => new URL(f, baseUrl).href;
   const config = await fetchJson<Record<string, unknown>>(at('config.json'), opts, false, SMALL_FILE_LIMITS['config.json']);
   if (!config || typeof config !== 'object' || Array.isArray(config)) {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { GenerateOptions, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
-import { generate, tooManyTokens, type TokenModel } from './generate.ts';
+import { CachedSequence } from './cached-sequence.ts';
+import { generate, type TokenModel } from './generate.ts';
+import { generationDefaults } from './generation-config.ts';
+import { tooManyTokens } from './prompt-bound.ts';
 import type { SamplingParams } from '../kernels/sample.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { generationConfig, kjv, reference, tokenizerConfig, tokenizerJson } from '../testing/kjv.ts';
@@ -17,6 +20,16 @@ interface Call {
   ids: number[];
   pos: number;
   sample: SamplingParams;
+  /** The repetition penalty's ids at the time of the call (sorted). */
+  penalized: number[] | null;
+}
+
+function penalizedIds(sample: SamplingParams): number[] | null {
+  const rp = sample.repetitionPenalty;
+  if (!rp) return null;
+  const ids: number[] = [];
+  for (let id = 0; id < rp.seen.words.length * 32; id++) if (rp.seen.has(id)) ids.push(id);
+  return ids;
 }
 
 /** Replays `script` (what a real model sampled), checks what it is fed, and advances a fake clock. */
@@ -40,7 +53,7 @@ class ScriptedModel implements TokenModel {
 
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams, _signal?: AbortSignal): Promise<number> {
     expect(pos + ids.length).toBeLessThanOrEqual(this.contextLength);
-    this.calls.push({ kind: 'prefill', ids: [...ids], pos, sample });
+    this.calls.push({ kind: 'prefill', ids: [...ids], pos, sample, penalized: penalizedIds(sample) });
     this.clockMs += this.msPerPrefill;
     return this.take();
   }
@@ -49,7 +62,7 @@ class ScriptedModel implements TokenModel {
     expect(pos).toBeLessThan(this.contextLength);
     // The fed id is the one this model returned last.
     expect(id).toBe(this.script[this.next - 1]);
-    this.calls.push({ kind: 'step', ids: [id], pos, sample });
+    this.calls.push({ kind: 'step', ids: [id], pos, sample, penalized: penalizedIds(sample) });
     this.clockMs += this.msPerStep;
     return this.take();
   }
@@ -180,7 +193,7 @@ describe('generate', () => {
     expect(full.stats).toMatchObject({ stopReason: 'context-full', generatedTokens: 1 });
 
     await expect(run(new ScriptedModel(beginning.greedy_ids, 3), beginning.text, {})).rejects.toMatchObject({
-      code: 'bad-input',
+      code: 'context-full',
       details: { promptTokens: 4, contextLength: 3 },
     });
   });
@@ -195,6 +208,8 @@ describe('generate', () => {
       prefillTokPerS: 40, // 4 ids in 100 ms
       decodeTokPerS: 100, // 10 steps in 100 ms
       stopReason: 'max-tokens',
+      reusedTokens: 0,
+      sampling: { maxTokens: 11, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 },
     });
   });
 
@@ -202,9 +217,9 @@ describe('generate', () => {
     const model = new ScriptedModel(beginning.greedy_ids);
     await run(model, beginning.text, { maxTokens: 3, temperature: 0.7, topK: 40, topP: 0.9, seed: 42 });
     expect(model.calls.map((c) => c.sample)).toEqual([
-      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.6011037230491638 },
-      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.44829052686691284 },
-      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.8524657487869263 },
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.6011037230491638, repetitionPenalty: undefined },
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.44829052686691284, repetitionPenalty: undefined },
+      { temperature: 0.7, topK: 40, topP: 0.9, u: 0.8524657487869263, repetitionPenalty: undefined },
     ]);
   });
 
@@ -257,6 +272,180 @@ describe('generate', () => {
     expect(stats.stopReason).toBe('context-full');
     expect(Math.max(...byContext.calls.map((c) => c.pos + c.ids.length))).toBeLessThanOrEqual(9);
   });
+
+  it('with a GPU-fed model and a repetition penalty, steps one at a time (the penalty needs each id before the next step)', async () => {
+    const plain = new ScriptedModel(beginning.greedy_ids);
+    const queued = new QueuedModel(beginning.greedy_ids);
+    const a = await run(plain, beginning.text, { maxTokens: 6, repetitionPenalty: 1.3 });
+    const b = await run(queued, beginning.text, { maxTokens: 6, repetitionPenalty: 1.3 });
+    expect(b.text).toBe(a.text);
+    expect(queued.queued).toBe(0);
+    expect(queued.calls).toEqual(plain.calls);
+  });
+
+  it('refuses bad options with typed errors', async () => {
+    const bad = async (opts: Partial<GenerateOptions>) => {
+      const err = await run(new ScriptedModel(beginning.greedy_ids), beginning.text, opts).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      return (err as EngineError).details.setting;
+    };
+    expect(await bad({ maxTokens: 0 })).toBe('maxTokens');
+    expect(await bad({ temperature: -1 })).toBe('temperature');
+    expect(await bad({ topP: 0 })).toBe('topP');
+    expect(await bad({ topK: 1.5 })).toBe('topK');
+    expect(await bad({ seed: Number.NaN })).toBe('seed');
+    expect(await bad({ repetitionPenalty: 0 })).toBe('repetitionPenalty');
+  });
+});
+
+describe('generate across turns (the KV cache of the common prefix) and with the model\'s defaults', () => {
+  const generated = (n: number) => beginning.greedy_ids.slice(0, n);
+
+  it('a follow-up that extends the last sequence prefills only the new ids, at the position after the kept ones', async () => {
+    const model = new ScriptedModel([...beginning.greedy_ids, ...shepherd.greedy_ids]);
+    const sequence = new CachedSequence(4096);
+    const first = await generate(model, kjv, [{ role: 'user', content: beginning.text }], { ...GREEDY, maxTokens: 5 }, () => {}, { sequence });
+    expect(first).toMatchObject({ promptTokens: 4, reusedTokens: 0, generatedTokens: 5 });
+    // the prompt and the 4 ids fed back are in the cache; the 5th sampled id never went in
+    expect(sequence.tokens()).toEqual([...beginning.ids, ...generated(4)]);
+
+    const reply = kjv.decode(generated(5));
+    const turn2 = [
+      { role: 'user', content: beginning.text },
+      { role: 'assistant', content: reply },
+      { role: 'user', content: ' And' },
+    ];
+    const full = kjv.encode(beginning.text + reply + ' And');
+    const kept = sequence.commonPrefix(full);
+    expect(kept).toBeGreaterThanOrEqual(8);
+    model.calls.length = 0;
+    const second = await generate(model, kjv, turn2, { ...GREEDY, maxTokens: 2 }, () => {}, { sequence });
+    expect(second).toMatchObject({ promptTokens: full.length, reusedTokens: kept });
+    expect(model.calls[0]).toMatchObject({ kind: 'prefill', ids: full.slice(kept), pos: kept });
+    expect(model.resets).toBe(1); // the first call only
+  });
+
+  it('the same prompt again re-runs only its last id; a different one keeps the common prefix and drops the rest', async () => {
+    const model = new ScriptedModel([...beginning.greedy_ids, ...beginning.greedy_ids, ...beginning.greedy_ids]);
+    const sequence = new CachedSequence(4096);
+    await generate(model, kjv, beginning.text, { ...GREEDY, maxTokens: 3 }, () => {}, { sequence });
+    model.calls.length = 0;
+    const again = await generate(model, kjv, beginning.text, { ...GREEDY, maxTokens: 1 }, () => {}, { sequence });
+    expect(again.reusedTokens).toBe(3);
+    expect(model.calls[0]).toMatchObject({ ids: [beginning.ids[3]], pos: 3 });
+    expect(sequence.tokens()).toEqual(beginning.ids);
+
+    const other = kjv.encode('In the end');
+    const common = sequence.commonPrefix(other);
+    expect(common).toBe(3); // <s> In the
+    model.calls.length = 0;
+    const diverged = await generate(model, kjv, 'In the end', { ...GREEDY, maxTokens: 1 }, () => {}, { sequence });
+    expect(diverged.reusedTokens).toBe(3);
+    expect(model.calls[0]).toMatchObject({ ids: other.slice(3), pos: 3 });
+    expect(sequence.tokens()).toEqual(other);
+  });
+
+  it('forgets the cache when the model fails, so nothing stale is reused', async () => {
+    const sequence = new CachedSequence(4096);
+    await generate(new ScriptedModel(beginning.greedy_ids), kjv, beginning.text, { ...GREEDY, maxTokens: 2 }, () => {}, { sequence });
+    expect(sequence.length).toBe(5);
+    await expect(generate(new ScriptedModel([]), kjv, beginning.text + ' of', GREEDY, () => {}, { sequence })).rejects.toThrow('script exhausted');
+    expect(sequence.length).toBe(0);
+  });
+
+  it('penalises every id of the sequence so far: the prompt at prefill, and each id fed since', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    await generate(model, kjv, beginning.text, { ...GREEDY, maxTokens: 3, repetitionPenalty: 1.3 }, () => {}, { sequence: new CachedSequence(4096) });
+    const sorted = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
+    expect(model.calls.map((c) => c.penalized)).toEqual([
+      sorted(beginning.ids),
+      sorted([...beginning.ids, ...generated(1)]),
+      sorted([...beginning.ids, ...generated(2)]),
+    ]);
+    expect(model.calls.every((c) => c.sample.repetitionPenalty?.penalty === 1.3)).toBe(true);
+  });
+
+  it("applies generation_config's defaults unless the request overrides them", async () => {
+    const sampled = generationDefaults({ do_sample: true, temperature: 0.6, top_p: 0.9, repetition_penalty: 1.1, max_new_tokens: 2, eos_token_id: [1, 7] }, [1, 7]);
+    expect(sampled).toEqual({ temperature: 0.6, topK: 50, topP: 0.9, repetitionPenalty: 1.1, maxTokens: 2, eosIds: [1, 7] });
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const { stats } = await runWith(model, sampled, { seed: 5 });
+    expect(stats.sampling).toEqual({ maxTokens: 2, temperature: 0.6, topK: 50, topP: 0.9, repetitionPenalty: 1.1, seed: 5 });
+    expect(model.calls[0].sample).toMatchObject({ temperature: 0.6, topK: 50, topP: 0.9, repetitionPenalty: { penalty: 1.1 } });
+
+    const over = await runWith(new ScriptedModel(beginning.greedy_ids), sampled, { temperature: 0, maxTokens: 4, repetitionPenalty: 1, seed: 5 });
+    expect(over.stats.sampling).toMatchObject({ maxTokens: 4, temperature: 0, repetitionPenalty: 1 });
+
+    // without do_sample: greedy, whatever temperature the file names; no max_new_tokens: the rest of the context
+    const greedy = generationDefaults({ temperature: 0.6 }, [1]);
+    expect(greedy).toMatchObject({ temperature: 0, topK: 50, topP: 1, repetitionPenalty: 1, maxTokens: null });
+    const rest = await runWith(new ScriptedModel(beginning.greedy_ids, 12), greedy, {});
+    expect(rest.stats).toMatchObject({ stopReason: 'context-full', generatedTokens: 9, sampling: { maxTokens: 9 } });
+    expect(rest.stats.sampling.seed).toEqual(expect.any(Number));
+  });
+
+  it('ends at any of the default EOS ids', async () => {
+    // beginning's 3rd greedy id stands in for a second EOS id
+    const eos = generationDefaults(null, [1, beginning.greedy_ids[2]]);
+    const { stats, events } = await runWith(new ScriptedModel(beginning.greedy_ids), eos, { maxTokens: 10 });
+    expect(stats).toMatchObject({ stopReason: 'eos', generatedTokens: 3 });
+    expect(events.flatMap((e) => e.ids)).toEqual(generated(2));
+  });
+
+  async function runWith(model: ScriptedModel, defaults: ReturnType<typeof generationDefaults>, opts: Partial<GenerateOptions>) {
+    const events: TokenEvent[] = [];
+    const stats = await generate(model, kjv, beginning.text, opts, (e) => events.push(e), { defaults });
+    return { stats, events };
+  }
+
+  it('a model without a chat template reads messages as their contents joined as they are', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids);
+    const messages = [
+      { role: 'system', content: 'In the' },
+      { role: 'user', content: ' beginning' },
+    ];
+    await generate(model, kjv, messages, { ...GREEDY, maxTokens: 1 }, () => {});
+    expect(model.calls[0].ids).toEqual(beginning.ids);
+  });
+
+  it('renders system, user and assistant turns with the chat template', async () => {
+    const template =
+      "{{ bos_token }}{% for m in messages %}{{ '[' + m['role'] + '] ' + m['content'] + '\\n' }}{% endfor %}" +
+      "{% if add_generation_prompt %}{{ '[assistant]' }}{% endif %}";
+    const chat = Tokenizer.fromJson(tokenizerJson, { ...tokenizerConfig, chat_template: template }, generationConfig);
+    const model = new ScriptedModel(shepherd.greedy_ids);
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Who?' },
+      { role: 'assistant', content: 'The LORD.' },
+      { role: 'user', content: 'Why?' },
+    ];
+    await generate(model, chat, messages, { ...GREEDY, maxTokens: 1 }, () => {});
+    expect(chat.decode(model.calls[0].ids)).toBe('<s>[system] Be brief.\n[user] Who?\n[assistant] The LORD.\n[user] Why?\n[assistant]');
+  });
+
+  it('a conversation past the context says how many of the oldest turns to drop', async () => {
+    const turn = (i: number) => [
+      { role: 'user', content: ` And the LORD spake unto Moses, saying ${i},` },
+      { role: 'assistant', content: ' Speak unto the children of Israel.' },
+    ];
+    const messages = [{ role: 'system', content: 'In the beginning' }, ...turn(1), ...turn(2), ...turn(3), { role: 'user', content: ' Amen.' }];
+    const total = kjv.encode(messages.map((m) => m.content).join('')).length;
+    const withoutTwo = kjv.encode([messages[0], ...messages.slice(5)].map((m) => m.content).join('')).length;
+    const ctx = withoutTwo; // fits once the two oldest turns are gone, not before
+    const fits = await generate(new ScriptedModel(beginning.greedy_ids), kjv, messages, { ...GREEDY, maxTokens: 1 }, () => {});
+    expect(fits.promptTokens).toBe(total);
+    const small = await generate(new ScriptedModel([], ctx - 1), kjv, messages, GREEDY, () => {}).catch((e: unknown) => e);
+    expect(small).toBeInstanceOf(EngineError);
+    expect(small).toMatchObject({ code: 'context-full', details: { promptTokens: total, contextLength: ctx - 1, trimTurns: 3 } });
+    expect((small as EngineError).message).toMatch(/dropping the 3 oldest turns makes it fit/);
+    const exact = await generate(new ScriptedModel([], ctx), kjv, messages, GREEDY, () => {}).catch((e: unknown) => e);
+    expect(exact).toMatchObject({ code: 'context-full', details: { trimTurns: 2 } });
+
+    const alone = await generate(new ScriptedModel([], 3), kjv, messages, GREEDY, () => {}).catch((e: unknown) => e);
+    expect(alone).toMatchObject({ code: 'context-full' });
+    expect((alone as EngineError).details).not.toHaveProperty('trimTurns');
+  });
 });
 
 describe('work bounded by the context, not by the prompt', () => {
@@ -298,6 +487,23 @@ describe('work bounded by the context, not by the prompt', () => {
     expect(performance.now() - t0).toBeLessThan(5000); // its 1 s bound, and a loaded machine (unbounded: 74 s)
     expect(e).toMatchObject({ code: 'bad-input' });
     expect(['chat_template', 'prompt']).toContain((e as EngineError).details.setting);
+    expect(model.calls).toEqual([]);
+  });
+
+  it('a conversation far past the context is context-full with the turns to drop, found with bounded work', async () => {
+    const model = new ScriptedModel(beginning.greedy_ids, 64);
+    const huge = 'and it came to pass '.repeat(50_000); // a million characters, never tokenized whole
+    const messages = [
+      { role: 'user', content: huge },
+      { role: 'assistant', content: ' Amen.' },
+      { role: 'user', content: ' In the beginning' },
+    ];
+    const t0 = performance.now();
+    const e = await generate(model, kjv, messages, GREEDY, () => {}).catch((x: unknown) => x);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(e).toMatchObject({ code: 'context-full', details: { setting: 'messages', contextLength: 64, trimTurns: 1 } });
+    expect((e as EngineError).details.promptChars).toBe(huge.length + ' Amen. In the beginning'.length);
+    expect((e as EngineError).message).toMatch(/dropping the oldest turn makes it fit/);
     expect(model.calls).toEqual([]);
   });
 

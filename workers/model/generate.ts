@@ -1,9 +1,14 @@
-// The generation loop, independent of the GPU: prompt → ids → prefill → step … → text deltas, with the stop
-// rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL transformer with its GPU
-// sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled token (mulberry32.ts).
-import type { GenerateOptions, GenerateStats, TokenEvent } from '../api.ts';
+// The generation loop, independent of the GPU: input → ids → prefill of what the KV cache lacks → step … → text
+// deltas, with the stop rules and the stats the UI shows. The model is whatever implements TokenModel (the WGSL
+// transformer with its GPU sampler, or a CPU reference); randomness is drawn here, one Mulberry32 uniform per sampled
+// token (mulberry32.ts). Between calls the caller keeps a CachedSequence: the ids the model's KV cache holds, so that
+// a follow-up (the same conversation with a new turn) prefills only the ids after the common prefix.
+import type { ChatMessage, GenerateOptions, GenerateStats, GenerationDefaults, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { SamplingParams } from '../kernels/sample.ts';
+import { CachedSequence } from './cached-sequence.ts';
+import { encodeInput } from './chat-prompt.ts';
+import { generationDefaults, resolveSampling } from './generation-config.ts';
 import { Mulberry32 } from './mulberry32.ts';
 import { StopStringFilter } from './stop-strings.ts';
 import { StreamDecoder, type Tokenizer } from './tokenizer.ts';
@@ -15,8 +20,9 @@ export interface TokenModel {
   /** Forgets the KV cache: the next prefill starts a new sequence. */
   reset(): void;
   /**
-   * Runs ids at positions pos .. pos + ids.length - 1 and returns the id sampled from the last position's logits.
-   * With `signal`, a long prefill yields between its chunks and stops (EngineError 'cancelled') once it is aborted.
+   * Runs ids at positions pos .. pos + ids.length - 1 (positions before pos hold what was fed before) and returns the
+   * id sampled from the last position's logits. With `signal`, a long prefill yields between its chunks and stops
+   * (EngineError 'cancelled') once it is aborted.
    */
   prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number>;
   /** Runs one id at position pos and returns the id sampled from its logits. */
@@ -24,7 +30,8 @@ export interface TokenModel {
   /**
    * Optional: runs, at position pos, the id the model's previous forward sampled without the caller handing it over,
    * submitted at once; the promise gives this step's sampled id. generate() then queues step n + 1 before awaiting step
-   * n's id, so the GPU does not wait for the CPU between tokens.
+   * n's id, so the GPU does not wait for the CPU between tokens (not with a repetition penalty: its ids so far must
+   * include step n's before step n + 1 samples).
    */
   queueStep?(pos: number, sample: SamplingParams): Promise<number>;
 }
@@ -33,72 +40,101 @@ export interface GenerateHooks {
   signal?: AbortSignal;
   /** Milliseconds clock (performance.now by default; tests pass a fake one). */
   now?: () => number;
+  /** What the model's KV cache holds, kept across calls (default: a fresh one, so nothing is reused). */
+  sequence?: CachedSequence;
+  /** The model's defaults (default: generation_config's absent: greedy, HF's defaults, the tokenizer's EOS ids). */
+  defaults?: GenerationDefaults;
 }
 
 /**
- * Generates from prompt, calling onToken once per sampled token (its text may be '' while a character is incomplete
+ * Generates from `input`, calling onToken once per sampled token (its text may be '' while a character is incomplete
  * or while the text could still be the start of a stop string) and once more at the end if held text remains.
  * EOS is not shown; a stop string and whatever follows it are cut from the text. Cancellation through the signal
- * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate. `opts` and `prompt` are
- * taken as valid: the API boundary checks them (workers/validate-request.ts) before they reach this.
+ * ends it with stopReason 'cancelled' (not an error); the model's own errors propagate (and the sequence is
+ * forgotten). The prompt's ids that `sequence` already holds at the same positions are not prefilled again (the
+ * last prompt id always is: its logits give the first token). `opts` and `input` are checked at the API boundary
+ * (workers/validate-request.ts) before they reach this; the options are resolved against the model's defaults here.
+ * Work before the prefill is bounded by the context, not by the input (chat-prompt.ts, prompt-bound.ts).
  *
- * Stats: promptTokens counts ids fed to prefill (BOS and chat template included); generatedTokens counts every id the
- * model sampled (an EOS too); ttftMs runs from the call to the first sampled id (tokenisation included);
- * prefillTokPerS = promptTokens / prefill time; decodeTokPerS = step() calls / time from the first id to the last.
+ * Stats: promptTokens counts the prompt's ids (BOS and chat template included), reusedTokens those taken from the
+ * cache; generatedTokens counts every id the model sampled (an EOS too); ttftMs runs from the call to the first
+ * sampled id (tokenisation included); prefillTokPerS = prefilled ids / prefill time; decodeTokPerS = step() calls /
+ * time from the first id to the last.
  */
 export async function generate(
   model: TokenModel,
   tokenizer: Tokenizer,
-  prompt: string,
+  input: string | readonly ChatMessage[],
   opts: GenerateOptions,
   onToken: (e: TokenEvent) => void,
-  { signal, now = () => performance.now() }: GenerateHooks = {},
+  hooks: GenerateHooks = {},
 ): Promise<GenerateStats> {
+  const { signal, now = () => performance.now() } = hooks;
+  const sequence = hooks.sequence ?? new CachedSequence();
+  const defaults = hooks.defaults ?? generationDefaults(null, tokenizer.eosIds);
   const t0 = now();
-  const ids = encodePrompt(tokenizer, prompt, opts.chat, model.contextLength);
+  const ids = encodeInput(tokenizer, input, opts.chat ?? false, model.contextLength);
   if (ids.length === 0) throw new EngineError('bad-input', 'the prompt is empty', { setting: 'prompt' });
+  // Without a limit, generation goes on until the context is full: the last id sampled needs no position.
+  const used = resolveSampling(opts, defaults, model.contextLength - ids.length + 1);
 
+  // The cache's common prefix with the prompt is kept; at least the last prompt id is run again for its logits.
+  const reused = Math.min(sequence.commonPrefix(ids), ids.length - 1);
   const stats: GenerateStats = {
     promptTokens: ids.length,
+    reusedTokens: reused,
     generatedTokens: 0,
     ttftMs: 0,
     prefillTokPerS: 0,
     decodeTokPerS: 0,
     stopReason: 'cancelled',
+    sampling: used,
   };
-  if (signal?.aborted) return stats;
+  if (signal?.aborted) return { ...stats, reusedTokens: 0 };
 
-  const rng = new Mulberry32(opts.seed);
+  const rng = new Mulberry32(used.seed);
+  const penalty = used.repetitionPenalty === 1 ? undefined : { penalty: used.repetitionPenalty, seen: sequence.seen };
   const params = (): SamplingParams => ({
-    temperature: opts.temperature,
-    topK: opts.topK,
-    topP: opts.topP,
+    temperature: used.temperature,
+    topK: used.topK,
+    topP: used.topP,
     u: rng.nextUniform(),
+    repetitionPenalty: penalty,
   });
-  const eos = new Set(tokenizer.eosIds);
+  const eos = new Set(defaults.eosIds);
   const decoder = new StreamDecoder(tokenizer);
-  const stops = new StopStringFilter(opts.stop);
+  const stops = new StopStringFilter(opts.stop ?? []);
 
-  model.reset();
+  if (reused === 0) model.reset();
+  sequence.truncate(reused);
+  const fresh = ids.slice(reused);
+  // The sequence holds the whole prompt while the first token is sampled (the repetition penalty reads it).
+  sequence.push(fresh);
   const prefillStart = now();
   let next: number;
   try {
-    next = await model.prefill(ids, 0, params(), signal);
+    next = await model.prefill(fresh, reused, params(), signal);
   } catch (e) {
-    if (signal?.aborted) return stats; // stopped during the prefill: 'cancelled', nothing generated
+    if (signal?.aborted) {
+      // Stopped during the prefill: 'cancelled', nothing generated. Positions before `reused` were not written.
+      sequence.truncate(reused);
+      return stats;
+    }
+    sequence.clear();
     throw e;
   }
   const firstAt = now();
   stats.generatedTokens = 1;
   stats.ttftMs = firstAt - t0;
-  stats.prefillTokPerS = rate(ids.length, firstAt - prefillStart);
+  stats.prefillTokPerS = rate(fresh.length, firstAt - prefillStart);
 
   let steps = 0;
   let reason: GenerateStats['stopReason'];
-  // With queueStep, the step after `next` is already running while `next` is looked at (one step ahead); when the
-  // text stops there, that step's id is never used (its promise is dropped after the GPU finishes it).
+  // With queueStep (and no repetition penalty), the step after `next` is already running while `next` is looked at
+  // (one step ahead); when the text stops there, that step's id is never used (its promise is dropped after the GPU
+  // finishes it) and the cache position it wrote is past what `sequence` says the cache holds.
+  const queued = model.queueStep && !penalty ? model.queueStep.bind(model) : null;
   let ahead: Promise<number> | null = null;
-  const drop = () => void ahead?.catch(() => {});
   try {
     for (;;) {
       if (eos.has(next)) {
@@ -111,7 +147,13 @@ export async function generate(
         reason = 'stop-string';
         break;
       }
-      if (stats.generatedTokens >= opts.maxTokens) {
+      // `next` would go in at the position after the prompt and the ids generated before it.
+      const pos = ids.length + stats.generatedTokens - 1;
+      if (pos >= model.contextLength) {
+        reason = 'context-full';
+        break;
+      }
+      if (stats.generatedTokens >= used.maxTokens) {
         reason = 'max-tokens';
         break;
       }
@@ -119,26 +161,26 @@ export async function generate(
         reason = 'cancelled';
         break;
       }
-      // `next` goes in at the position after the prompt and the ids generated before it.
-      const pos = ids.length + stats.generatedTokens - 1;
-      if (pos >= model.contextLength) {
-        reason = 'context-full';
-        break;
-      }
-      if (model.queueStep) {
-        // `next` is on the GPU already (the previous forward sampled it): queue its step if not yet, and the one after it
-        const current = ahead ?? model.queueStep(pos, params());
-        const more = pos + 1 < model.contextLength && stats.generatedTokens + 1 < opts.maxTokens;
-        ahead = more ? model.queueStep(pos + 1, params()) : null;
-        next = await current;
-      } else {
-        next = await model.step(next, pos, params());
+      sequence.push([next]);
+      try {
+        if (queued) {
+          // `next` is on the GPU already (the previous forward sampled it): queue its step if not yet, and the next
+          const current = ahead ?? queued(pos, params());
+          const more = pos + 1 < model.contextLength && stats.generatedTokens + 1 < used.maxTokens;
+          ahead = more ? queued(pos + 1, params()) : null;
+          next = await current;
+        } else {
+          next = await model.step(next, pos, params());
+        }
+      } catch (e) {
+        sequence.clear();
+        throw e;
       }
       stats.generatedTokens++;
       steps++;
     }
   } finally {
-    drop();
+    void ahead?.catch(() => {});
   }
   stats.decodeTokPerS = rate(steps, now() - firstAt);
 
@@ -152,79 +194,6 @@ export async function generate(
   }
   stats.stopReason = reason;
   return stats;
-}
-
-/**
- * Chat mode renders the prompt as one user message through the chat template; a model without one gets it plain.
- * Work is bounded by the context, not by the prompt: a text longer than the context could hold is refused before it is
- * rendered or tokenized (promptCharLimit), the template's render is bounded (chat-template.ts), and the rendered text
- * is counted in pieces, stopping as soon as it is certainly too long (tooManyTokens); only a text that may fit is
- * tokenized whole, and its exact length checked.
- */
-function encodePrompt(tokenizer: Tokenizer, prompt: string, chat: boolean, contextLength: number): number[] {
-  if (chat && tokenizer.chatTemplateError !== null) {
-    throw new EngineError('unsupported', `the model's chat template cannot be read: ${tokenizer.chatTemplateError}`, {
-      setting: 'chat_template',
-    });
-  }
-  const maxChars = promptCharLimit(tokenizer, contextLength);
-  if (prompt.length > maxChars) throw tooLong(`${prompt.length} characters`, contextLength, { promptChars: prompt.length });
-  const templated = chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { limits: { maxChars } }) : null;
-  const text = templated ?? prompt;
-  if (text.length > maxChars) throw tooLong(`${text.length} characters`, contextLength, { promptChars: text.length });
-  // The template writes its own BOS (as transformers' apply_chat_template does), so none is added again.
-  const addSpecialTokens = templated === null;
-  const counted = tooManyTokens(tokenizer, text, contextLength);
-  if (counted !== null) throw tooLong(`more than ${counted} tokens`, contextLength, { promptTokensAtLeast: counted });
-  const ids = tokenizer.encode(text, { addSpecialTokens });
-  if (ids.length > contextLength) throw tooLong(`${ids.length} tokens`, contextLength, { promptTokens: ids.length });
-  return ids;
-}
-
-/** Characters per token the prompt bound allows at most, whatever the vocabulary claims (a hostile one may hold a huge token). */
-const MAX_CHARS_PER_TOKEN = 1024;
-
-/**
- * The most characters a prompt of `contextLength` tokens can have (twice over, for what normalizers remove; a prompt
- * averaging more than MAX_CHARS_PER_TOKEN characters a token is not one a real vocabulary makes).
- */
-export function promptCharLimit(tokenizer: Pick<Tokenizer, 'maxTokenChars'>, contextLength: number): number {
-  return 2 * contextLength * Math.min(tokenizer.maxTokenChars, MAX_CHARS_PER_TOKEN) + 4096;
-}
-
-function tooLong(what: string, contextLength: number, details: Record<string, number>): EngineError {
-  return new EngineError('bad-input', `the prompt is ${what}, more than the ${contextLength} tokens the context holds`, {
-    setting: 'prompt',
-    contextLength,
-    ...details,
-  });
-}
-
-/** Characters tokenized at a time while counting. */
-const COUNT_PIECE_CHARS = 16_384;
-
-/**
- * Counts the tokens of `text` a piece at a time (pieces end at whitespace, so words are not cut) and returns the count
- * so far as soon as it is certainly more than `limit` (each cut may change the count by a few tokens, allowed for);
- * null when the whole text was counted without passing it. Costs about `limit` tokens of work, whatever the text.
- */
-export function tooManyTokens(tokenizer: Pick<Tokenizer, 'encode'>, text: string, limit: number): number | null {
-  if (text.length <= COUNT_PIECE_CHARS) return null; // small enough to tokenize whole
-  let count = 0;
-  let pieces = 0;
-  for (let pos = 0; pos < text.length; ) {
-    let end = Math.min(text.length, pos + COUNT_PIECE_CHARS);
-    if (end < text.length) {
-      const ws = Math.max(text.lastIndexOf(' ', end), text.lastIndexOf('\n', end));
-      if (ws > pos + COUNT_PIECE_CHARS / 2) end = ws;
-      else if (/[\uD800-\uDBFF]/.test(text[end - 1])) end--; // never between the halves of a surrogate pair
-    }
-    count += tokenizer.encode(text.slice(pos, end), { addSpecialTokens: false }).length;
-    pieces++;
-    pos = end;
-    if (count > limit + 8 * pieces) return count - 8 * pieces;
-  }
-  return null;
 }
 
 function rate(tokens: number, ms: number): number {

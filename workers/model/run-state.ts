@@ -5,6 +5,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup, LedgerCategory } from '../gpu/ledger.ts';
 import { attentionScratchBytes } from '../kernels/attention.ts';
 import type { KvCacheBuffer } from '../kernels/matvec-io.ts';
+import { tokenSetBytes } from '../kernels/repetition-penalty.ts';
 import { ropeTable } from '../kernels/rope.ts';
 import { ropeAttentionFactor, ropeInverseFrequencies } from './rope-config.ts';
 import { STEP_UNIFORM_BYTES } from '../kernels/step.ts';
@@ -30,6 +31,7 @@ export interface RunState {
   logits: GPUBuffer; // f32 [vocab] logits of the last position
   logitsAll: GPUBuffer | null; // f32 [maxTokens, vocab] logits of every position (verification only)
   ropeTables: GPUBuffer[]; // per Config.ropes entry f32 [context, rotaryDims / 2, 2] (cos, sin) per position and frequency
+  penalized: GPUBuffer; // u32 [ceil(vocab / 32)] the repetition penalty's ids (a bitset: TokenSet's GPU copy)
   sampled: GPUBuffer; // u32 [1] the sampled token id: read back, and the input of a GPU-fed decode step
   step: GPUBuffer; // uniform Step {tokens, pos, kv_len, row 0} of this forward
   lastStep: GPUBuffer; // uniform Step {1, pos + tokens - 1, kv_len, row tokens - 1}: the last position (lm_head)
@@ -94,6 +96,7 @@ export function createRunState(ctx: GpuContext, group: BufferGroup, c: Config, c
     logits: buf('logits', c.vocabSize * 4),
     logitsAll: allLogits ? buf('logitsAll', maxTokens * c.vocabSize * 4) : null,
     ropeTables,
+    penalized: buf('penalized', tokenSetBytes(c.vocabSize)),
     sampled: buf('sampled', 4),
     step: uniform('step'),
     lastStep: uniform('lastStep'),

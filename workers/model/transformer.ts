@@ -19,6 +19,7 @@ import { perDevice } from '../kernels/kernel-cache.ts';
 import type { MatVecNorm } from '../kernels/matvec-io.ts';
 import { RmsNorm, type RmsNormBinding } from '../kernels/rmsnorm.ts';
 import { fusedQkvSource, Rope, type RopeBinding } from '../kernels/rope.ts';
+import { RepetitionPenalty, type RepetitionPenaltyBinding } from '../kernels/repetition-penalty.ts';
 import { Sampler, type SampleBinding, type SamplingParams } from '../kernels/sample.ts';
 import { writeStep } from '../kernels/step.ts';
 import { EngineError } from '../errors.ts';
@@ -49,6 +50,7 @@ class ModelKernels {
   readonly attention: Attention;
   readonly finalLogits: FinalLogits;
   readonly sampler: Sampler;
+  readonly penalty: RepetitionPenalty;
 
   static for(ctx: GpuContext): ModelKernels {
     return perDevice(ctx, 'transformer', (c) => new ModelKernels(c));
@@ -61,6 +63,7 @@ class ModelKernels {
     this.attention = new Attention(ctx);
     this.finalLogits = new FinalLogits(ctx);
     this.sampler = new Sampler(ctx);
+    this.penalty = new RepetitionPenalty(ctx);
   }
 }
 
@@ -90,6 +93,7 @@ interface Bindings {
   /** The logits' scale / soft cap (Granite, Gemma 2) on the last row and on every row; null where the recipe has none. */
   finalLast: FinalLogitsBinding | null;
   finalAll: FinalLogitsBinding | null;
+  penalty: RepetitionPenaltyBinding;
   sample: SampleBinding;
 }
 
@@ -116,6 +120,8 @@ export class Transformer implements TokenModel {
   private readonly readbacks: GPUBuffer[] = [];
   /** s.sampled holds the id the last forward sampled (what a GPU-fed step reads). */
   private sampledValid = false;
+  /** The next forward's sampling penalises the ids in s.penalized (a repetition penalty other than 1). */
+  private penalize = false;
   /** Counts each forward's dispatches and passes; bench decode --profile turns its kernel timing on. */
   readonly recorder: PassRecorder;
   /** The last forward's counts and CPU times. */
@@ -235,6 +241,7 @@ export class Transformer implements TokenModel {
       finalLast: finalLogits ? kernels.finalLogits.bind('last', s.logits, c.vocabSize, c.logitsScale, c.finalSoftcap, s.lastStep, group) : null,
       finalAll:
         finalLogits && s.logitsAll ? kernels.finalLogits.bind('all', s.logitsAll, c.vocabSize, c.logitsScale, c.finalSoftcap, s.step, group) : null,
+      penalty: kernels.penalty.bind('last', s.logits, 0, c.vocabSize, s.penalized, group),
       sample: kernels.sampler.bind('last', s.logits, 0, c.vocabSize, s.sampled, group),
     };
   }
@@ -309,6 +316,8 @@ export class Transformer implements TokenModel {
       // the classifier on the last position through the final norm, then sampling on the GPU: one u32 comes back
       w.lmHead.encode(pass, b.lmHeadLast, 1);
       if (b.finalLast) this.kernels.finalLogits.encode(pass, b.finalLast, 1);
+      // the repetition penalty on the logits of the ids so far, then sampling
+      if (this.penalize) this.kernels.penalty.encode(pass, b.penalty);
       this.kernels.sampler.encode(pass, b.sample);
     }
     pass.end();
@@ -342,6 +351,17 @@ export class Transformer implements TokenModel {
   /** The KV cache needs no clearing: a position is always written before it is read. */
   reset(): void {}
 
+  /** The sampler's settings for the next sampled token, and the repetition penalty's ids when it is on. */
+  private setSampling(sample: SamplingParams): void {
+    this.kernels.sampler.setOptions(this.b.sample, sample);
+    const rp = sample.repetitionPenalty;
+    this.penalize = rp !== undefined && rp.penalty !== 1;
+    if (rp && this.penalize) {
+      this.kernels.penalty.setPenalty(this.b.penalty, rp.penalty);
+      this.kernels.penalty.upload(this.b.penalty, rp.seen);
+    }
+  }
+
   /**
    * Runs ids at positions pos .. (chunked by maxTokens) and returns the id sampled from the last position. With
    * `signal`, every PREFILL_YIELD_CHUNKS chunks it waits for the GPU (so the thread takes messages: a stop, an unload)
@@ -349,7 +369,7 @@ export class Transformer implements TokenModel {
    */
   async prefill(ids: readonly number[], pos: number, sample: SamplingParams, signal?: AbortSignal): Promise<number> {
     if (ids.length === 0) throw new EngineError('bad-input', 'prefill of an empty prompt');
-    this.kernels.sampler.setOptions(this.b.sample, sample);
+    this.setSampling(sample);
     const r = this.takeReadback();
     for (let at = 0, n = 0; at < ids.length; at += this.maxTokens, n++) {
       if (signal && n > 0 && n % PREFILL_YIELD_CHUNKS === 0) {
@@ -368,7 +388,7 @@ export class Transformer implements TokenModel {
 
   /** One decode step: token id at position pos; returns the sampled next id (the only readback). */
   async step(id: number, pos: number, sample: SamplingParams): Promise<number> {
-    this.kernels.sampler.setOptions(this.b.sample, sample);
+    this.setSampling(sample);
     this.idsOne[0] = id;
     const r = this.takeReadback();
     this.runChunk(this.idsOne, pos, 'sample', r);
@@ -382,10 +402,36 @@ export class Transformer implements TokenModel {
    */
   queueStep(pos: number, sample: SamplingParams): Promise<number> {
     if (this.recorder.profiling) throw new Error('queueStep: profile with step(), one forward at a time');
-    this.kernels.sampler.setOptions(this.b.sample, sample);
+    // the penalty's ids so far would lack the one this step is fed, which only the GPU knows yet
+    if (sample.repetitionPenalty && sample.repetitionPenalty.penalty !== 1) throw new Error('queueStep: not with a repetition penalty');
+    this.setSampling(sample);
     const r = this.takeReadback();
     this.runChunk(null, pos, 'sample', r);
     return this.readId(r, false);
+  }
+
+  /**
+   * Verification only: the logits the last prefill or step sampled from (the last position's, after the repetition
+   * penalty when it was on), as f32 [vocab].
+   */
+  async lastLogits(): Promise<Float32Array> {
+    const V = this.config.vocabSize;
+    const staging = this.ctx.ledger.createBuffer({
+      label: 'lastLogits.readback',
+      size: V * 4,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      category: 'staging',
+    });
+    try {
+      const enc = this.ctx.device.createCommandEncoder({ label: 'lastLogits.readback' });
+      enc.copyBufferToBuffer(this.s.logits, 0, staging, 0, V * 4);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.unmap();
+      this.ctx.ledger.destroy(staging);
+    }
   }
 
   /**

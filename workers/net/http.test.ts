@@ -6,7 +6,7 @@ import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { probeValidator } from '../cache/validator.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
-import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, readPrefix, streamRange, type RangeReader } from './http.ts';
+import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, readPrefix, requestHeaders, streamRange, type RangeReader } from './http.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
 const SIZE = 300_000;
@@ -339,5 +339,26 @@ describe.each(READERS)('a server that stalls (%s)', (_name, reader) => {
     server.misbehave = { stallAfterBytes: 10_000 };
     const e = await failure(fetchBytes(url, { retries: 0, stallTimeoutMs: 200 }));
     expect(e.details).toMatchObject({ stalled: true, offset: 10_000 });
+  });
+});
+
+describe('hub token', () => {
+  it('goes to https://huggingface.co alone, as Authorization: Bearer, beside the other headers', () => {
+    const o = { hubToken: 'hf_x' };
+    expect(requestHeaders('https://huggingface.co/org/m/resolve/main/config.json', o, { Range: 'bytes=0-1' })).toEqual({
+      Range: 'bytes=0-1',
+      Authorization: 'Bearer hf_x',
+    });
+    for (const url of [
+      'http://huggingface.co/org/m/resolve/main/config.json',
+      'https://huggingface.co.evil.example/org/m/config.json',
+      'https://cdn-lfs.hf.co/repos/ab/cd/file',
+      'https://cas-bridge.xethub.hf.co/xet-bridge-us/file',
+      'https://example.org/?u=https://huggingface.co/',
+      'models/relative/config.json',
+    ]) {
+      expect(requestHeaders(url, o, { Range: 'bytes=0-1' }), url).toEqual({ Range: 'bytes=0-1' });
+    }
+    expect(requestHeaders('https://huggingface.co/org/m/resolve/main/config.json', {})).toEqual({});
   });
 });

@@ -34,6 +34,26 @@ export interface HttpOptions {
    * pins it) and range requests ask for the pinned version (If-Range). Absent: no version is held.
    */
   versions?: FileVersions;
+  /**
+   * A Hugging Face access token: requests to HUB_ORIGIN (and to no other origin) carry it as `Authorization: Bearer`.
+   * The hub's redirects to its CDN lose it on the way, as fetch drops Authorization on a cross-origin redirect.
+   */
+  hubToken?: string;
+}
+
+/** The one origin a hub token is sent to. */
+export const HUB_ORIGIN = 'https://huggingface.co';
+
+/** `headers`, plus `Authorization: Bearer <hubToken>` when the request goes to the hub and a token is given. */
+export function requestHeaders(url: string, opts: Pick<HttpOptions, 'hubToken'>, headers: Record<string, string> = {}): Record<string, string> {
+  if (!opts.hubToken) return headers;
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return headers;
+  }
+  return origin === HUB_ORIGIN ? { ...headers, Authorization: `Bearer ${opts.hubToken}` } : headers;
 }
 
 /** A byte range [start, end) of one file. */
@@ -142,7 +162,8 @@ async function doFetch(url: string, init: RequestInit, opts: HttpOptions): Promi
     // Past the browser's HTTP cache: weights are kept in our own cache (workers/cache), and Chromium's cache, given
     // partial (206) entries, bodies cancelled after a prefix and a server that gzips a file it was asked a range of,
     // has served a whole-file GET a truncated body (vite preview, e2e/flow.spec.ts).
-    return await fetch(url, { ...init, cache: 'no-store', signal: both });
+    const headers = requestHeaders(url, opts, (init.headers ?? {}) as Record<string, string>);
+    return await fetch(url, { ...init, headers, cache: 'no-store', signal: both });
   } catch (e) {
     if (signal?.aborted) throw cancelledError(url);
     if (timer?.signal.aborted) {
