@@ -39,7 +39,7 @@ class ScriptedBackend {
   cancelLoad() {
     this.log.push('cancelLoad');
   }
-  async modelInfo() {
+  async modelInfo(): Promise<ModelInfo | null> {
     return INFO;
   }
   async generate(input: string | readonly ChatMessage[], opts: GenerateOptions, onToken: (e: TokenEvent) => void): Promise<GenerateStats> {
@@ -284,6 +284,23 @@ describe('load, and the engine around completions', () => {
     await engine.load('models/other/');
     expect(inits).toBe(1);
     expect(backend.loads.at(-1)).toMatchObject({ model: 'models/other/' });
+  });
+
+  it('a failed load keeps naming the model that still answers; with none left, model is empty', async () => {
+    const { engine, backend } = await setup();
+    const load = backend.load.bind(backend);
+    backend.load = async (req, onProgress) => {
+      if (req.model === 'models/broken/') throw new EngineError('bad-config', 'config.json: hidden_size is missing');
+      return load(req, onProgress);
+    };
+    await expect(engine.load('models/broken/')).rejects.toMatchObject({ code: 'bad-config' });
+    const kept = await engine.chat.completions.create({ messages });
+    expect(kept.model).toBe('models/tiny/');
+    // the engine holds no model after this failure (e.g. it was unloaded first): nothing is named
+    backend.modelInfo = async () => null;
+    await expect(engine.load('models/broken/')).rejects.toMatchObject({ code: 'bad-config' });
+    backend.modelInfo = async () => INFO;
+    expect((await engine.chat.completions.create({ messages })).model).toBe('');
   });
 
   it('terminate() fails the calls in flight with cancelled; the next call starts again', async () => {

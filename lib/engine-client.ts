@@ -141,6 +141,8 @@ export class LlmEngine {
   private conn: { c: Promise<EngineConnection>; ready: EngineConnection | null; stopped: Promise<never>; stop: () => void } | null = null;
   private gpu: Promise<GpuInfo> | null = null;
   private modelId: string | null = null;
+  /** Counts load() calls: only the latest one says which model answers (an earlier one ends as it is cancelled). */
+  private loads = 0;
   /** Resolves when the generation asked for last has ended: the next one waits for it. */
   private lastGeneration: Promise<void> = Promise.resolve();
 
@@ -229,7 +231,7 @@ export class LlmEngine {
     const req = loadRequest(model, rest, this.baseHref);
     if (signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
     await this.ready();
-    this.modelId = null;
+    const seq = ++this.loads;
     const onAbort = () => void this.call((b) => b.cancelLoad()).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     const attempt = () => this.call((b, conn) => b.load(req, conn.callback((p: LoadProgress) => onProgress?.(p))));
@@ -243,8 +245,17 @@ export class LlmEngine {
         await this.init();
         report = await attempt();
       }
-      this.modelId = model;
+      if (seq === this.loads) this.modelId = model;
       return report;
+    } catch (e) {
+      // A failed or cancelled load keeps the model that worked before it, if the engine still holds one (not after a
+      // device loss): answers go on naming it.
+      if (seq === this.loads) {
+        const previous = this.modelId;
+        const info = await this.modelInfo().catch(() => null);
+        if (seq === this.loads) this.modelId = info ? previous : null;
+      }
+      throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
