@@ -50,6 +50,11 @@ export class QueueBackpressure {
     }
   }
 
+  /** Counts GPU work already submitted (a dispatch over `n` bytes) toward the bound: writes after it wait behind it. */
+  submitted(n: number): void {
+    this.inFlight += n;
+  }
+
   /** Bytes written and not known to be executed. */
   get bytesInFlight(): number {
     return this.inFlight;
