@@ -93,7 +93,7 @@ function hostSampler(ctx: GpuContext, checkpointBytes: number) {
     peak.rssMinusGpu = Math.max(peak.rssMinusGpu, rssMinusGpu);
     const growth = ctx.software ? rssMinusGpu : rss;
     if (baseSmaps && growth >= (atPeak?.growth ?? 0) + 2 ** 20) {
-      atPeak = { growth, smaps: smapsDelta(readSmaps()!, baseSmaps), ledger: ctx.ledger.current - baseLedger, newSpace: newSpace() - baseNewSpace };
+      atPeak = { growth, smaps: smapsDelta(readSmaps()!, baseSmaps), ledger: ctx.ledger.current - baseLedger, newSpace: newSpace() - baseNewSpace, bytesDone };
     }
     peak.jsHeapAndArrayBuffers = Math.max(peak.jsHeapAndArrayBuffers, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
     const i = Math.min(9, Math.floor((bytesDone / Math.max(1, checkpointBytes)) * 10));
@@ -150,6 +150,7 @@ function atPeakBreakdown(p: AtPeak | null, software: boolean, MiB: (b: number) =
   const kinds = Object.fromEntries(SMAPS_KINDS.map((k) => [k, MiB(p.smaps[k])]));
   return {
     growth: MiB(p.growth),
+    atGB: Math.round(p.bytesDone / 1e7) / 100,
     ...kinds,
     ...(software ? { ledger: MiB(p.ledger), gpuBeyondLedger: MiB(p.smaps.gpu - p.ledger) } : {}),
     v8NewSpace: MiB(p.newSpace),
@@ -161,6 +162,7 @@ interface AtPeak {
   smaps: SmapsBytes;
   ledger: number;
   newSpace: number;
+  bytesDone: number;
 }
 
 /** Whether the highest growth in the last five tenths stays within `slackMiB` of the highest in the first five. */
