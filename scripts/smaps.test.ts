@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mappingKind, parseSmaps, smapsDelta } from './smaps.ts';
+import { readFileSync } from 'node:fs';
+import { mappingKind, parseSmaps, readSmaps, SMAPS_KINDS, smapsDelta } from './smaps.ts';
 
 const MiB = 2 ** 20;
 
@@ -39,7 +40,7 @@ describe('smaps', () => {
   });
 
   it('sums resident bytes by kind', () => {
-    const s = parseSmaps(SAMPLE);
+    const s = parseSmaps(Buffer.from(SAMPLE));
     expect(s).toEqual({
       gpu: 40960 * 1024,
       heap: 3072 * 1024,
@@ -51,5 +52,14 @@ describe('smaps', () => {
     });
     expect(smapsDelta(s, { ...s, heap: 1024 * 1024 }).heap).toBe(2048 * 1024);
     expect(smapsDelta(s, s).gpu).toBe(0);
+  });
+
+  it("this process's kinds add up to its resident total (smaps_rollup)", () => {
+    const s = readSmaps()!;
+    const total = SMAPS_KINDS.reduce((a, k) => a + s[k], 0);
+    const rollup = Number(/^Rss:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))![1]) * 1024;
+    expect(Math.abs(total - rollup)).toBeLessThan(4 * MiB);
+    expect(s.file).toBeGreaterThan(MiB); // node's own code
+    expect(s.heap + s.anonSmall + s.anonMedium).toBeGreaterThan(MiB); // V8's heap and malloc
   });
 });
