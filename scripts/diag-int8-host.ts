@@ -2,7 +2,7 @@
 // Loads a checkpoint (served from a child process) with a per-tensor transform variant and samples rss − ledger after
 // every tensor, then prints the growth, its slope per GB of checkpoint, and where the process's resident pages grew
 // (/proc/self/smaps: [heap], small anonymous mappings (V8's 256 KiB heap pages among them), larger ones (thread
-// arenas), files (libLLVM's code once a shader compiles), and lavapipe's "allocation fd" memfds: the GPU buffers).
+// arenas), files (code first run: dawn.node's and lavapipe's once a compute pass runs), and lavapipe's "allocation fd" memfds: the GPU buffers).
 //   VK_ICD_FILENAMES=…lvp_icd.json node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs \
 //     scripts/diag-int8-host.ts <dir> --variant int8 [--reader thread] [--warm] [--rows N] [--maps]
 // Variants: none (the tensors stay fp16), int8 (int8WeightTransform as the app runs it: its scratch), gc (int8, and a

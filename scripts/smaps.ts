@@ -5,7 +5,7 @@
 //   anonSmall:  anonymous mappings under 1 MiB: V8's heap pages (256 KiB each) and other small mappings
 //   anonMedium: anonymous mappings of 1–64 MiB: other threads' malloc arenas, V8's larger spaces
 //   anonLarge:  anonymous mappings of 64 MiB or more
-//   file:       file-backed mappings (code: libLLVM once a shader compiles, node, dawn.node)
+//   file:       file-backed mappings (code: node, dawn.node, lavapipe, libLLVM as each is first run)
 //   other:      the rest ([stack], other memfds, …)
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 
