@@ -3,6 +3,7 @@
 // does not share the JavaScript thread with the load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createInterface } from 'node:readline';
 import { LOAD_STRATEGIES, type LoadStrategy } from '../workers/api.ts';
 import { benchCache } from './bench-cache.ts';
@@ -20,6 +21,7 @@ import { openModelSource } from '../workers/load/source.ts';
 import { DEFAULT_STREAM_OPTIONS, planRequests } from '../workers/load/stream.ts';
 import type { RangeReader } from '../workers/net/http.ts';
 import { threadRangeReader, type ThreadReader } from '../workers/net/thread-reader.ts';
+import { readSmaps, SMAPS_KINDS, smapsDelta, type SmapsBytes } from './smaps.ts';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -65,7 +67,9 @@ async function rawFetch(plan: { url: string; range: ByteRange }[], whole: boolea
  * Host memory beside the loader's own rss sampling: rss minus GPU buffers (CPU adapters) and JS-side bytes, with
  * the growth profile over the load: the highest growth in each tenth of the checkpoint's bytes (sampled on every
  * ledger change, every 10 ms and every progress report), and its slope over the second half in MiB per GB, where a
- * cost per tensor shows as a steady climb while fixed costs (pipelines, thread pools, chunks) are paid early.
+ * cost per tensor shows as a steady climb while fixed costs (pipelines, thread pools, chunks) are paid early. On Linux,
+ * where the peak is: the growth of each kind of resident mapping (smaps.ts) at the sample that set it (read again
+ * whenever the peak has grown by 1 MiB), and on a CPU adapter the GPU memory beyond the ledger (Dawn's own buffers).
  */
 function hostSampler(ctx: GpuContext, checkpointBytes: number) {
   const base = process.memoryUsage();
@@ -74,12 +78,23 @@ function hostSampler(ctx: GpuContext, checkpointBytes: number) {
   // the host side: rss minus the ledger on CPU adapters (GPU buffers live in this process), rss itself on a GPU
   const tenths = new Array<number>(10).fill(-Infinity);
   let bytesDone = 0;
+  const baseSmaps = readSmaps();
+  const baseLedger = ctx.ledger.current;
+  // V8's young generation (new space), committed: grown by garbage made at a high rate (README, "Host memory of
+  // streamed-int8"); its pages are among the small anonymous mappings
+  const newSpace = () => getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
+  const baseNewSpace = newSpace();
+  let atPeak: AtPeak | null = null;
   const sample = () => {
     const m = process.memoryUsage();
     const rss = m.rss - base.rss;
     const rssMinusGpu = m.rss - ctx.ledger.current - baseRssMinusGpu;
     peak.rss = Math.max(peak.rss, rss);
     peak.rssMinusGpu = Math.max(peak.rssMinusGpu, rssMinusGpu);
+    const growth = ctx.software ? rssMinusGpu : rss;
+    if (baseSmaps && growth >= (atPeak?.growth ?? 0) + 2 ** 20) {
+      atPeak = { growth, smaps: smapsDelta(readSmaps()!, baseSmaps), ledger: ctx.ledger.current - baseLedger, newSpace: newSpace() - baseNewSpace, bytesDone };
+    }
     peak.jsHeapAndArrayBuffers = Math.max(peak.jsHeapAndArrayBuffers, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
     const i = Math.min(9, Math.floor((bytesDone / Math.max(1, checkpointBytes)) * 10));
     tenths[i] = Math.max(tenths[i], ctx.software ? rssMinusGpu : rss);
@@ -119,9 +134,35 @@ function hostSampler(ctx: GpuContext, checkpointBytes: number) {
         },
         /** the highest growth (MiB) in each tenth of the bytes read */
         tenthsMiB: tenths.map((v) => (Number.isFinite(v) ? MiB(v) : null)),
+        /** Linux: growth (MiB) of each kind of resident mapping when the peak was last raised by 1 MiB (smaps.ts) */
+        atPeakMiB: atPeakBreakdown(atPeak, ctx.software, MiB),
       };
     },
   };
+}
+
+/**
+ * The smaps growth at the peak by kind; on a CPU adapter (its GPU buffers in this process) the GPU mappings' growth
+ * beside the ledger's, and their difference: Dawn's own buffers (upload staging) and memory it has not let go yet.
+ */
+function atPeakBreakdown(p: AtPeak | null, software: boolean, MiB: (b: number) => number) {
+  if (!p) return null;
+  const kinds = Object.fromEntries(SMAPS_KINDS.map((k) => [k, MiB(p.smaps[k])]));
+  return {
+    growth: MiB(p.growth),
+    atGB: Math.round(p.bytesDone / 1e7) / 100,
+    ...kinds,
+    ...(software ? { ledger: MiB(p.ledger), gpuBeyondLedger: MiB(p.smaps.gpu - p.ledger) } : {}),
+    v8NewSpace: MiB(p.newSpace),
+  };
+}
+
+interface AtPeak {
+  growth: number;
+  smaps: SmapsBytes;
+  ledger: number;
+  newSpace: number;
+  bytesDone: number;
 }
 
 /** Whether the highest growth in the last five tenths stays within `slackMiB` of the highest in the first five. */

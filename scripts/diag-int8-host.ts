@@ -2,7 +2,7 @@
 // Loads a checkpoint (served from a child process) with a per-tensor transform variant and samples rss − ledger after
 // every tensor, then prints the growth, its slope per GB of checkpoint, and where the process's resident pages grew
 // (/proc/self/smaps: [heap], small anonymous mappings (V8's 256 KiB heap pages among them), larger ones (thread
-// arenas), files (libLLVM's code once a shader compiles), and lavapipe's "allocation fd" memfds: the GPU buffers).
+// arenas), files (code first run: dawn.node's and lavapipe's once a compute pass runs), and lavapipe's "allocation fd" memfds: the GPU buffers).
 //   VK_ICD_FILENAMES=…lvp_icd.json node --expose-gc --import tsx --import ./scripts/raw-hooks.mjs \
 //     scripts/diag-int8-host.ts <dir> --variant int8 [--reader thread] [--warm] [--rows N] [--maps]
 // Variants: none (the tensors stay fp16), int8 (int8WeightTransform as the app runs it: its scratch), gc (int8, and a
@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseCliOrExit } from './cli.ts';
 import { DIAG_INT8_HOST } from './cli-specs.ts';
+import { readSmaps, smapsDelta, SMAPS_KINDS, type SmapsBytes } from './smaps.ts';
 import type { BufferGroup } from '../workers/gpu/ledger.ts';
 import type { TensorTransform } from '../workers/load/tensor-sink.ts';
 
@@ -60,28 +61,16 @@ if (cli.warm) {
   for (const f of map.files) for (const range of planRequests(f.tensors, DEFAULT_STREAM_OPTIONS)) await read(f.url, range, {}, () => {});
 }
 
-/** Resident KiB by kind of mapping. */
-function smaps(): Record<string, number> {
-  const out: Record<string, number> = {};
-  let kind = '';
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const h = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (h) {
-      const size = (parseInt(h[2], 16) - parseInt(h[1], 16)) / 1024;
-      const name = h[3];
-      kind = name ? (name.startsWith("/memfd:") ? name.replace(/ \(deleted\)$/, "") : name.startsWith("/") ? "file" : name) : size >= 65536 ? 'anon≥64M' : size >= 1024 ? 'anon1-64M' : 'anon<1M';
-      continue;
-    }
-    const r = /^Rss:\s+(\d+) kB/.exec(line);
-    if (r) out[kind] = (out[kind] ?? 0) + Number(r[1]);
-  }
-  return out;
-}
 const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 
 globalThis.gc?.();
 const base = process.memoryUsage();
 const baseOut = base.rss - ctx.ledger.current;
+const smaps = (): SmapsBytes => {
+  const s = readSmaps();
+  if (!s) throw new Error('diag-int8-host: /proc/self/smaps is missing (Linux only)');
+  return s;
+};
 const smaps0 = smaps();
 let done = 0;
 const trace: { gb: number; out: number; heap: number; ab: number; ext: number }[] = [];
@@ -90,10 +79,9 @@ let n = 0;
 const sample = () => {
   const m = process.memoryUsage();
   if (cli.rows && n++ % Number(cli.rows) === 0) {
-    const s = smaps();
-    const d = (k: string) => Math.round(((s[k] ?? 0) - (smaps0[k] ?? 0)) / 1024);
-    const gpu = d('/memfd:allocation fd');
-    rows.push(`${(done / 1e9).toFixed(2)} GB: out ${MiB(m.rss - ctx.ledger.current - baseOut)}  memfd−ledger ${gpu - MiB(ctx.ledger.current)}  [heap] ${d('[heap]')}  anon<1M ${d('anon<1M')}  anon1-64M ${d('anon1-64M')}  anon≥64M ${d('anon≥64M')} file ${d('file')} jsheap ${MiB(m.heapUsed - base.heapUsed)}/${MiB(m.heapTotal - base.heapTotal)} ab ${MiB(m.arrayBuffers - base.arrayBuffers)}`);
+    const d = smapsDelta(smaps(), smaps0);
+    const kinds = SMAPS_KINDS.filter((k) => k !== 'gpu').map((k) => `${k} ${MiB(d[k])}`).join('  ');
+    rows.push(`${(done / 1e9).toFixed(2)} GB: out ${MiB(m.rss - ctx.ledger.current - baseOut)}  gpu−ledger ${MiB(d.gpu - ctx.ledger.current)}  ${kinds}  jsheap ${MiB(m.heapUsed - base.heapUsed)}/${MiB(m.heapTotal - base.heapTotal)} ab ${MiB(m.arrayBuffers - base.arrayBuffers)}`);
   }
   trace.push({
     gb: done / 1e9,
@@ -153,11 +141,7 @@ const fit = (ys: number[], xs: number[]) => {
   }
   return sxy / sxx;
 };
-const delta: Record<string, number> = {};
-for (const k of new Set([...Object.keys(smaps0), ...Object.keys(smaps1)])) {
-  const d = Math.round(((smaps1[k] ?? 0) - (smaps0[k] ?? 0)) / 1024);
-  if (d) delta[k] = d;
-}
+const delta = Object.fromEntries(Object.entries(smapsDelta(smaps1, smaps0)).map(([k, v]) => [k, MiB(v)]));
 console.log(
   JSON.stringify({
     variant,

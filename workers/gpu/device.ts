@@ -2,6 +2,7 @@
 // limits. Runs unchanged in a browser worker (navigator.gpu) and in Node with the `webgpu` package (Dawn).
 import { EngineError } from '../errors.ts';
 import { MemoryLedger } from './ledger.ts';
+import { gpuAwaitForRuntime, type GpuAwait } from './gpu-wait.ts';
 
 export interface AdapterSummary {
   vendor: string;
@@ -48,6 +49,8 @@ export interface GpuContext extends GpuInfo {
   ledger: MemoryLedger;
   /** Resolves when the device is lost, with the reason (never rejects). */
   lost: Promise<GPUDeviceLostInfo>;
+  /** How to wait on a GPU promise with nothing else to do (gpu-wait.ts: paced on dawn.node, plain in a browser). */
+  awaitGpu: GpuAwait;
 }
 
 
@@ -110,6 +113,7 @@ export async function acquireGpu(gpu: GPU | undefined | null, opts: AcquireOptio
     software,
     ledger: new MemoryLedger(device),
     lost: device.lost,
+    awaitGpu: gpuAwaitForRuntime(),
     adapter: {
       vendor: info?.vendor ?? '',
       architecture: info?.architecture ?? '',

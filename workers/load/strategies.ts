@@ -70,7 +70,7 @@ export const STRATEGIES: Record<LoadStrategy, Strategy> = {
  */
 async function loadNaive<T>(run: LoadRun<T>): Promise<void> {
   const { meter } = run;
-  const backpressure = new QueueBackpressure(run.ctx.device.queue, meter, WHOLE_FILE_BACKPRESSURE);
+  const backpressure = new QueueBackpressure(run.ctx.device.queue, meter, WHOLE_FILE_BACKPRESSURE, run.ctx.awaitGpu);
   const held: { url: string; bytes: Uint8Array; tensors: TensorRecord[] }[] = [];
   // Every file is held until the last tensor is converted.
   const releases: (() => void)[] = [];
@@ -92,7 +92,7 @@ async function loadNaive<T>(run: LoadRun<T>): Promise<void> {
 /** One whole file held at a time; each tensor converted here and written in fp16. */
 async function loadFp16<T>(run: LoadRun<T>): Promise<void> {
   const { meter } = run;
-  const backpressure = new QueueBackpressure(run.ctx.device.queue, meter, WHOLE_FILE_BACKPRESSURE);
+  const backpressure = new QueueBackpressure(run.ctx.device.queue, meter, WHOLE_FILE_BACKPRESSURE, run.ctx.awaitGpu);
   run.opts.transform?.begin?.(run.files.flatMap((f) => f.tensors));
   for (const f of run.files) {
     run.at({ file: f.url });
@@ -118,8 +118,8 @@ async function loadStreamed<T>(run: LoadRun<T>): Promise<void> {
   const streamOptions = { ...DEFAULT_STREAM_OPTIONS, ...opts.stream, ...(opts.cache ? { read: opts.cache.reader.streamRange } : {}) };
   const largest = run.files.reduce((a, f) => f.tensors.reduce((b, r) => Math.max(b, r.end - r.start), a), 4);
   const slotBytes = Math.min(streamOptions.chunkBytes, largest);
-  // A fence per staging slot, two outstanding: the writes in flight stay at a few chunks.
-  const backpressure = new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: Math.ceil(slotBytes / 4) * 4, maxFences: 2 });
+  // A submission per staging slot, three in flight at most: the writes in flight stay at a few chunks.
+  const backpressure = new QueueBackpressure(ctx.device.queue, meter, { fenceBytes: Math.ceil(slotBytes / 4) * 4, maxFences: 2 }, ctx.awaitGpu);
   const uploader = new GpuUploader(ctx, run.group, backpressure, { slotBytes });
   const files = opts.cached ? await takeCached(run, opts.cached, backpressure) : run.files;
   opts.transform?.begin?.(files.flatMap((f) => f.tensors));

@@ -125,6 +125,10 @@ export class TensorSink<T> {
       result = await transform(tensor, this.record, this.ctx.group);
       if (result !== tensor) meter.timeSince('quantize', t0); // only the tensors it replaced (quantized)
       else if (this.targeted) throw new Error(`tensor '${this.record.name}': the transform kept the region it lent (target) as the tensor`);
+      // A lent region's transform submits its work over the region without waiting (the scratch's quantize), and the
+      // next tensor's writes queue behind it: counted as the region's bytes, so that the next throttle waits for it
+      // rather than let writes pile up behind it (on lavapipe, Dawn's upload buffers for up to 16 MiB of writes).
+      if (this.targeted) this.ctx.backpressure.submitted(tensor.parts.reduce((a, p) => a + p.rows * tensor.rowWords * 4, 0));
     }
     this.ctx.done(this.record.name, result);
   }
