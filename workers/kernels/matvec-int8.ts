@@ -34,7 +34,7 @@ export class MatVecInt8 {
     opts: MatVecOptions & { dp4a?: boolean } = {},
   ) {
     this.dp4a = (opts.dp4a ?? ctx.features.dot4I8Packed) && ctx.features.dot4I8Packed;
-    this.variant = matvecVariant(ctx, opts);
+    this.variant = matvecVariant(ctx, opts, 4);
     const shared = matvecShared(this.variant);
     const enables = shared.enables.map((e) => `enable ${e};\n`).join('');
     const code = `${enables}${this.dp4a ? dot4Packed : dot4Shifts}\n${shared.source}\n${source}`;

@@ -102,12 +102,16 @@ export function parseMatVecVariant(v: string): MatVecOptions {
   return { lanes: 'workgroup', workgroupSize: Number(m[1]), pairs: Number(m[2]), subgroups: m[3] === 'sg' };
 }
 
-/** The variant for this device: one thread per 2 row pairs on CPU adapters (no barrier: they are slow there; 2 pairs amortize reading x, fastest on lavapipe), a workgroup per 4 pairs on GPUs. */
-export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}): MatVecVariant {
+/**
+ * The variant for this device: on CPU adapters one thread per `threadPairs` row pairs (no barrier: they are slow
+ * there; the pairs amortize reading x — 2 for fp16, fastest on lavapipe; the int8 owner asks 4, since each thread also
+ * quantizes x: kjv-llama int8 decode +15–45 % on lavapipe and SwiftShader against 2), a workgroup per 4 pairs on GPUs.
+ */
+export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}, threadPairs = 2): MatVecVariant {
   const lanes = opts.lanes ?? (ctx.software ? 'thread' : 'workgroup');
   const want = opts.workgroupSize ?? 64;
   const workgroupSize = 1 << Math.floor(Math.log2(Math.min(want, ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX)));
-  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? 2 : 4))));
+  const pairs = Math.max(1, Math.min(MAX_PAIRS, Math.floor(opts.pairs ?? (lanes === 'thread' ? threadPairs : 4))));
   const subgroups = lanes === 'workgroup' && workgroupSize > 1 && (opts.subgroups ?? ctx.features.subgroups) && ctx.features.subgroups;
   return { workgroupSize, lanes, pairs, subgroups };
 }
