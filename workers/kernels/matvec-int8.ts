@@ -11,8 +11,6 @@ import {
   bindMatVec,
   createMatVecPipelines,
   encodeMatVec,
-  matvecConstants,
-  matvecShared,
   matvecVariant,
   type MatVecBinding,
   type MatVecEpilogueKind,
@@ -35,10 +33,13 @@ export class MatVecInt8 {
   ) {
     this.dp4a = (opts.dp4a ?? ctx.features.dot4I8Packed) && ctx.features.dot4I8Packed;
     this.variant = matvecVariant(ctx, opts, 4);
-    const shared = matvecShared(this.variant);
-    const enables = shared.enables.map((e) => `enable ${e};\n`).join('');
-    const code = `${enables}${this.dp4a ? dot4Packed : dot4Shifts}\n${shared.source}\n${source}`;
-    this.pipelines = createMatVecPipelines(ctx, this.dp4a ? 'matvec_int8_dp4a' : 'matvec_int8', code, true, matvecConstants(this.variant));
+    this.pipelines = createMatVecPipelines(ctx, this.variant, {
+      name: this.dp4a ? 'matvec_int8_dp4a' : 'matvec_int8',
+      enables: [],
+      prelude: this.dp4a ? dot4Packed : dot4Shifts,
+      source,
+      scales: true,
+    });
   }
 
   /**

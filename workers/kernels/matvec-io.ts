@@ -116,12 +116,7 @@ export function matvecVariant(ctx: GpuContext, opts: MatVecOptions = {}, threadP
   return { workgroupSize, lanes, pairs, subgroups };
 }
 
-/** Step, the reduce prelude (and its enable directive), activation.wgsl and matvec_io.wgsl: what each kernel puts after its own prelude. */
-export function matvecShared(v: MatVecVariant): { enables: string[]; source: string } {
-  return { enables: v.subgroups ? ['subgroups'] : [], source: withStep(`${v.subgroups ? reduceSubgroup : reduceWorkgroup}\n${activationSource}\n${ioSource}`) };
-}
-
-export function matvecConstants(v: MatVecVariant): Record<string, number> {
+function matvecConstants(v: MatVecVariant): Record<string, number> {
   const lanes = v.lanes === 'workgroup' ? v.workgroupSize : 1;
   return { WG: v.workgroupSize, LANES: lanes, PAIRS: v.pairs, RED: lanes > 1 ? v.workgroupSize : 1 };
 }
@@ -150,13 +145,27 @@ function slots(kind: MatVecEpilogueKind, scales: boolean): [number, GPUBufferBin
 }
 
 /** One pipeline per epilogue from one module (`code`: the kernel with its preludes), each with its own layout. */
-export function createMatVecPipelines(
-  ctx: GpuContext,
-  name: string,
-  code: string,
-  scales: boolean,
-  constants: Record<string, number>,
-): Record<MatVecEpilogueKind, MatVecPipeline> {
+/** What a one-token product's owner adds to the shared parts: its enable directives, its prelude and its own file. */
+export interface MatVecKernel {
+  name: string;
+  enables: string[];
+  /** Put before the shared parts (half2() for fp16, dot4() for int8). */
+  prelude: string;
+  source: string;
+  /** The kernel binds a scales buffer (int8). */
+  scales: boolean;
+}
+
+/**
+ * The kernel's module — its enables and prelude, then what both products share (Step, the variant's reduction,
+ * activation.wgsl, matvec_io.wgsl), then its own file — and a pipeline per epilogue, specialized for the variant.
+ */
+export function createMatVecPipelines(ctx: GpuContext, variant: MatVecVariant, kernel: MatVecKernel): Record<MatVecEpilogueKind, MatVecPipeline> {
+  const { name, scales } = kernel;
+  const enables = [...kernel.enables, ...(variant.subgroups ? ['subgroups'] : [])].map((e) => `enable ${e};\n`).join('');
+  const shared = withStep(`${variant.subgroups ? reduceSubgroup : reduceWorkgroup}\n${activationSource}\n${ioSource}`);
+  const code = `${enables}${kernel.prelude}\n${shared}\n${kernel.source}`;
+  const constants = matvecConstants(variant);
   const { device } = ctx;
   const module = device.createShaderModule({ label: `${name}.module`, code });
   const out = {} as Record<MatVecEpilogueKind, MatVecPipeline>;

@@ -11,8 +11,6 @@ import {
   bindMatVec,
   createMatVecPipelines,
   encodeMatVec,
-  matvecConstants,
-  matvecShared,
   matvecVariant,
   type MatVecBinding,
   type MatVecEpilogueKind,
@@ -34,10 +32,13 @@ export class MatVecF16 {
   ) {
     this.native = (opts.native ?? ctx.features.shaderF16) && ctx.features.shaderF16;
     this.variant = matvecVariant(ctx, opts);
-    const shared = matvecShared(this.variant);
-    const enables = [...(this.native ? ['f16'] : []), ...shared.enables].map((e) => `enable ${e};\n`).join('');
-    const code = `${enables}${this.native ? nativeSource : packedSource}\n${shared.source}\n${source}`;
-    this.pipelines = createMatVecPipelines(ctx, this.native ? 'matvec_f16_native' : 'matvec_f16', code, false, matvecConstants(this.variant));
+    this.pipelines = createMatVecPipelines(ctx, this.variant, {
+      name: this.native ? 'matvec_f16_native' : 'matvec_f16',
+      enables: this.native ? ['f16'] : [],
+      prelude: this.native ? nativeSource : packedSource,
+      source,
+      scales: false,
+    });
   }
 
   /** The product of `weight` (f16x2 [rows, k], rows a multiple of 4 words) with io's x, into io's epilogue. */
