@@ -22,6 +22,8 @@ const zero = (): CategoryBytes => ({ weights: 0, scales: 0, outliers: 0, 'kv-cac
 export class FakeEngine implements EngineApi {
   calls: string[] = [];
   loadError: EngineError | null = null;
+  /** When set, the next load() loses the device (the newest deviceLost() resolves) and throws 'device-lost'. */
+  loseDeviceOnLoad: string | null = null;
   /** When set, load() waits for cancelLoad() and throws 'cancelled'. */
   holdLoad = false;
   tokens = [' of', ' the', ' reign'];
@@ -59,6 +61,7 @@ export class FakeEngine implements EngineApi {
 
   async init(): Promise<GpuInfo> {
     this.calls.push('init');
+    // A new object each time, as each acquisition through a worker is.
     return { adapter: { vendor: 'fake', architecture: 'test', description: '', device: '' } } as unknown as GpuInfo;
   }
 
@@ -79,6 +82,11 @@ export class FakeEngine implements EngineApi {
   async load(req: LoadRequest, onProgress: (p: LoadProgress) => void): Promise<LoadReport> {
     this.calls.push('load');
     this.lastLoad = req;
+    if (this.loseDeviceOnLoad !== null) {
+      this.loseDevice(this.loseDeviceOnLoad);
+      this.loseDeviceOnLoad = null;
+      throw new EngineError('device-lost', 'the GPU device was lost');
+    }
     this.bytes.weights = 3_000_000;
     this.record();
     onProgress({ phase: 'download', bytesDone: 50, bytesTotal: 100, tensorsDone: 1, tensorsTotal: 2, mbPerS: 10, etaS: 1 });

@@ -135,6 +135,9 @@ export const createModelSlice =
           const report = await engine.load(req.model, { ...loadOptions(req, get()), onProgress, signal: abort.signal });
           const info = await engine.modelInfo();
           if (!current()) return;
+          // The device may have been lost since it was connected, and the library acquired a new one for this load.
+          await get().adoptGpu();
+          if (!current()) return;
           get().addRun(req, report);
           // A new model: a new conversation.
           get().newChat();

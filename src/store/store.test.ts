@@ -289,6 +289,22 @@ describe('GPU reconnection', () => {
   });
 });
 
+describe('a device lost during a load', () => {
+  it('shows the device the library acquired for the load, and watches it', async () => {
+    const { store, engine } = await ready();
+    const first = store.getState().gpuInfo;
+    engine.loseDeviceOnLoad = 'unknown: driver reset';
+    await store.getState().load();
+    expect(engine.calls.filter((c) => c === 'init' || c === 'load')).toEqual(['init', 'load', 'init', 'load']);
+    expect(store.getState()).toMatchObject({ gpuStatus: 'ready', gpuError: null, modelStatus: 'loaded', error: null });
+    expect(store.getState().gpuInfo).not.toBe(first);
+    // the new device's loss is shown, as the first one's would be
+    engine.loseDevice('destroyed: test');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(store.getState()).toMatchObject({ gpuStatus: 'lost', modelStatus: 'empty', gpuError: expect.stringMatching(/destroyed: test/) });
+  });
+});
+
 /** localStorage as the app sees it, in memory. */
 function memoryStorage(init: Record<string, string> = {}): StateStorage & { data: Map<string, string> } {
   const data = new Map(Object.entries(init));
