@@ -211,13 +211,23 @@ class StallWatch {
     }
   }
 
-  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /**
+   * The body's next chunk, or null at its end. A cancel fails with 'cancelled'; a stall, or a connection lost (worded
+   * by `lost`), is retryable. `pos` is where the body stands, for the stall's message.
+   */
+  async next(url: string, signal: AbortSignal | undefined, pos: number, lost: (e: unknown) => Promise<EngineError> | EngineError): Promise<Uint8Array | null> {
+    let r: ReadableStreamReadResult<Uint8Array>;
     this.since = performance.now();
     try {
-      return await this.reader.read();
+      r = await this.reader.read();
+    } catch (e) {
+      if (signal?.aborted || isAbort(e)) throw cancelledError(url);
+      throw new RetryableError(await lost(e));
     } finally {
       this.since = null;
     }
+    if (this.stalled) throw new RetryableError(this.error(url, pos));
+    return r.done ? null : r.value;
   }
 
   stop(): void {
@@ -299,17 +309,10 @@ export async function fetchBytes(url: string, opts: HttpOptions = {}, optional =
     let got = 0;
     try {
       for (;;) {
-        let r: ReadableStreamReadResult<Uint8Array>;
-        try {
-          r = await watch.read();
-        } catch (e) {
-          if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
-          throw new RetryableError(await fetchFailure(url, e, { afterResponse: true }));
-        }
-        if (watch.stalled) throw new RetryableError(watch.error(url, got));
-        if (r.done) break;
-        chunks.push(r.value);
-        got += r.value.length;
+        const chunk = await watch.next(url, opts.signal, got, (e) => fetchFailure(url, e, { afterResponse: true }));
+        if (!chunk) break;
+        chunks.push(chunk);
+        got += chunk.length;
         if (got > maxBytes) {
           await reader.cancel().catch(() => {});
           throw tooLarge(url, got, maxBytes);
@@ -552,22 +555,12 @@ async function readRange(
       const reader = res.body.getReader();
       const watch = new StallWatch(reader, stallMs(opts));
       try {
+        const lost = (e: unknown) =>
+          new EngineError('network', `${fileName(url)}: connection lost at byte ${pos} (${(e as Error).message})`, { file: url, offset: pos });
         for (;;) {
-          let r: ReadableStreamReadResult<Uint8Array>;
-          try {
-            r = await watch.read();
-          } catch (e) {
-            if (opts.signal?.aborted || isAbort(e)) throw cancelledError(url);
-            throw new RetryableError(
-              new EngineError('network', `${fileName(url)}: connection lost at byte ${pos} (${(e as Error).message})`, {
-                file: url,
-                offset: pos,
-              }),
-            );
-          }
-          if (watch.stalled) throw new RetryableError(watch.error(url, pos));
-          if (r.done) break;
-          let c = r.value;
+          const chunk = await watch.next(url, opts.signal, pos, lost);
+          if (!chunk) break;
+          let c = chunk;
           if (skip > 0) {
             if (c.length <= skip) {
               skip -= c.length;
@@ -581,7 +574,7 @@ async function readRange(
             progressed();
             const at = pos;
             pos += c.length;
-            const release = host?.hold(r.value.byteLength);
+            const release = host?.hold(chunk.byteLength);
             try {
               await onChunk(c, at);
             } finally {
