@@ -101,6 +101,21 @@ describe('safetensors headers', () => {
     expect(() => parseHeader('f', { w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, 8, 16)).toThrow(/dtype F64/);
     expect(parseHeader('f', { __metadata__: { x: 'y' } }, 8, 8)).toEqual([]);
   });
+
+  it('a dtype named like an Object.prototype key is an unknown dtype, not a size of NaN bytes', () => {
+    for (const dtype of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      let e: unknown;
+      try {
+        parseHeader('f', { w: { dtype, shape: [2], data_offsets: [0, 4] } }, 8, 12);
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).code).toBe('unsupported');
+      expect((e as EngineError).message).toContain(`unknown dtype '${dtype}'`);
+      expect((e as EngineError).details).toMatchObject({ tensor: 'w', dtype });
+    }
+  });
 });
 
 describe('tensor map across shards', () => {

@@ -74,7 +74,7 @@ export function parseHeader(file: string, headerJson: unknown, dataStart: number
     if (typeof info !== 'object' || info === null) throw badFile(file, `tensor '${name}' has no description`, name);
     const { dtype, shape, data_offsets: offsets } = info;
     if (typeof dtype !== 'string') throw badFile(file, `tensor '${name}' has no dtype`, name);
-    if (!(dtype in SUPPORTED_DTYPES)) {
+    if (!Object.hasOwn(SUPPORTED_DTYPES, dtype)) {
       const known = KNOWN_DTYPES.has(dtype) ? `dtype ${dtype}` : `unknown dtype '${dtype}'`;
       throw new EngineError(
         'unsupported',
