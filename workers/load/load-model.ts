@@ -134,7 +134,12 @@ export async function prepareModel(
 }
 
 /** The tokenizer, and the chat_template.jinja it was given (null: none); offline, the stored one. */
-async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: OfflineSource | null): Promise<{ tokenizer: Tokenizer; chatTemplate: string | null }> {
+async function loadTokenizer(
+  source: ModelSource,
+  config: Config,
+  http: HttpOptions,
+  offline: OfflineSource | null,
+): Promise<{ tokenizer: Tokenizer; chatTemplate: string | null }> {
   if (!source.tokenizer) {
     throw new EngineError('bad-file', `${source.baseUrl}tokenizer.json is missing: the model cannot be used without it`, {
       file: `${source.baseUrl}tokenizer.json`,
@@ -150,6 +155,7 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   }
   const tokenizer = Tokenizer.fromJson(source.tokenizer, source.tokenizerConfig, source.generationConfig, {
     chatTemplate: chatTemplate ?? undefined,
+    vocabSize: config.vocabSize,
   });
   return { tokenizer, chatTemplate };
 }
@@ -222,7 +228,7 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
         reasons: plan.reasons,
       });
     }
-    const { tokenizer, chatTemplate } = await loadTokenizer(source, http, offline);
+    const { tokenizer, chatTemplate } = await loadTokenizer(source, prepared.config, http, offline);
     if (opts.beforeAllocate) {
       await opts.beforeAllocate();
       if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
