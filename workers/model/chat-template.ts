@@ -177,7 +177,7 @@ export class ChatTemplate {
     try {
       this.template = new Template(source);
     } catch (e) {
-      if (e instanceof RangeError) throw new Error(`the chat template nests too deeply to parse (${e.message})`);
+      if (e instanceof RangeError) throw new Error(`the chat template nests too deeply to parse (${e.message})`, { cause: e });
       throw e;
     }
   }
