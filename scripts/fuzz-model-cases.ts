@@ -498,6 +498,8 @@ export function fuzzCases(): FuzzCase[] {
     tok('post_processor unknown', (j) => void (j.post_processor = { type: 'Nope' })),
     tok('post_processor bos id past vocab', (j) => JSON.stringify(j).replace(/"ids":\[0\]/g, '"ids":[99999]')),
     tok('decoder unknown', (j) => void (j.decoder = { type: 'Nope' })),
+    tok('normalizer doubling 30 times', (j) => void (j.normalizer = { type: 'Sequence', normalizers: Array(30).fill({ type: 'Replace', pattern: { String: 'e' }, content: 'ee' }) })),
+    tok('decoder doubling 30 times', (j) => void (j.decoder = { type: 'Sequence', decoders: [j.decoder, ...Array(30).fill({ type: 'Replace', pattern: { String: 'e' }, content: 'ee' })] })),
     tok('regex that is catastrophic', (j) => void (j.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false })),
     tok('regex invalid', (j) => void (j.pre_tokenizer = { type: 'Split', pattern: { Regex: '(' }, behavior: 'Isolated', invert: false })),
     { id: 'tokenizer.json/missing', apply: (f) => f.remove('tokenizer.json') },

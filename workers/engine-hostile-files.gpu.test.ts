@@ -13,6 +13,8 @@ const expected: Record<string, { outcome: 'loaded' | 'refused'; code?: string; s
   // another model's tokenizer: loaded, then every prompt failed 'bad-input'
   'tokenizer.json/added_tokens id past vocab': { outcome: 'refused', code: 'bad-file', says: /tokenizer\.json: token "<x>" has id 1000000000, past the model's vocabulary/ },
   'tokenizer.json/model.vocab empty': { outcome: 'refused', code: 'bad-file', says: /vocabulary is empty/ },
+  // Replace rules doubling a character 30 times: the first prompt (or decoded token) grew a billion-fold
+  'tokenizer.json/decoder doubling 30 times': { outcome: 'refused', code: 'bad-file', says: /its decoder's Replace rules can make a text .* times longer/ },
   // generation_config.json out of range: loaded, then every request that left the setting out failed
   'generation_config.json/top_k=-1 (do_sample)': { outcome: 'refused', code: 'bad-config', says: /generation_config\.json: 'top_k' must be/ },
   'generation_config.json/top_p=0 (do_sample)': { outcome: 'refused', code: 'bad-config', says: /generation_config\.json: 'top_p' must be/ },

@@ -71,6 +71,32 @@ describe('Tokenizer on kjv-llama', () => {
     expect(() => Tokenizer.fromJson({ model: { type: 'NoSuchModel' } }, null, null)).toThrow(EngineError);
   });
 
+  it('refuses a normalizer or decoder whose Replace rules grow a text without bound (a billion-fold prompt or token)', () => {
+    const doubling = Array.from({ length: 30 }, () => ({ type: 'Replace', pattern: { String: 'e' }, content: 'ee' }));
+    for (const [part, json] of [
+      ['normalizer', { ...tokenizerJson, normalizer: { type: 'Sequence', normalizers: doubling } }],
+      ['decoder', { ...tokenizerJson, decoder: { type: 'Sequence', decoders: [tokenizerJson.decoder, ...doubling] } }],
+      ['normalizer', { ...tokenizerJson, normalizer: { type: 'Replace', pattern: { String: '' }, content: 'x'.repeat(20) } }],
+    ] as const) {
+      let e: unknown;
+      try {
+        Tokenizer.fromJson(json, tokenizerConfig, generationConfig);
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).details).toEqual({ file: 'tokenizer.json', setting: part });
+      expect((e as EngineError).message).toMatch(new RegExp(`its ${part}'s Replace rules can make a text .* times longer`));
+    }
+    // a SentencePiece-style normalizer and decoder (Llama 2): a character for a character
+    const spm = {
+      ...tokenizerJson,
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    };
+    expect(Tokenizer.fromJson(spm, tokenizerConfig, generationConfig).encode('In the beginning').length).toBeGreaterThan(0);
+  });
+
   it("refuses, naming tokenizer.json and the token, a tokenizer whose ids do not fit the model's vocabulary", () => {
     const refusal = (json: object, vocabSize: number, config: object = tokenizerConfig, generation: object = generationConfig): EngineError => {
       try {

@@ -85,6 +85,16 @@ export class Tokenizer {
     }
     this.template = template;
     this.chatTemplateError = error;
+    for (const part of ['normalizer', 'decoder'] as const) {
+      const growth = textGrowth(tokenizerJson[part]);
+      if (growth > MAX_TEXT_GROWTH) {
+        throw new EngineError(
+          'bad-file',
+          `tokenizer.json: its ${part}'s Replace rules can make a text ${growth.toPrecision(3)} times longer, more than the ${MAX_TEXT_GROWTH} this engine allows`,
+          { file: 'tokenizer.json', setting: part },
+        );
+      }
+    }
     if (opts.vocabSize !== undefined) {
       const ids = producedIds(tokenizerJson);
       if (this.addBosManually) ids.push({ token: this.templateTokens.bos_token ?? 'bos_token', id: this.bosId! });
@@ -175,6 +185,35 @@ function longestToken(json: Json): number {
     }
   }
   return n;
+}
+
+/**
+ * How many times longer a tokenizer.json normalizer or decoder may make a text at most. Real ones replace one
+ * character by another ('▁' for ' ') or shorten; a chain of Replace rules each doubling a character ('e' → 'ee', 30
+ * times) would make a short prompt or one decoded token a billion times longer inside the library, holding the thread.
+ */
+export const MAX_TEXT_GROWTH = 16;
+
+/**
+ * The most a normalizer or decoder of tokenizer.json can multiply a text's length by, from its Replace rules (a
+ * String pattern of n characters replaced by m: m / n; an empty one inserts m at each of the n + 1 places: m + 1; a
+ * Regex may match a single character: m), multiplied along a Sequence. Other steps count as 1 (Prepend / Append add a
+ * constant; Unicode normalization grows a text by a small bounded factor).
+ */
+function textGrowth(step: unknown): number {
+  if (typeof step !== 'object' || step === null) return 1;
+  const s = step as { type?: unknown; normalizers?: unknown; decoders?: unknown; pattern?: unknown; content?: unknown };
+  if (s.type === 'Sequence') {
+    const parts = Array.isArray(s.normalizers) ? s.normalizers : Array.isArray(s.decoders) ? s.decoders : [];
+    return parts.reduce((g: number, p: unknown) => g * textGrowth(p), 1);
+  }
+  if (s.type === 'Replace' && typeof s.content === 'string') {
+    const m = s.content.length;
+    const pattern = s.pattern as { String?: unknown; Regex?: unknown } | undefined;
+    if (typeof pattern?.String === 'string') return pattern.String.length === 0 ? m + 1 : Math.max(1, m / pattern.String.length);
+    return Math.max(1, m);
+  }
+  return 1;
 }
 
 /**
