@@ -11,7 +11,8 @@
 import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GenerateOptions } from '../workers/api.ts';
+import type { GenerateOptions, LoadStrategy } from '../workers/api.ts';
+import { NodeFsBackend } from '../workers/cache/fs.node.ts';
 import { Engine } from '../workers/engine.ts';
 import { EngineError } from '../workers/errors.ts';
 import type { GpuContext } from '../workers/gpu/device.ts';
@@ -62,7 +63,16 @@ function linkCopy(from: string, to: string): void {
  * Runs the cases whose id passes `select` and returns one finding per case (each also given to `log`). Findings with
  * violations broke an invariant.
  */
-export async function fuzzModelFiles(select: (id: string) => boolean, log: (f: Finding) => void = () => {}): Promise<Finding[]> {
+export interface FuzzOptions {
+  /** How each case is loaded (default 'streamed'; the good model always loads streamed). */
+  strategy?: LoadStrategy;
+  /** Load the cases through the byte cache (a fresh directory), as the browser does by default. */
+  cache?: boolean;
+  log?: (f: Finding) => void;
+}
+
+export async function fuzzModelFiles(select: (id: string) => boolean, opts: FuzzOptions = {}): Promise<Finding[]> {
+  const log = opts.log ?? (() => {});
   const root = mkdtempSync(join(tmpdir(), 'fuzz-model-files-'));
   const bases: Record<string, string> = {};
   const base = (name: string, src: string, tokenizerFrom?: string): string => {
@@ -83,13 +93,15 @@ export async function fuzzModelFiles(select: (id: string) => boolean, log: (f: F
   cpSync(KJV, join(root, 'good'), { recursive: true });
 
   const server = await serveDir(root);
-  const engine = new Engine({ gpu: nodeGpu, baseHref: server.url });
+  const cacheBackend = opts.cache ? new NodeFsBackend(join(root, '_cache')) : null;
+  const engine = new Engine({ gpu: nodeGpu, baseHref: server.url, cacheBackend });
   await engine.init();
   const ctx = (engine as unknown as { ctx: GpuContext }).ctx;
   const uncaptured: string[] = [];
   ctx.device.addEventListener('uncapturederror', (ev) => void uncaptured.push((ev as GPUUncapturedErrorEvent).error.message));
   const ledger = async () => (await engine.memory(Infinity)).current;
-  const load = (model: string) => engine.load({ model, strategy: 'streamed', contextLength: 64, cache: 'off' }, () => {});
+  const load = (model: string, strategy: LoadStrategy = 'streamed', cache: 'use' | 'off' = 'off') =>
+    engine.load({ model, strategy, contextLength: 64, cache }, () => {});
   const goodIds = async (): Promise<number[]> => {
     const out: number[] = [];
     await engine.generate(reference.prompts[0].text, greedy, (t) => void out.push(...t.ids));
@@ -131,7 +143,7 @@ export async function fuzzModelFiles(select: (id: string) => boolean, log: (f: F
     let message: string | undefined;
     let generate: string | undefined;
     try {
-      await withTimeout(load(model), CASE_LIMIT_MS, 'the load');
+      await withTimeout(load(model, opts.strategy, opts.cache ? 'use' : 'off'), CASE_LIMIT_MS, 'the load');
       try {
         let text = '';
         const stats = await withTimeout(
