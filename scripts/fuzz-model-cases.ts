@@ -189,6 +189,8 @@ export function fuzzCases(): FuzzCase[] {
     jsonCase('config.json', 'layer_types unknown', (j) => void (j.layer_types = Array(6).fill('linear_attention'))),
     jsonCase('config.json', 'layer_types sliding without window', (j) => void (j.layer_types = Array(6).fill('sliding_attention'))),
     jsonCase('config.json', 'sliding_window=1', (j) => void ((j.layer_types = Array(6).fill('sliding_attention')), (j.sliding_window = 1))),
+    jsonCase('config.json', 'every size at its limit', (j) => void Object.assign(j, { num_hidden_layers: 1024, hidden_size: 1 << 17, num_attention_heads: 1024, num_key_value_heads: 1024, head_dim: 128, intermediate_size: 1 << 20, vocab_size: 1 << 22, max_position_embeddings: 1 << 27 })),
+    jsonCase('config.json', 'every size at its limit, tied', (j) => void Object.assign(j, { num_hidden_layers: 1024, hidden_size: 1 << 17, num_attention_heads: 1024, num_key_value_heads: 1, head_dim: 1024, intermediate_size: 1 << 20, vocab_size: 1 << 22, max_position_embeddings: 1 << 27, tie_word_embeddings: true })),
     jsonCase('config.json', 'rms_norm_eps=1e300', (j) => void (j.rms_norm_eps = 1e300)),
     jsonCase('config.json', 'torch_dtype=int4', (j) => void (j.torch_dtype = 'int4')),
     jsonCase('config.json', 'not an object ([])', () => '[]'),
