@@ -112,6 +112,20 @@ describe.each(READERS)('%s', (_name, reader) => {
     expect((await failure(collect(100, 200, { expectSize: SIZE }))).message).toMatch(/Content-Range/);
   });
 
+  it('refuses a range sent compressed, and hands on none of its bytes', async () => {
+    // gzip of the whole file under the range's Content-Range: decoded, it is the file from byte 0, not from 100 000
+    for (const misbehave of [{ gzip: 'file' as const }, { gzip: 'range' as const }]) {
+      server.misbehave = misbehave;
+      server.log.length = 0;
+      let handed = 0;
+      const e = await failure(read(url, { start: 100_000, end: 120_000 }, { ...fast, expectSize: SIZE }, () => void handed++));
+      expect(handed).toBe(0);
+      expect([e.code, e.details.file]).toEqual(['http', url]);
+      expect(e.message).toMatch(/compressed \(Content-Encoding: gzip\)/);
+      expect(server.log.length).toBe(fast.retries + 1); // each answer refused, retried, then given up
+    }
+  });
+
   it('gives 404 and 403 at once with the status and file', async () => {
     server.misbehave = { statusByPath: { 'blob.bin': 404 } };
     let e = await failure(collect(0, 10));
@@ -142,6 +156,28 @@ describe.each(READERS)('%s', (_name, reader) => {
   it('a connection refused is a network error', async () => {
     const e = await failure(read('http://127.0.0.1:1/x.bin', { start: 0, end: 1 }, fast, () => {}));
     expect(e.code).toBe('network');
+  });
+});
+
+describe('a 206 body longer than its Content-Range', () => {
+  it('is refused before any of it is handed on (a compressed body whose Content-Encoding a browser does not show)', async () => {
+    const real = globalThis.fetch;
+    let calls = 0;
+    // the decoded body of a whole file gzipped under a range's Content-Range: the file from byte 0, in one chunk
+    globalThis.fetch = async () => {
+      calls++;
+      return new Response(data.slice(0, 5000), { status: 206, headers: { 'Content-Range': `bytes 1000-1999/${SIZE}` } });
+    };
+    try {
+      let handed = 0;
+      const e = await failure(streamRange(url, { start: 1000, end: 2000 }, { ...fast, expectSize: SIZE }, () => void handed++));
+      expect(handed).toBe(0);
+      expect([e.code, e.details.file]).toEqual(['http', url]);
+      expect(e.message).toMatch(/more bytes than its Content-Range/);
+      expect(calls).toBe(fast.retries + 1);
+    } finally {
+      globalThis.fetch = real;
+    }
   });
 });
 

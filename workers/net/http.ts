@@ -542,6 +542,20 @@ async function readRange(
             { file: url, status: 206, contentRange: res.headers.get('content-range') },
           );
         }
+        // A coded body (gzip, br) of a range: its Content-Range counts coded bytes, or the server compressed the
+        // whole file under a range's Content-Range; either way the decoded bytes cannot be placed in the file.
+        // (fetch asks for a range with Accept-Encoding: identity.)
+        const coding = res.headers.get('content-encoding');
+        if (coding !== null && !/^\s*identity\s*$/i.test(coding)) {
+          await res.body?.cancel().catch(() => {});
+          throw new RetryableError(
+            new EngineError('http', `${fileName(url)}: the server sent bytes ${pos}-${end - 1} compressed (Content-Encoding: ${coding}), which cannot be placed in the file`, {
+              file: url,
+              status: 206,
+              contentEncoding: coding,
+            }),
+          );
+        }
         if (cr.end < end) {
           if (!allowShort) throw shortFile(url, cr.end, end);
           end = cr.end;
@@ -569,7 +583,11 @@ async function readRange(
             c = c.subarray(skip);
             skip = 0;
           }
-          if (c.length > end - pos) c = c.subarray(0, end - pos);
+          if (c.length > end - pos) {
+            // A 206 body longer than its Content-Range says is not the range it names: nothing of the chunk is used.
+            if (res.status === 206) throw new RetryableError(longerBody(url, pos, end));
+            c = c.subarray(0, end - pos);
+          }
           if (c.length > 0) {
             progressed();
             const at = pos;
@@ -606,6 +624,14 @@ function shortFile(url: string, size: number, want: number): EngineError {
     file: url,
     size,
   });
+}
+
+function longerBody(url: string, pos: number, end: number): EngineError {
+  return new EngineError(
+    'http',
+    `${fileName(url)}: the server sent more bytes than its Content-Range names (past byte ${end - 1}, at byte ${pos}): not the range asked for`,
+    { file: url, offset: pos },
+  );
 }
 
 function truncated(url: string, pos: number, end: number): EngineError {
