@@ -6,7 +6,7 @@ import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { probeValidator } from '../cache/validator.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
-import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, readPrefix, requestHeaders, streamRange, type RangeReader } from './http.ts';
+import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, PROGRESS_RESET_BYTES, readPrefix, requestHeaders, streamRange, type RangeReader } from './http.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
 const SIZE = 300_000;
@@ -89,6 +89,18 @@ describe.each(READERS)('%s', (_name, reader) => {
     expect(retries.length).toBeGreaterThanOrEqual(1);
     // Every retry asks for the bytes not yet delivered, never from the start again.
     for (const l of server.log.slice(1)) expect(Number(/bytes=(\d+)/.exec(l.range!)![1])).toBeGreaterThan(10);
+  });
+
+  it('gives up on a server that cuts every connection after a few bytes, after its retries (not byte by byte)', async () => {
+    server.misbehave = { dropAfterBytes: 1000 };
+    const e = await failure(collect(0, SIZE));
+    expect([e.code, e.details.file]).toEqual(['network', url]);
+    expect(server.log.length).toBe(fast.retries + 1);
+    // a drop after PROGRESS_RESET_BYTES or more is progress: the count starts again, and the range is read whole
+    server.misbehave = { dropAfterBytes: PROGRESS_RESET_BYTES, dropTimes: fast.retries + 1 };
+    server.log.length = 0;
+    expect(await collect(0, SIZE)).toEqual(data);
+    expect(server.log.length).toBe(fast.retries + 2);
   });
 
   it('resumes on a server that ignores Range and drops the connection', async () => {
