@@ -21,60 +21,20 @@ import { ByteCache } from '../workers/cache/store.ts';
 import { EngineError } from '../workers/errors.ts';
 import { FileVersions } from '../workers/net/file-version.ts';
 import { fetchBytes, fetchJson, readPrefix, streamRange, type HttpOptions } from '../workers/net/http.ts';
-import { serveDir, type Misbehaviour, type ServeDirHandle } from '../workers/testing/http-server.ts';
+import { serveDir, type ServeDirHandle } from '../workers/testing/http-server.ts';
+import { drawPerRequest, misbehaviours, rng, THE_SERVERS_WORD } from '../workers/testing/misbehaviour-draws.ts';
 
 const SIZE = 200_003;
 const BLOCK = 32 * 1024;
 const STALL_MS = 300;
 const HTTP: HttpOptions = { retries: 2, backoffMs: 5, stallTimeoutMs: STALL_MS };
-/** Host ArrayBuffer growth an operation may cause: the file (a whole-file GET holds it) and the stream's slack. */
-const MEMORY_BOUND = 8 << 20;
+/**
+ * Host ArrayBuffer growth an operation may cause: the file (a whole-file GET holds it), what fetch and the socket hold
+ * ahead of a slow reader (about 5 MiB, measured), and chunks read but not yet collected.
+ */
+const MEMORY_BOUND = 16 << 20;
 /** A drip drawn is never slower than this, so an honest-but-slow body of the file takes at most SIZE / DRIP s. */
 const DRIP = 40_000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The misbehaviours drawn from, each a function of the random source and the other origin's URL. */
-function misbehaviours(other: string): ((r: () => number) => Misbehaviour)[] {
-  const int = (r: () => number, n: number) => Math.floor(r() * n);
-  return [
-    (r) => ({ contentRangeShift: [-1, 1, 7, -4096][int(r, 4)] }),
-    (r) => ({ contentRangeTotal: [SIZE - 1, SIZE + 1, 2 ** 53, 0][int(r, 4)] }),
-    (r) => ({ contentRange: [null, 'bytes 0-1/*', 'bytes=0-1/10', 'bytes 5-2/200003', 'bytes 0-99999999999999999999/200003', 'garbage', 'bytes */200003'][int(r, 7)] }),
-    () => ({ ignoreRange: true }),
-    (r) => ({ statusByPath: { '': [416, 429, 503, 500, 408][int(r, 5)] }, retryAfter: ['3600', '-5', 'Wed, 21 Oct 2099 07:28:00 GMT', '0', 'soon'][int(r, 5)] }),
-    (r) => ({ truncateAt: int(r, SIZE) }),
-    (r) => ({ dropAfterBytes: int(r, 70_000) }),
-    (r) => ({ extraBytes: r() < 0.4 ? Infinity : 1 + int(r, 100_000) }),
-    (r) => ({ contentLength: ['9007199254740993', String(2 ** 40), '1', '-1', 'abc'][int(r, 5)] }),
-    (r) => ({ gzip: r() < 0.5 ? 'range' : 'file' }),
-    () => ({ etagPerRequest: true }),
-    () => ({ weakEtag: true }),
-    () => ({ noValidators: true }),
-    () => ({ ignoreIfRange: true, etagPerRequest: true }),
-    (r) => ({ redirect: [
-      { location: '/other.bin' },
-      { location: `${other}model.safetensors` },
-      { location: null },
-      { status: 301, location: '/' },
-      { status: 307, location: `${other}config.json` },
-    ][int(r, 5)] }),
-    () => ({ html: true }),
-    (r) => ({ stallAfterBytes: int(r, 50_000) }),
-    () => ({ bytesPerSecond: DRIP }),
-    (r) => ({ hugeHeaderBytes: [20_000, 200_000][int(r, 2)] }),
-    () => ({ hangUpTimes: 1 }),
-  ];
-}
 
 interface Finding {
   seed: number;
@@ -134,7 +94,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const other: ServeDirHandle = await serveDir(otherDir);
   const server: ServeDirHandle = await serveDir(dir);
-  const draws = misbehaviours(other.url);
+  const draws = misbehaviours({ other: other.url, size: SIZE, drip: DRIP });
   const findings: Finding[] = [];
   let ops = 0;
   let failedOps = 0;
@@ -143,14 +103,7 @@ async function main(argv: string[]): Promise<void> {
     const r = rng(seed);
     const drawn = new Map<number, string>();
     server.log.length = 0;
-    server.misbehave = {
-      perRequest: (entry, n) => {
-        if (r() >= p) return undefined;
-        const m: Misbehaviour = { ...draws[Math.floor(r() * draws.length)](r), ...(r() < 0.2 ? draws[Math.floor(r() * draws.length)](r) : {}) };
-        drawn.set(n, JSON.stringify(m, (_, v) => (v === Infinity ? 'Infinity' : v)));
-        return m;
-      },
-    };
+    server.misbehave = { perRequest: drawPerRequest(r, p, draws, drawn) };
     const http: HttpOptions = { ...HTTP, versions: new FileVersions() };
     const base = server.url;
     const cacheDir = mkdtempSync(join(tmpdir(), 'fuzz-cache-'));
@@ -164,10 +117,6 @@ async function main(argv: string[]): Promise<void> {
         requests: server.log.map((e) => ({ path: e.path, range: e.range, status: e.status, bytesSent: e.bytesSent, drawn: drawn.get(e.n ?? 0) })),
       });
     /** Runs one operation and holds it to invariants 1-3; `want` is the bytes it must give when it succeeds. */
-    // What a whole-file answer says the file is, unchecked by anything the client holds (no range, no pinned size yet):
-    // a body longer or shorter than the file, an HTML page, another file redirected to. Such an answer's bytes are
-    // the server's word; only the caller's own checks (JSON, the size from the header read) can refuse them.
-    const theServersWord = /extraBytes|contentLength|truncateAt|html|"redirect"|statusByPath":\{"":416/;
     const check = async (op: string, file: string, want: Uint8Array, run: () => Promise<Uint8Array | null>, memory = MEMORY_BOUND) => {
       ops++;
       const before = server.log.length;
@@ -182,7 +131,7 @@ async function main(argv: string[]): Promise<void> {
         const why = badError(res.error, file);
         if (why) report(op, why);
       } else if (!res.value || !equal(res.value, want)) {
-        const word = server.log.slice(before).some((e) => theServersWord.test(drawn.get(e.n ?? 0) ?? ''));
+        const word = server.log.slice(before).some((e) => THE_SERVERS_WORD.test(drawn.get(e.n ?? 0) ?? ''));
         if (word && (op.startsWith('fetch') || op === 'readPrefix')) return;
         report(op, `succeeded with wrong bytes (${res.value?.length ?? 'null'} bytes, want ${want.length})`);
       }
