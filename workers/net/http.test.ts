@@ -269,6 +269,13 @@ describe('readPrefix and fetchJson', () => {
     const p = await readPrefix(url, SIZE + 100, fast);
     expect(p.bytes.length).toBe(SIZE);
   });
+  it('retries a 416 that names a file size past the start (a glitch), and reads the prefix', async () => {
+    server.misbehave = { perRequest: (_e, n) => (n === 1 ? { statusByPath: { '': 416 }, contentRange: `bytes */${SIZE}` } : undefined) };
+    const p = await readPrefix(url, 1000, fast);
+    expect(p.bytes).toEqual(data.subarray(0, 1000));
+    expect(server.log.map((l) => l.status)).toEqual([416, 206]);
+  });
+
   it('reads a prefix from a server that ignores Range without downloading the file', async () => {
     server.misbehave = { ignoreRange: true };
     const p = await readPrefix(url, 16, fast);

@@ -516,6 +516,16 @@ async function readRange(
       });
       if (res.status === 416 && allowShort) {
         await res.body?.cancel().catch(() => {});
+        // 'bytes */N' tells the file's size: a 416 for a start below it contradicts itself (a glitch), and is retried.
+        const size = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(res.headers.get('content-range') ?? '');
+        if (size && Number(size[1]) > pos) {
+          throw new RetryableError(
+            new EngineError('http', `${fileName(url)}: the server refused bytes ${pos}-${end - 1} (416) of a file it says has ${size[1]} bytes`, {
+              file: url,
+              status: 416,
+            }),
+          );
+        }
         end = pos;
         return;
       }

@@ -52,7 +52,7 @@ export interface Misbehaviour {
   weakEtag?: boolean;
   /** Serve the Range asked for even when If-Range no longer matches (a server that ignores If-Range). */
   ignoreIfRange?: boolean;
-  /** The Content-Range header of a 206 in place of the true one (null: none at all); the body is the right one. */
+  /** The Content-Range header of a 206 in place of the true one (null: none at all; also sent with statusByPath). */
   contentRange?: string | null;
   /** The Content-Length header in place of the true one (a lie); the body is the right one, and the connection closes after it. */
   contentLength?: string;
@@ -151,7 +151,10 @@ export async function serveDir(
     requests.set(own, seen);
     if (m.failFirst && seen <= m.failFirst) return void res.writeHead((entry.status = 503)).end('busy');
     for (const [suffix, status] of Object.entries(m.statusByPath ?? {})) {
-      if (entry.path.endsWith(suffix)) return void res.writeHead((entry.status = status)).end(`status ${status}`);
+      if (entry.path.endsWith(suffix)) {
+        if (m.contentRange) res.setHeader('Content-Range', m.contentRange); // a 416's 'bytes */size'
+        return void res.writeHead((entry.status = status)).end(`status ${status}`);
+      }
     }
     if (m.retryAfter !== undefined) res.removeHeader('Retry-After');
     const file = resolve(base, '.' + decodeURIComponent(entry.path));

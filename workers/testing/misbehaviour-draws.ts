@@ -36,7 +36,7 @@ export function misbehaviours({ other, size, drip }: { other: string; size: numb
     (r) => ({ contentRangeTotal: [size - 1, size + 1, 2 ** 53, 0][int(r, 4)] }),
     (r) => ({ contentRange: [null, 'bytes 0-1/*', 'bytes=0-1/10', `bytes 5-2/${size}`, `bytes 0-99999999999999999999/${size}`, 'garbage', `bytes */${size}`][int(r, 7)] }),
     () => ({ ignoreRange: true }),
-    (r) => ({ statusByPath: { '': [416, 429, 503, 500, 408][int(r, 5)] }, retryAfter: ['3600', '-5', 'Wed, 21 Oct 2099 07:28:00 GMT', '0', 'soon'][int(r, 5)] }),
+    (r) => ({ statusByPath: { '': [416, 429, 503, 500, 408][int(r, 5)] }, contentRange: r() < 0.5 ? `bytes */${size}` : undefined, retryAfter: ['3600', '-5', 'Wed, 21 Oct 2099 07:28:00 GMT', '0', 'soon'][int(r, 5)] }),
     (r) => ({ truncateAt: int(r, size) }),
     (r) => ({ dropAfterBytes: int(r, 70_000) }),
     (r) => ({ extraBytes: r() < 0.4 ? Infinity : 1 + int(r, 100_000) }),
