@@ -139,6 +139,8 @@ describe('loadWeights edge cases', () => {
     ['404 mid-load', { statusByPath: { 'model.safetensors': 404 } }, 'http', /not found/, both],
     ['403', { statusByPath: { 'model.safetensors': 403 } }, 'http', /access denied/, both],
     ['truncated body', { truncateAt: 900_000 }, 'bad-file', /truncated/, both],
+    // a whole-file GET is bounded by the size the header read gave (Infinity: an endless body, never held whole)
+    ['body longer than the file', { extraBytes: 3_000_000 }, 'bad-file', /more than the \d+ such a file may be/, ['fp16', 'naive']],
     // Only range requests carry a Content-Range (fp16 and naive download with one plain GET).
     ['wrong Content-Range', { contentRangeShift: 2 }, 'http', /Content-Range/, ['streamed']],
     ['wrong file size in Content-Range', { contentRangeTotal: 5 }, 'http', /Content-Range/, ['streamed']],

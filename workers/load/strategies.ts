@@ -175,10 +175,13 @@ function checkAbort(signal: AbortSignal | undefined, url: string): void {
   if (signal?.aborted) throw cancelledError(url);
 }
 
-/** One plain GET of a whole file (no Range), checked against the size its header read gave. */
+/**
+ * One plain GET of a whole file (no Range), checked against the size its header read gave: a body longer than that
+ * (a server that sends more, or never ends) is refused once it passes it, never held whole.
+ */
 async function fetchWhole(url: string, size: number, meter: LoadMeter, http: HttpOptions): Promise<Uint8Array> {
   const t = meter.now();
-  const bytes = (await fetchBytes(url, http))!;
+  const bytes = (await fetchBytes(url, http, false, size))!;
   meter.timeSince('network', t);
   meter.fetched(bytes.length);
   if (bytes.length !== size) {

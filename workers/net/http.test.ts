@@ -6,7 +6,7 @@ import { serveDir, type ServeDirHandle } from '../testing/http-server.ts';
 import { EngineError } from '../errors.ts';
 import { probeValidator } from '../cache/validator.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
-import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, readPrefix, requestHeaders, streamRange, type RangeReader } from './http.ts';
+import { fetchBytes, fetchJson, isHtmlDocument, isUnreachable, PROGRESS_RESET_BYTES, readPrefix, requestHeaders, streamRange, type RangeReader } from './http.ts';
 import { threadRangeReader } from './thread-reader.ts';
 
 const SIZE = 300_000;
@@ -91,6 +91,18 @@ describe.each(READERS)('%s', (_name, reader) => {
     for (const l of server.log.slice(1)) expect(Number(/bytes=(\d+)/.exec(l.range!)![1])).toBeGreaterThan(10);
   });
 
+  it('gives up on a server that cuts every connection after a few bytes, after its retries (not byte by byte)', async () => {
+    server.misbehave = { dropAfterBytes: 1000 };
+    const e = await failure(collect(0, SIZE));
+    expect([e.code, e.details.file]).toEqual(['network', url]);
+    expect(server.log.length).toBe(fast.retries + 1);
+    // a drop after PROGRESS_RESET_BYTES or more is progress: the count starts again, and the range is read whole
+    server.misbehave = { dropAfterBytes: PROGRESS_RESET_BYTES, dropTimes: fast.retries + 1 };
+    server.log.length = 0;
+    expect(await collect(0, SIZE)).toEqual(data);
+    expect(server.log.length).toBe(fast.retries + 2);
+  });
+
   it('resumes on a server that ignores Range and drops the connection', async () => {
     server.misbehave = { ignoreRange: true, dropAfterBytes: 100_000, dropTimes: 2 };
     expect(await collect(0, SIZE)).toEqual(data);
@@ -110,6 +122,20 @@ describe.each(READERS)('%s', (_name, reader) => {
     expect(e.message).toMatch(/Content-Range/);
     server.misbehave = { contentRangeTotal: SIZE + 5 };
     expect((await failure(collect(100, 200, { expectSize: SIZE }))).message).toMatch(/Content-Range/);
+  });
+
+  it('refuses a range sent compressed, and hands on none of its bytes', async () => {
+    // gzip of the whole file under the range's Content-Range: decoded, it is the file from byte 0, not from 100 000
+    for (const misbehave of [{ gzip: 'file' as const }, { gzip: 'range' as const }]) {
+      server.misbehave = misbehave;
+      server.log.length = 0;
+      let handed = 0;
+      const e = await failure(read(url, { start: 100_000, end: 120_000 }, { ...fast, expectSize: SIZE }, () => void handed++));
+      expect(handed).toBe(0);
+      expect([e.code, e.details.file]).toEqual(['http', url]);
+      expect(e.message).toMatch(/compressed \(Content-Encoding: gzip\)/);
+      expect(server.log.length).toBe(fast.retries + 1); // each answer refused, retried, then given up
+    }
   });
 
   it('gives 404 and 403 at once with the status and file', async () => {
@@ -142,6 +168,28 @@ describe.each(READERS)('%s', (_name, reader) => {
   it('a connection refused is a network error', async () => {
     const e = await failure(read('http://127.0.0.1:1/x.bin', { start: 0, end: 1 }, fast, () => {}));
     expect(e.code).toBe('network');
+  });
+});
+
+describe('a 206 body longer than its Content-Range', () => {
+  it('is refused before any of it is handed on (a compressed body whose Content-Encoding a browser does not show)', async () => {
+    const real = globalThis.fetch;
+    let calls = 0;
+    // the decoded body of a whole file gzipped under a range's Content-Range: the file from byte 0, in one chunk
+    globalThis.fetch = async () => {
+      calls++;
+      return new Response(data.slice(0, 5000), { status: 206, headers: { 'Content-Range': `bytes 1000-1999/${SIZE}` } });
+    };
+    try {
+      let handed = 0;
+      const e = await failure(streamRange(url, { start: 1000, end: 2000 }, { ...fast, expectSize: SIZE }, () => void handed++));
+      expect(handed).toBe(0);
+      expect([e.code, e.details.file]).toEqual(['http', url]);
+      expect(e.message).toMatch(/more bytes than its Content-Range/);
+      expect(calls).toBe(fast.retries + 1);
+    } finally {
+      globalThis.fetch = real;
+    }
   });
 });
 
@@ -221,6 +269,13 @@ describe('readPrefix and fetchJson', () => {
     const p = await readPrefix(url, SIZE + 100, fast);
     expect(p.bytes.length).toBe(SIZE);
   });
+  it('retries a 416 that names a file size past the start (a glitch), and reads the prefix', async () => {
+    server.misbehave = { perRequest: (_e, n) => (n === 1 ? { statusByPath: { '': 416 }, contentRange: `bytes */${SIZE}` } : undefined) };
+    const p = await readPrefix(url, 1000, fast);
+    expect(p.bytes).toEqual(data.subarray(0, 1000));
+    expect(server.log.map((l) => l.status)).toEqual([416, 206]);
+  });
+
   it('reads a prefix from a server that ignores Range without downloading the file', async () => {
     server.misbehave = { ignoreRange: true };
     const p = await readPrefix(url, 16, fast);

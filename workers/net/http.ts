@@ -11,7 +11,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export interface HttpOptions {
   signal?: AbortSignal;
-  /** Retries without progress before giving up (default 4). A retry that delivers bytes resets the count. */
+  /** Retries without progress before giving up (default 4). An attempt that delivers PROGRESS_RESET_BYTES before it fails resets the count. */
   retries?: number;
   /** First backoff in ms, doubled on every retry without progress (default 250). */
   backoffMs?: number;
@@ -243,24 +243,34 @@ class StallWatch {
   }
 }
 
-/** Runs `attempt` until it succeeds, retrying transient failures with backoff. `progressed` resets the count. */
+/**
+ * Bytes an attempt must deliver before it fails for its failure to reset the retry count: a server that cuts every
+ * connection after a few bytes (or drips them and stalls) is given up after its retries, not retried byte by byte
+ * without end. A real connection that drops does so after far more than this.
+ */
+export const PROGRESS_RESET_BYTES = 64 * 1024;
+
+/**
+ * Runs `attempt` until it succeeds, retrying transient failures with backoff. An attempt that delivered at least
+ * PROGRESS_RESET_BYTES (told through `progress`) before a failure that is not a stall resets the count.
+ */
 async function withRetry<T>(
   url: string,
   opts: HttpOptions,
-  attempt: (progress: () => void) => Promise<T>,
+  attempt: (progress: (bytes: number) => void) => Promise<T>,
   position: () => number = () => 0,
 ): Promise<T> {
   const retries = opts.retries ?? 4;
   let failures = 0;
   for (;;) {
-    let progressed = false;
+    let delivered = 0;
     try {
-      return await attempt(() => (progressed = true));
+      return await attempt((bytes) => (delivered += bytes));
     } catch (e) {
       if (!(e instanceof RetryableError)) throw e;
       // Bytes delivered reset the count, except after a stall: a server that sends a little and stalls again and
       // again is not waited for without end.
-      if (progressed && e.final.details.stalled !== true) failures = 0;
+      if (delivered >= PROGRESS_RESET_BYTES && e.final.details.stalled !== true) failures = 0;
       if (failures >= retries) throw e.final;
       failures++;
       opts.onRetry?.({ url, attempt: failures, at: position(), reason: e.final.message });
@@ -465,7 +475,7 @@ export interface RangeInfo {
  * - 206: Content-Range must start where asked and, when the file size is known (`opts` via `expectSize`), agree with it;
  * - 200 (Range ignored): one sequential streamed read, skipping to `start` and stopping at `end`;
  * - a dropped connection, a body that ends early, a 5xx/429: retry with backoff, resuming at the next byte not yet
- *   delivered (a retry that delivers bytes resets the retry count);
+ *   delivered (an attempt that delivers PROGRESS_RESET_BYTES resets the retry count);
  * - 404/403/other 4xx: EngineError('http') at once; abort: EngineError('cancelled').
  * `onChunk` may be async (backpressure): the next read waits for it. `host`, a load's host-bytes ledger, counts each
  * body chunk while onChunk has it.
@@ -506,6 +516,16 @@ async function readRange(
       });
       if (res.status === 416 && allowShort) {
         await res.body?.cancel().catch(() => {});
+        // 'bytes */N' tells the file's size: a 416 for a start below it contradicts itself (a glitch), and is retried.
+        const size = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(res.headers.get('content-range') ?? '');
+        if (size && Number(size[1]) > pos) {
+          throw new RetryableError(
+            new EngineError('http', `${fileName(url)}: the server refused bytes ${pos}-${end - 1} (416) of a file it says has ${size[1]} bytes`, {
+              file: url,
+              status: 416,
+            }),
+          );
+        }
         end = pos;
         return;
       }
@@ -542,6 +562,20 @@ async function readRange(
             { file: url, status: 206, contentRange: res.headers.get('content-range') },
           );
         }
+        // A coded body (gzip, br) of a range: its Content-Range counts coded bytes, or the server compressed the
+        // whole file under a range's Content-Range; either way the decoded bytes cannot be placed in the file.
+        // (fetch asks for a range with Accept-Encoding: identity.)
+        const coding = res.headers.get('content-encoding');
+        if (coding !== null && !/^\s*identity\s*$/i.test(coding)) {
+          await res.body?.cancel().catch(() => {});
+          throw new RetryableError(
+            new EngineError('http', `${fileName(url)}: the server sent bytes ${pos}-${end - 1} compressed (Content-Encoding: ${coding}), which cannot be placed in the file`, {
+              file: url,
+              status: 206,
+              contentEncoding: coding,
+            }),
+          );
+        }
         if (cr.end < end) {
           if (!allowShort) throw shortFile(url, cr.end, end);
           end = cr.end;
@@ -569,9 +603,13 @@ async function readRange(
             c = c.subarray(skip);
             skip = 0;
           }
-          if (c.length > end - pos) c = c.subarray(0, end - pos);
+          if (c.length > end - pos) {
+            // A 206 body longer than its Content-Range says is not the range it names: nothing of the chunk is used.
+            if (res.status === 206) throw new RetryableError(longerBody(url, pos, end));
+            c = c.subarray(0, end - pos);
+          }
           if (c.length > 0) {
-            progressed();
+            progressed(c.length);
             const at = pos;
             pos += c.length;
             const release = host?.hold(chunk.byteLength);
@@ -606,6 +644,14 @@ function shortFile(url: string, size: number, want: number): EngineError {
     file: url,
     size,
   });
+}
+
+function longerBody(url: string, pos: number, end: number): EngineError {
+  return new EngineError(
+    'http',
+    `${fileName(url)}: the server sent more bytes than its Content-Range names (past byte ${end - 1}, at byte ${pos}): not the range asked for`,
+    { file: url, offset: pos },
+  );
 }
 
 function truncated(url: string, pos: number, end: number): EngineError {
