@@ -79,6 +79,8 @@ describe('describeError', () => {
   it('says what happened for a changed file, a bad config value, a redirect loop, a stall and a removed cache', () => {
     expect(describeError(new EngineError('file-changed', 'x', { file: 'http://h/m/model.safetensors' }), 'load').title).toMatch(/changed on the server.*model\.safetensors/);
     expect(describeError(new EngineError('bad-config', 'x', { setting: 'rope_theta' }), 'load').nextSteps.join(' ')).toMatch(/rope_theta/);
+    expect(describeError(new EngineError('bad-config', 'x', { setting: 'rope_theta' }), 'load').title).toMatch(/config\.json holds a value/);
+    expect(describeError(new EngineError('bad-config', 'x', { file: 'generation_config.json', setting: 'top_k' }), 'load').title).toMatch(/generation_config\.json holds a value/);
     expect(describeError(new EngineError('network', 'x', { redirect: true }), 'load').title).toMatch(/redirects/);
     expect(describeError(new EngineError('network', 'x', { stalled: true }), 'load').title).toMatch(/stopped sending/);
     expect(describeError(new EngineError('storage', 'x', { reason: 'removed' }), 'load').title).toMatch(/cache was removed/);

@@ -187,7 +187,7 @@ function fromCode(code: EngineErrorCode, e: EngineError | null, context: ErrorCo
     }
     case 'bad-config':
       return {
-        title: 'The model’s config.json holds a value it cannot run with',
+        title: `The model’s ${file ? baseName(file) : 'config.json'} holds a value it cannot run with`,
         nextSteps: [`Check the setting named in the detail${typeof e?.details.setting === 'string' ? ` (${e.details.setting})` : ''} against the model’s checkpoint.`],
       };
     case 'file-changed':

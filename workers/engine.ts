@@ -24,7 +24,6 @@ import { acquireGpu, gpuInfo, type GpuContext, type GpuInfo } from './gpu/device
 import type { CategoryBytes, LedgerSample } from './gpu/ledger.ts';
 import { CachedSequence } from './model/cached-sequence.ts';
 import { generate } from './model/generate.ts';
-import { generationDefaults } from './model/generation-config.ts';
 import { disposeModel, loadModel, prepareModel, type LoadedModel } from './load/load-model.ts';
 import { validateGenerateOptions, validateInput, validateLoadRequest } from './validate-request.ts';
 
@@ -196,7 +195,7 @@ export class Engine implements EngineApi {
       this.active = {
         model,
         sequence: new CachedSequence(model.config.vocabSize),
-        defaults: generationDefaults(model.source.generationConfig, model.tokenizer.eosIds),
+        defaults: model.generationDefaults,
       };
       this.lostModel = null;
       return model.report;

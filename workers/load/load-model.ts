@@ -7,7 +7,7 @@
 // keeps the small files (load/offline-source.ts), and when the network cannot be reached at all while opening them (fetch
 // rejects, or no answer within reachTimeoutMs where a copy is kept), it loads from the cache alone, without
 // revalidation, and says so in its report (LoadReport.offline); an HTTP status is never taken for that.
-import type { LoadProgress, LoadReport, LoadRequest, PlanReport } from '../api.ts';
+import type { GenerationDefaults, LoadProgress, LoadReport, LoadRequest, PlanReport } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferGroup } from '../gpu/ledger.ts';
@@ -18,6 +18,7 @@ import type { ByteCache } from '../cache/store.ts';
 import type { Validator } from '../cache/validator.ts';
 import { checkpointTensors } from './checkpoint-layout.ts';
 import { parseConfig, type Config } from '../model/config.ts';
+import { generationDefaults } from '../model/generation-config.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
 import { FileVersions, isFileChanged } from '../net/file-version.ts';
 import { fetchBytes, isHtmlDocument, isUnreachable, type HttpOptions } from '../net/http.ts';
@@ -53,6 +54,8 @@ export interface PreparedModel {
 
 export interface LoadedModel extends PreparedModel {
   tokenizer: Tokenizer;
+  /** generation_config.json's defaults, checked before the load allocates (a bad one fails it by name). */
+  generationDefaults: GenerationDefaults;
   weights: BufferGroup;
   transformer: Transformer;
   report: LoadReport;
@@ -134,7 +137,12 @@ export async function prepareModel(
 }
 
 /** The tokenizer, and the chat_template.jinja it was given (null: none); offline, the stored one. */
-async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: OfflineSource | null): Promise<{ tokenizer: Tokenizer; chatTemplate: string | null }> {
+async function loadTokenizer(
+  source: ModelSource,
+  config: Config,
+  http: HttpOptions,
+  offline: OfflineSource | null,
+): Promise<{ tokenizer: Tokenizer; chatTemplate: string | null }> {
   if (!source.tokenizer) {
     throw new EngineError('bad-file', `${source.baseUrl}tokenizer.json is missing: the model cannot be used without it`, {
       file: `${source.baseUrl}tokenizer.json`,
@@ -150,6 +158,7 @@ async function loadTokenizer(source: ModelSource, http: HttpOptions, offline: Of
   }
   const tokenizer = Tokenizer.fromJson(source.tokenizer, source.tokenizerConfig, source.generationConfig, {
     chatTemplate: chatTemplate ?? undefined,
+    vocabSize: config.vocabSize,
   });
   return { tokenizer, chatTemplate };
 }
@@ -222,7 +231,8 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
         reasons: plan.reasons,
       });
     }
-    const { tokenizer, chatTemplate } = await loadTokenizer(source, http, offline);
+    const { tokenizer, chatTemplate } = await loadTokenizer(source, prepared.config, http, offline);
+    const defaults = generationDefaults(source.generationConfig, tokenizer.eosIds);
     if (opts.beforeAllocate) {
       await opts.beforeAllocate();
       if (opts.signal?.aborted) throw new EngineError('cancelled', 'the load was cancelled');
@@ -255,9 +265,9 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
         throw e;
       }
     }
-    return { prepared, tokenizer, loaded, offline };
+    return { prepared, tokenizer, defaults, loaded, offline };
   };
-  const { prepared, tokenizer, loaded, offline } = cache ? await withLock(modelLockName(baseUrl), underLock, opts.signal) : await underLock();
+  const { prepared, tokenizer, defaults, loaded, offline } = cache ? await withLock(modelLockName(baseUrl), underLock, opts.signal) : await underLock();
   const { plan, config } = prepared;
   let transformer: Transformer | null = null;
   try {
@@ -281,7 +291,7 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
       ...(offline ? { offline: { reason: offline.reason } } : {}),
     };
     opts.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched + report.bytesFromCache, bytesTotal: report.bytesFetched + report.bytesFromCache });
-    return { ...prepared, tokenizer, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };
+    return { ...prepared, tokenizer, generationDefaults: defaults, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };
   } catch (e) {
     transformer?.destroy();
     loaded.group.destroy();

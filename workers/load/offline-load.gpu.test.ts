@@ -4,7 +4,7 @@
 // streamed and streamed-int8 (cached int8 weights). HTTP statuses keep their errors; an online load still revalidates
 // and follows changed files; a cache without the model, or with a block of it gone, fails with the 'offline' error
 // naming the file, and the GPU ledger is back where it was after every failure.
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,19 @@ import type { GpuContext } from '../gpu/device.ts';
 import { nodeGpuContext } from '../gpu/node-gpu.ts';
 import { generate } from '../model/generate.ts';
 import { disposeModel, loadModel, type LoadedModel, type ModelLoadOptions } from './load-model.ts';
+import { safetensorsHeader } from '../../scripts/safetensors-writer.ts';
+
+/** The checkpoint with one more (unused, 4-byte) tensor after its last: another valid version, 4 bytes of data longer. */
+function withExtraTensor(file: Uint8Array): Uint8Array {
+  const n = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))) as Record<string, unknown>;
+  const data = file.subarray(8 + n);
+  const head = safetensorsHeader([], { raw: { ...header, 'extra.weight': { dtype: 'F16', shape: [2], data_offsets: [data.length, data.length + 4] } } });
+  const out = new Uint8Array(head.length + data.length + 4);
+  out.set(head);
+  out.set(data, head.length);
+  return out;
+}
 
 const reference = JSON.parse(readFileSync('../shared/models/kjv-llama/reference.json', 'utf8')) as {
   prompts: { text: string }[];
@@ -145,7 +158,7 @@ describe('offline warm start', () => {
     const file = join(dir, 'kjv-llama', 'model.safetensors');
     const gen = join(dir, 'kjv-llama', 'generation_config.json');
     const genText = readFileSync(gen, 'utf8');
-    const size = statSync(file).size;
+    const original = readFileSync(file);
     try {
       // reachable and unchanged: the probe is sent (revalidation), no report of an offline load
       let at = server.log.length;
@@ -154,8 +167,9 @@ describe('offline warm start', () => {
       expect(warm.report.offline).toBeUndefined();
       expect(server.log.slice(at).filter((r) => r.path.endsWith('model.safetensors')).map((r) => r.range)).toEqual(['bytes=0-1']);
 
-      // the server's files change (new weights: here a longer file; a new generation config)
-      appendFileSync(file, new Uint8Array(3));
+      // the server's files change (new weights: here a longer file, with a tensor more; a new generation config)
+      writeFileSync(file, withExtraTensor(original));
+      const size = statSync(file).size;
       writeFileSync(gen, JSON.stringify({ ...JSON.parse(genText), offline_test: 1 }));
       at = server.log.length;
       const changed = await loadAndGenerate(cache);
@@ -163,7 +177,7 @@ describe('offline warm start', () => {
       expect(changed.report.bytesFetched).toBeGreaterThan(13_000_000);
       expect(changed.source.generationConfig).toMatchObject({ offline_test: 1 });
       const stored = await readStoredSource(cache, base());
-      expect(stored).toMatchObject({ generationConfig: { offline_test: 1 }, weights: { [weightsUrl()]: { size: size + 3 } } });
+      expect(stored).toMatchObject({ generationConfig: { offline_test: 1 }, weights: { [weightsUrl()]: { size } } });
       expect(answered(at).length).toBeGreaterThan(0);
 
       // offline now: the versions the last online load saw
@@ -173,7 +187,7 @@ describe('offline warm start', () => {
       expect(off.source.generationConfig).toMatchObject({ offline_test: 1 });
       expect(off.text).toBe(warm.text);
     } finally {
-      truncateSync(file, size);
+      writeFileSync(file, original);
       writeFileSync(gen, genText);
     }
   });

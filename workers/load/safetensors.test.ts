@@ -32,6 +32,14 @@ beforeEach(() => {
   server.log.length = 0;
 });
 
+/** The file with its header length changed by `delta` (the bytes kept as they are). */
+function headerLengthOff(file: Uint8Array, delta: number): Uint8Array {
+  const out = file.slice();
+  const v = new DataView(out.buffer);
+  v.setBigUint64(0, v.getBigUint64(0, true) + BigInt(delta), true);
+  return out;
+}
+
 const good = [
   { name: 'b.weight', dtype: 'BF16', shape: [4, 3] },
   { name: 'a.weight', dtype: 'F32', shape: [5] },
@@ -85,7 +93,11 @@ describe('safetensors headers', () => {
     ['overlap', concat(safetensorsHeader([], { raw: { x: { dtype: 'F16', shape: [4], data_offsets: [0, 8] }, y: { dtype: 'F16', shape: [2], data_offsets: [4, 8] } } }), new Uint8Array(8)), /'x' and 'y' overlap/, 'bad-file', 'y'],
     ['out of file', safetensorsHeader([], { raw: { w: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } } }), /past the end of the file/, 'bad-file', 'w'],
     ['absurd header length', new Uint8Array([0, 0, 0, 0, 0, 0, 0, 1, 0, 0]), /header length .* not plausible/, 'bad-file'],
-    ['header past the end', concat(new Uint8Array([100, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array(10)), /only 18 bytes/, 'bad-file'],
+    ['header past the end', concat(new Uint8Array([100, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array(10)), /ends at byte 108, past the end of the file \(18 bytes\)/, 'bad-file'],
+    ['a gap between tensors', concat(safetensorsHeader([], { raw: { x: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, y: { dtype: 'F16', shape: [2], data_offsets: [6, 10] } } }), new Uint8Array(10)), /bytes 4–6 of its data belong to no tensor \(before 'y'\)/, 'bad-file', 'y'],
+    ['data not from the first byte', concat(safetensorsHeader([], { raw: { x: { dtype: 'F16', shape: [2], data_offsets: [2, 6] } } }), new Uint8Array(6)), /bytes 0–2 of its data belong to no tensor/, 'bad-file', 'x'],
+    ['bytes after the last tensor', concat(safetensorsFile([{ name: 'w', dtype: 'F16', shape: [2] }]), new Uint8Array(1)), /data ends at byte \d+ but the file has \d+ bytes/, 'bad-file'],
+    ['a header length one short (its JSON still parses: padding)', headerLengthOff(safetensorsFile([{ name: 'w', dtype: 'F16', shape: [4] }]), -1), /data ends at byte \d+ but the file has \d+ bytes/, 'bad-file'],
     ['too short', new Uint8Array(4), /too short/, 'bad-file'],
   ];
   it.each(broken)('refuses %s naming the file and tensor', async (label, bytes, message, code, tensor) => {
@@ -100,6 +112,21 @@ describe('safetensors headers', () => {
   it('parseHeader validates without the network', () => {
     expect(() => parseHeader('f', { w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, 8, 16)).toThrow(/dtype F64/);
     expect(parseHeader('f', { __metadata__: { x: 'y' } }, 8, 8)).toEqual([]);
+  });
+
+  it('a dtype named like an Object.prototype key is an unknown dtype, not a size of NaN bytes', () => {
+    for (const dtype of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      let e: unknown;
+      try {
+        parseHeader('f', { w: { dtype, shape: [2], data_offsets: [0, 4] } }, 8, 12);
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).code).toBe('unsupported');
+      expect((e as EngineError).message).toContain(`unknown dtype '${dtype}'`);
+      expect((e as EngineError).details).toMatchObject({ tensor: 'w', dtype });
+    }
   });
 });
 

@@ -74,7 +74,7 @@ export function parseHeader(file: string, headerJson: unknown, dataStart: number
     if (typeof info !== 'object' || info === null) throw badFile(file, `tensor '${name}' has no description`, name);
     const { dtype, shape, data_offsets: offsets } = info;
     if (typeof dtype !== 'string') throw badFile(file, `tensor '${name}' has no dtype`, name);
-    if (!(dtype in SUPPORTED_DTYPES)) {
+    if (!Object.hasOwn(SUPPORTED_DTYPES, dtype)) {
       const known = KNOWN_DTYPES.has(dtype) ? `dtype ${dtype}` : `unknown dtype '${dtype}'`;
       throw new EngineError(
         'unsupported',
@@ -104,12 +104,27 @@ export function parseHeader(file: string, headerJson: unknown, dataStart: number
     records.push({ name, dtype: dtype as TensorDtype, shape: [...shape], file, start, end });
   }
   records.sort((a, b) => a.start - b.start || a.end - b.end);
-  for (let i = 1; i < records.length; i++) {
-    const prev = records[i - 1];
+  // As the reference implementation (safetensors' Metadata::validate and read_metadata): the tensors' data, in offset
+  // order, covers the data section from its first byte to the end of the file, without overlap, gap or trailing bytes.
+  // So a header length that is off (its JSON still parsing, as padding spaces do) cannot shift every tensor unnoticed.
+  let at = dataStart;
+  for (let i = 0; i < records.length; i++) {
     const cur = records[i];
-    if (cur.start < prev.end) {
-      throw badFile(file, `tensors '${prev.name}' and '${cur.name}' overlap in the file`, cur.name);
+    if (cur.start < at) throw badFile(file, `tensors '${records[i - 1].name}' and '${cur.name}' overlap in the file`, cur.name);
+    if (cur.start > at) {
+      throw badFile(
+        file,
+        `bytes ${at - dataStart}–${cur.start - dataStart} of its data belong to no tensor (before '${cur.name}'): data_offsets must cover the data without gaps`,
+        cur.name,
+      );
     }
+    at = cur.end;
+  }
+  if (fileSize !== null && at !== fileSize) {
+    throw badFile(
+      file,
+      `its tensors' data ends at byte ${at} but the file has ${fileSize} bytes: the header length or the data_offsets are wrong`,
+    );
   }
   return records;
 }
@@ -126,7 +141,7 @@ export async function readSafetensorsHeader(url: string, opts: HttpOptions = {},
   const dataStart = 8 + n;
   const size = first.size;
   if (size !== null && dataStart > size) {
-    throw badFile(url, `the header claims ${n} bytes but the file is only ${size} bytes`);
+    throw badFile(url, `the header claims ${n} bytes, so it ends at byte ${dataStart}, past the end of the file (${size} bytes)`);
   }
   let headerBytes: Uint8Array;
   if (first.bytes.length >= dataStart) {

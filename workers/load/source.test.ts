@@ -126,6 +126,19 @@ describe('shard names from the index stay in the model folder', () => {
       await server.close();
     }
   });
+
+  it('an index whose weight_map is a list is refused by name, not read as tensors named 0, 1, …', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'src-list-'));
+    writeFileSync(join(dir, 'config.json'), '{}');
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: ['model.safetensors'] }));
+    const server = await serveDir(dir);
+    try {
+      const f = await openModelSource(server.url, { retries: 0 }).catch((x: unknown) => x);
+      expect(f).toMatchObject({ code: 'bad-file', message: 'model.safetensors.index.json has no weight_map' });
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('small files are bounded before they are read whole', () => {

@@ -160,7 +160,7 @@ export async function openModelSource(
   let weightMap: Map<string, string> | null = null;
   if (index) {
     const wm = index.weight_map;
-    if (!wm || typeof wm !== 'object') {
+    if (!wm || typeof wm !== 'object' || Array.isArray(wm)) {
       throw new EngineError('bad-file', 'model.safetensors.index.json has no weight_map', {
         file: at('model.safetensors.index.json'),
       });

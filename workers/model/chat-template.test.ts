@@ -4,7 +4,7 @@
 import { Template } from '@huggingface/jinja';
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.ts';
-import { ChatTemplate, MAX_RANGE } from './chat-template.ts';
+import { ChatTemplate, MAX_RANGE, MAX_TEMPLATE_CHARS, MAX_WHITESPACE_RUN } from './chat-template.ts';
 
 const limits = { maxMs: 500, maxChars: 100_000 };
 const slow = { maxMs: 20_000, maxChars: 100_000 };
@@ -79,6 +79,32 @@ describe('ChatTemplate', () => {
     const e = refusal('{% for i in range(90000) %}{% for j in range(90000) %}{% if i == j %}{% endif %}{% endfor %}{% endfor %}');
     expect(e.details.setting).toBe('chat_template');
     expect(e.message).toMatch(/ran longer than 500 ms/);
+  });
+
+  it('stops a loop whose body is empty within its time bound (each iteration is a step)', () => {
+    const e = refusal('{% for i in range(90000) %}{% for j in range(90000) %}{% endfor %}{% endfor %}');
+    expect(e.details.setting).toBe('chat_template');
+    expect(e.message).toMatch(/ran longer than 500 ms/);
+  });
+
+  it('stops a list doubled in a loop before it outgrows the bound', () => {
+    const e = refusal('{% set ns = namespace(a=[1]) %}{% for i in range(64) %}{% set ns.a = ns.a + ns.a %}{% endfor %}{{ ns.a|length }}', chat, slow);
+    expect(e.details.setting).toBe('chat_template');
+    expect(e.message).toMatch(new RegExp(`a list of \\d+ items, more than ${MAX_RANGE}`));
+  });
+
+  it('refuses before parsing a source the lexer would take minutes over: too long, or a huge run of whitespace', () => {
+    // (the library's lexer takes ~10 s on 160k spaces, its time growing with the square of the run)
+    expect(() => new ChatTemplate('{{ messages[0].content }}' + ' '.repeat(200_000))).toThrow(new RegExp(`run of 200000 whitespace characters, more than the ${MAX_WHITESPACE_RUN}`));
+    expect(() => new ChatTemplate('{{ messages[0].content }}' + '\n'.repeat(MAX_WHITESPACE_RUN + 1))).toThrow(/whitespace characters/);
+    expect(() => new ChatTemplate('x'.repeat(MAX_TEMPLATE_CHARS + 1))).toThrow(new RegExp(`more than the ${MAX_TEMPLATE_CHARS} this engine parses`));
+    // the worst a template within both bounds can be parses at once
+    const worst = ('x' + ' '.repeat(MAX_WHITESPACE_RUN)).repeat(Math.floor(MAX_TEMPLATE_CHARS / (MAX_WHITESPACE_RUN + 1)));
+    expect(new ChatTemplate(worst).render(chat, { ...slow, maxChars: 1 << 20 })).toBe(new Template(worst).render(chat));
+  });
+
+  it('refuses a template nested too deeply to parse by name, not as a stack overflow', () => {
+    expect(() => new ChatTemplate(`{{ ${'('.repeat(100_000)}1${')'.repeat(100_000)} }}`)).toThrow(/nests too deeply to parse/);
   });
 
   it('stops output past the longest prompt the context can take (printing millions of items)', () => {

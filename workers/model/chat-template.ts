@@ -3,7 +3,11 @@
 // or unload behind it) for as long as it likes. So @huggingface/jinja's interpreter is run here with a budget: every
 // step it evaluates is counted, the clock is read every few hundred steps, every value it produces is measured, and
 // `range()` refuses to build more than MAX_RANGE items; past any bound the render stops with EngineError('bad-input')
-// naming chat_template (or, for output longer than any prompt the context can take, the prompt).
+// naming chat_template (or, for output longer than any prompt the context can take, the prompt). Each loop iteration
+// counts as a step (an empty loop body evaluates nothing), and no list may grow past MAX_RANGE items (a list doubled
+// in a loop). Parsing is bounded too: the library's lexer runs a regular expression whose time grows with the square
+// of each run of whitespace (`(\s*){%...`), and the parser recurses once per nesting level, so a template longer than
+// MAX_TEMPLATE_CHARS, or with a run of more than MAX_WHITESPACE_RUN whitespace characters, is refused before it is parsed.
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { EngineError } from '../errors.ts';
 
@@ -19,6 +23,16 @@ export const DEFAULT_TEMPLATE_MS = 1000;
 export const MAX_RANGE = 100_000;
 /** Steps between two reads of the clock. */
 const CLOCK_EVERY = 256;
+/**
+ * The longest template source parsed (the largest real ones, tool-calling templates with several named variants, are
+ * a few tens of KiB).
+ */
+export const MAX_TEMPLATE_CHARS = 256 * 1024;
+/**
+ * The longest run of whitespace a template may hold (real ones indent by tens of spaces): the lexer's cost is about
+ * the source's length times its longest run, so these two bounds keep a parse to a fraction of a second.
+ */
+export const MAX_WHITESPACE_RUN = 1024;
 
 type Statement = Parameters<Interpreter['evaluate']>[0];
 type Value = ReturnType<Interpreter['evaluate']>;
@@ -51,13 +65,29 @@ class BoundedInterpreter extends Interpreter {
   ) {
     super(env);
     this.deadline = performance.now() + limits.maxMs;
+    // A loop evaluates its body through evaluateBlock once per iteration, even when the body is empty (and so calls
+    // evaluate() never): each block is a step too. (evaluateBlock is private in the library's types, not at run time.)
+    type Block = (statements: Statement[], environment: Environment) => Value;
+    const self = this as unknown as { evaluateBlock: Block };
+    const block = self.evaluateBlock;
+    self.evaluateBlock = (statements, environment) => {
+      this.step();
+      return block.call(this, statements, environment);
+    };
   }
 
-  override evaluate(statement: Statement, environment: Environment): Value {
+  private step(): void {
     if (++this.steps % CLOCK_EVERY === 0 && performance.now() > this.deadline) {
       throw new BoundPassed('chat_template', `the chat template ran longer than ${this.limits.maxMs} ms (${this.steps} steps): stopped`);
     }
+  }
+
+  override evaluate(statement: Statement, environment: Environment): Value {
+    this.step();
     const v = super.evaluate(statement, environment);
+    if (Array.isArray(v.value) && v.value.length > MAX_RANGE) {
+      throw new BoundPassed('chat_template', `the chat template made a list of ${v.value.length} items, more than ${MAX_RANGE}: stopped`);
+    }
     if (typeof v.value === 'string') {
       if (v.value.length > this.limits.maxChars) {
         throw new BoundPassed(
@@ -131,9 +161,25 @@ const GLOBALS: Record<string, unknown> = {
 export class ChatTemplate {
   private readonly template: Template;
 
-  /** Parses the template; throws what the parser throws (the tokenizer keeps it as chatTemplateError). */
+  /**
+   * Parses the template; throws what the parser throws (the tokenizer keeps it as chatTemplateError), or why the
+   * source is refused unparsed (longer than MAX_TEMPLATE_CHARS, a whitespace run past MAX_WHITESPACE_RUN).
+   */
   constructor(readonly source: string) {
-    this.template = new Template(source);
+    if (source.length > MAX_TEMPLATE_CHARS) {
+      throw new Error(`the chat template is ${source.length} characters long, more than the ${MAX_TEMPLATE_CHARS} this engine parses`);
+    }
+    for (const run of source.matchAll(/\s+/g)) {
+      if (run[0].length > MAX_WHITESPACE_RUN) {
+        throw new Error(`the chat template holds a run of ${run[0].length} whitespace characters, more than the ${MAX_WHITESPACE_RUN} this engine parses`);
+      }
+    }
+    try {
+      this.template = new Template(source);
+    } catch (e) {
+      if (e instanceof RangeError) throw new Error(`the chat template nests too deeply to parse (${e.message})`, { cause: e });
+      throw e;
+    }
   }
 
   /**

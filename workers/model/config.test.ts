@@ -104,6 +104,15 @@ describe('parseConfig', () => {
     expect(refusal({ ...llama, layer_types: ['full_attention', 'linear_attention'] }).details.setting).toBe('layer_types');
   });
 
+  it('refuses an architecture named like an Object.prototype key as unknown, not as a family out of reach', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const e = refusal({ ...llama, architectures: [name] });
+      expect(e.details.setting).toBe('architectures');
+      expect(e.message).toMatch(new RegExp(`architecture ${name} is not supported`));
+      expect(e.message).not.toMatch(/undefined/);
+    }
+  });
+
   it('gives a Mistral sliding window to every layer, without capping the context (the KV cache is a ring)', () => {
     const c = parseConfig({ ...llama, architectures: ['MistralForCausalLM'], max_position_embeddings: 32768, sliding_window: 4096 });
     expect(maxContext(c)).toBe(32768);

@@ -104,7 +104,7 @@ function idListStr(v: unknown): string[] {
 /** Refuses by name the families out of reach and mixture-of-experts models, saying what they need. */
 function refuseOutOfReach(archs: readonly string[], cfg: Json, text: Json): void {
   for (const a of archs) {
-    const o = OUT_OF_REACH[a];
+    const o = Object.hasOwn(OUT_OF_REACH, a) ? OUT_OF_REACH[a] : undefined;
     if (o) refuse('architectures', `${a} (${o.name}) cannot run here: it needs ${o.needs}, which the engine lacks`, { family: o.name, needs: o.needs });
   }
   const moe = mixtureOfExperts(cfg) ?? mixtureOfExperts(text);

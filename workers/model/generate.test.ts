@@ -384,6 +384,38 @@ describe('generate across turns (the KV cache of the common prefix) and with the
     expect(rest.stats.sampling.seed).toEqual(expect.any(Number));
   });
 
+  it('refuses a generation_config.json sampling value of the wrong type or out of range, naming the file and the key', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ do_sample: true, top_k: -1 }, 'top_k'],
+      [{ top_k: 1.5 }, 'top_k'],
+      [{ top_p: 0 }, 'top_p'],
+      [{ top_p: 1.5 }, 'top_p'],
+      [{ do_sample: true, temperature: -1 }, 'temperature'],
+      [{ temperature: 'x' }, 'temperature'],
+      [{ repetition_penalty: 0 }, 'repetition_penalty'],
+      [{ repetition_penalty: [] }, 'repetition_penalty'],
+      [{ max_new_tokens: 0 }, 'max_new_tokens'],
+      [{ max_new_tokens: 1.5 }, 'max_new_tokens'],
+      [{ do_sample: 'yes' }, 'do_sample'],
+    ];
+    for (const [file, key] of bad) {
+      let e: unknown;
+      try {
+        generationDefaults(file, [1]);
+      } catch (x) {
+        e = x;
+      }
+      expect(e, JSON.stringify(file)).toBeInstanceOf(EngineError);
+      expect((e as EngineError).code).toBe('bad-config');
+      expect((e as EngineError).details).toEqual({ file: 'generation_config.json', setting: key });
+      expect((e as EngineError).message).toMatch(new RegExp(`^generation_config.json: '${key}' must be`));
+    }
+    // not given (absent or null) takes transformers' defaults; top_k 0 is off
+    expect(generationDefaults({ do_sample: true, temperature: null, top_k: 0, top_p: null, max_new_tokens: null }, [1])).toEqual({
+      temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, maxTokens: null, eosIds: [1],
+    });
+  });
+
   it('ends at any of the default EOS ids', async () => {
     // beginning's 3rd greedy id stands in for a second EOS id
     const eos = generationDefaults(null, [1, beginning.greedy_ids[2]]);

@@ -8,24 +8,54 @@ const HF_DEFAULTS = { temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1 } 
 
 type Json = Record<string, unknown>;
 
-function numberOr(v: unknown, fallback: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+/**
+ * What each sampling key of generation_config.json must be when given (absent and null mean "not given"), as the
+ * engine (and transformers' logits processors) can run it; a value out of range would otherwise make every request
+ * that leaves the setting out fail, blaming a setting the caller never gave.
+ */
+const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
+  temperature: { ok: (v) => v >= 0, what: 'a number of 0 or more' },
+  top_k: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'a whole number of 0 or more (0: off)' },
+  top_p: { ok: (v) => v > 0 && v <= 1, what: 'a number in (0, 1]' },
+  repetition_penalty: { ok: (v) => v > 0, what: 'a number more than 0 (1: off)' },
+  max_new_tokens: { ok: (v) => Number.isInteger(v) && v >= 1, what: 'a whole number of at least 1' },
+};
+
+function badSetting(key: string, what: string, v: unknown): never {
+  throw new EngineError('bad-config', `generation_config.json: '${key}' must be ${what}, got ${JSON.stringify(v)}`, {
+    file: 'generation_config.json',
+    setting: key,
+  });
+}
+
+/** A sampling key's value, checked (see RULES); `fallback` when not given. */
+function setting(g: Json, key: string, fallback: number): number;
+function setting(g: Json, key: string, fallback: null): number | null;
+function setting(g: Json, key: string, fallback: number | null): number | null {
+  const v = g[key];
+  if (v === undefined || v === null) return fallback;
+  const rule = RULES[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || !rule.ok(v)) return badSetting(key, rule.what, v);
+  return v;
 }
 
 /**
  * generation_config.json (null when the model has none) → defaults. HF samples only when do_sample is true: otherwise
  * decoding is greedy whatever temperature says (temperature 0 here). eosIds: the tokenizer's (which already unites
- * generation_config's eos_token_id, a number or a list, with tokenizer_config's eos_token).
+ * generation_config's eos_token_id, a number or a list, with tokenizer_config's eos_token). A sampling value of the
+ * wrong type or out of range is refused (EngineError 'bad-config' naming generation_config.json and the key), so the
+ * load fails by name instead of every request later.
  */
 export function generationDefaults(file: Json | null, eosIds: readonly number[]): GenerationDefaults {
   const g = file ?? {};
-  const maxNew = g.max_new_tokens;
+  if (g.do_sample !== undefined && g.do_sample !== null && typeof g.do_sample !== 'boolean') badSetting('do_sample', 'true or false', g.do_sample);
+  const temperature = setting(g, 'temperature', HF_DEFAULTS.temperature);
   return {
-    temperature: g.do_sample === true ? numberOr(g.temperature, HF_DEFAULTS.temperature) : 0,
-    topK: numberOr(g.top_k, HF_DEFAULTS.topK),
-    topP: numberOr(g.top_p, HF_DEFAULTS.topP),
-    repetitionPenalty: numberOr(g.repetition_penalty, HF_DEFAULTS.repetitionPenalty),
-    maxTokens: typeof maxNew === 'number' && Number.isInteger(maxNew) && maxNew > 0 ? maxNew : null,
+    temperature: g.do_sample === true ? temperature : 0,
+    topK: setting(g, 'top_k', HF_DEFAULTS.topK),
+    topP: setting(g, 'top_p', HF_DEFAULTS.topP),
+    repetitionPenalty: setting(g, 'repetition_penalty', HF_DEFAULTS.repetitionPenalty),
+    maxTokens: setting(g, 'max_new_tokens', null),
     eosIds: [...eosIds],
   };
 }

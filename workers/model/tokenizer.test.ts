@@ -70,6 +70,60 @@ describe('Tokenizer on kjv-llama', () => {
   it('refuses a tokenizer.json the library cannot read with a typed error', () => {
     expect(() => Tokenizer.fromJson({ model: { type: 'NoSuchModel' } }, null, null)).toThrow(EngineError);
   });
+
+  it('refuses a normalizer or decoder whose Replace rules grow a text without bound (a billion-fold prompt or token)', () => {
+    const doubling = Array.from({ length: 30 }, () => ({ type: 'Replace', pattern: { String: 'e' }, content: 'ee' }));
+    for (const [part, json] of [
+      ['normalizer', { ...tokenizerJson, normalizer: { type: 'Sequence', normalizers: doubling } }],
+      ['decoder', { ...tokenizerJson, decoder: { type: 'Sequence', decoders: [tokenizerJson.decoder, ...doubling] } }],
+      ['normalizer', { ...tokenizerJson, normalizer: { type: 'Replace', pattern: { String: '' }, content: 'x'.repeat(20) } }],
+    ] as const) {
+      let e: unknown;
+      try {
+        Tokenizer.fromJson(json, tokenizerConfig, generationConfig);
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).details).toEqual({ file: 'tokenizer.json', setting: part });
+      expect((e as EngineError).message).toMatch(new RegExp(`its ${part}'s Replace rules can make a text .* times longer`));
+    }
+    // a SentencePiece-style normalizer and decoder (Llama 2): a character for a character
+    const spm = {
+      ...tokenizerJson,
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    };
+    expect(Tokenizer.fromJson(spm, tokenizerConfig, generationConfig).encode('In the beginning').length).toBeGreaterThan(0);
+  });
+
+  it("refuses, naming tokenizer.json and the token, a tokenizer whose ids do not fit the model's vocabulary", () => {
+    const refusal = (json: object, vocabSize: number, config: object = tokenizerConfig, generation: object = generationConfig): EngineError => {
+      try {
+        Tokenizer.fromJson(json, config, generation, { vocabSize });
+      } catch (e) {
+        expect(e).toBeInstanceOf(EngineError);
+        expect((e as EngineError).code).toBe('bad-file');
+        expect((e as EngineError).details.file).toBe('tokenizer.json');
+        return e as EngineError;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig, { vocabSize: 4096 }).encode('In the beginning')).toEqual([0, 1138, 261, 2133]);
+    // another model's tokenizer (a smaller vocabulary): refused at load, not 'bad-input' at the first prompt
+    expect(refusal(tokenizerJson, 1024).message).toMatch(/has id \d+, past the model's vocabulary \(config.json vocab_size 1024\)/);
+    const model = tokenizerJson.model as { vocab: Record<string, number> };
+    const added = (tokenizerJson.added_tokens as object[]) ?? [];
+    const tagged = { ...tokenizerJson, added_tokens: [...added, { id: 4096, content: '<tool>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }] };
+    expect(refusal(tagged, 4096).details.token).toBe('<tool>');
+    const post = JSON.parse(JSON.stringify(tokenizerJson).replace(/"ids":\[0\]/g, '"ids":[5000]')) as object;
+    expect(refusal(post, 4096).message).toMatch(/has id 5000/);
+    const noPost = { ...tokenizerJson, post_processor: null };
+    // a BOS the engine adds itself (add_bos_token, no post-processor) from generation_config's bos_token_id
+    expect(refusal(noPost, 4096, { ...tokenizerConfig, add_bos_token: true }, { ...generationConfig, bos_token_id: 5000 }).message).toMatch(/has id 5000/);
+    expect(refusal({ ...tokenizerJson, model: { ...model, vocab: {} } }, 4096).message).toMatch(/vocabulary is empty/);
+    expect(refusal({ ...tokenizerJson, model: { ...model, vocab: { ...model.vocab, x: -3 } } }, 4096).message).toMatch(/"x" has the id -3/);
+  });
 });
 
 describe('chat templates', () => {

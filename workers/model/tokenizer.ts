@@ -16,6 +16,11 @@ export interface TokenizerOptions {
    * `chat_template.jinja`).
    */
   chatTemplate?: string;
+  /**
+   * The model's vocabulary size (config.json): every id the tokenizer can produce (its vocabulary, added tokens, the
+   * post-processor's special tokens, a BOS it adds itself) must be below it, else fromJson refuses the tokenizer.
+   */
+  vocabSize?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -80,6 +85,28 @@ export class Tokenizer {
     }
     this.template = template;
     this.chatTemplateError = error;
+    for (const part of ['normalizer', 'decoder'] as const) {
+      const growth = textGrowth(tokenizerJson[part]);
+      if (growth > MAX_TEXT_GROWTH) {
+        throw new EngineError(
+          'bad-file',
+          `tokenizer.json: its ${part}'s Replace rules can make a text ${growth.toPrecision(3)} times longer, more than the ${MAX_TEXT_GROWTH} this engine allows`,
+          { file: 'tokenizer.json', setting: part },
+        );
+      }
+    }
+    if (opts.vocabSize !== undefined) {
+      const ids = producedIds(tokenizerJson);
+      if (this.addBosManually) ids.push({ token: this.templateTokens.bos_token ?? 'bos_token', id: this.bosId! });
+      const past = ids.find((t) => t.id >= opts.vocabSize!);
+      if (past) {
+        throw new EngineError(
+          'bad-file',
+          `tokenizer.json: token ${JSON.stringify(past.token)} has id ${past.id}, past the model's vocabulary (config.json vocab_size ${opts.vocabSize}): a tokenizer that does not belong to this model`,
+          { file: 'tokenizer.json', token: past.token, id: past.id },
+        );
+      }
+    }
   }
 
   /**
@@ -158,6 +185,79 @@ function longestToken(json: Json): number {
     }
   }
   return n;
+}
+
+/**
+ * How many times longer a tokenizer.json normalizer or decoder may make a text at most. Real ones replace one
+ * character by another ('▁' for ' ') or shorten; a chain of Replace rules each doubling a character ('e' → 'ee', 30
+ * times) would make a short prompt or one decoded token a billion times longer inside the library, holding the thread.
+ */
+export const MAX_TEXT_GROWTH = 16;
+
+/**
+ * The most a normalizer or decoder of tokenizer.json can multiply a text's length by, from its Replace rules (a
+ * String pattern of n characters replaced by m: m / n; an empty one inserts m at each of the n + 1 places: m + 1; a
+ * Regex may match a single character: m), multiplied along a Sequence. Other steps count as 1 (Prepend / Append add a
+ * constant; Unicode normalization grows a text by a small bounded factor).
+ */
+function textGrowth(step: unknown): number {
+  if (typeof step !== 'object' || step === null) return 1;
+  const s = step as { type?: unknown; normalizers?: unknown; decoders?: unknown; pattern?: unknown; content?: unknown };
+  if (s.type === 'Sequence') {
+    const parts = Array.isArray(s.normalizers) ? s.normalizers : Array.isArray(s.decoders) ? s.decoders : [];
+    return parts.reduce((g: number, p: unknown) => g * textGrowth(p), 1);
+  }
+  if (s.type === 'Replace' && typeof s.content === 'string') {
+    const m = s.content.length;
+    const pattern = s.pattern as { String?: unknown; Regex?: unknown } | undefined;
+    if (typeof pattern?.String === 'string') return pattern.String.length === 0 ? m + 1 : Math.max(1, m / pattern.String.length);
+    return Math.max(1, m);
+  }
+  return 1;
+}
+
+/**
+ * The ids the tokenizer can produce: its model's vocabulary ({token: id}; Unigram: [[piece, score]], ids by index),
+ * added tokens and the post-processor's special tokens (TemplateProcessing's special_tokens, in a Sequence too). The
+ * vocabulary must be a non-empty list of whole ids; anything else is refused naming tokenizer.json.
+ */
+function producedIds(json: Json): { token: string; id: number }[] {
+  const bad = (message: string): never => {
+    throw new EngineError('bad-file', `tokenizer.json: ${message}`, { file: 'tokenizer.json' });
+  };
+  const out: { token: string; id: number }[] = [];
+  const vocab = (json.model as Json | undefined)?.vocab;
+  if (Array.isArray(vocab)) {
+    if (vocab.length > 0) out.push({ token: String((vocab[vocab.length - 1] as unknown[])?.[0]), id: vocab.length - 1 });
+  } else if (typeof vocab === 'object' && vocab !== null) {
+    for (const [token, id] of Object.entries(vocab)) {
+      if (!Number.isSafeInteger(id) || (id as number) < 0) bad(`token ${JSON.stringify(token)} has the id ${JSON.stringify(id)}, not a whole number of 0 or more`);
+      out.push({ token, id: id as number });
+    }
+  }
+  if (out.length === 0) bad("its model's vocabulary is empty or missing");
+  if (Array.isArray(json.added_tokens)) {
+    for (const t of json.added_tokens as { id?: unknown; content?: unknown }[]) {
+      if (!Number.isSafeInteger(t?.id) || (t.id as number) < 0) bad(`the added token ${JSON.stringify(t?.content)} has the id ${JSON.stringify(t?.id)}, not a whole number of 0 or more`);
+      out.push({ token: String(t.content), id: t.id as number });
+    }
+  }
+  const post = (p: unknown): void => {
+    if (typeof p !== 'object' || p === null) return;
+    const { processors, special_tokens: special } = p as { processors?: unknown; special_tokens?: unknown };
+    if (Array.isArray(processors)) processors.forEach(post);
+    if (typeof special !== 'object' || special === null) return;
+    for (const [token, v] of Object.entries(special)) {
+      const ids = (v as { ids?: unknown })?.ids;
+      if (!Array.isArray(ids)) continue;
+      for (const id of ids) {
+        if (!Number.isSafeInteger(id) || id < 0) bad(`the post-processor's special token ${JSON.stringify(token)} has the id ${JSON.stringify(id)}, not a whole number of 0 or more`);
+        out.push({ token, id });
+      }
+    }
+  };
+  post(json.post_processor);
+  return out;
 }
 
 /** tokenizer_config.json writes a token as a string or as an AddedToken object {content, ...}. */
