@@ -220,3 +220,18 @@ test('while generating, decode speed is drawn over the answer’s tokens, with t
   expect(Number(await chart.getAttribute('data-points'))).toBeLessThanOrEqual(Math.min(tokens - 1, 300));
   await page.locator('.prompt-panel').screenshot({ path: testInfo.outputPath('token-rate-done.png') });
 });
+
+test('a generation_config.json value the model cannot take is ignored, said under the loaded model, and replies still come', async ({ page, context }) => {
+  await context.route('**/models/kjv-llama/generation_config.json', async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: { ...(await res.json()), do_sample: true, top_p: 0 } });
+  });
+  const errors = await open(page);
+  await load(page);
+  await expect(page.getByTestId('load-notes')).toHaveText(/generation_config\.json: 'top_p' is 0, not a number in \(0, 1\]: ignored \(1 is used\)/);
+  await page.getByTestId('max-tokens').fill('3');
+  await page.getByTestId('prompt').fill('In the beginning');
+  await page.getByTestId('generate-button').click();
+  await settle(page, page.getByTestId('stat-stop'));
+  expect(errors).toEqual([]);
+});

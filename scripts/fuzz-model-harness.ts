@@ -31,6 +31,8 @@ export interface Finding {
   code?: string;
   message?: string;
   generate?: string;
+  /** A load's notes (LoadReport.notes): what it did not take as given. */
+  notes?: string[];
   ms: number;
   violations: string[];
 }
@@ -142,8 +144,9 @@ export async function fuzzModelFiles(select: (id: string) => boolean, opts: Fuzz
     let code: string | undefined;
     let message: string | undefined;
     let generate: string | undefined;
+    let notes: string[] | undefined;
     try {
-      await withTimeout(load(model, opts.strategy, opts.cache ? 'use' : 'off'), CASE_LIMIT_MS, 'the load');
+      ({ notes } = await withTimeout(load(model, opts.strategy, opts.cache ? 'use' : 'off'), CASE_LIMIT_MS, 'the load'));
       try {
         let text = '';
         const stats = await withTimeout(
@@ -181,7 +184,7 @@ export async function fuzzModelFiles(select: (id: string) => boolean, opts: Fuzz
     }
     const ms = Math.round(performance.now() - t0);
     if (uncaptured.length) violations.push(`uncaptured WebGPU errors: ${uncaptured.slice(0, 3).join(' | ')}`);
-    const f: Finding = { id: c.id, outcome, code, message: message?.slice(0, 300), generate: generate?.slice(0, 200), ms, violations };
+    const f: Finding = { id: c.id, outcome, code, message: message?.slice(0, 300), generate: generate?.slice(0, 200), notes, ms, violations };
     log(f);
     return f;
   }

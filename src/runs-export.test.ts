@@ -8,7 +8,7 @@ const run: RunRecord = {
   report: {
     model: 'models/kjv-llama/', strategy: 'streamed-int8',
     timings: { totalMs: 900, networkMs: 400, convertMs: 100, uploadMs: 200, quantizeMs: 150, compileMs: 50, cacheMs: 0 },
-    bytesFetched: 13_000_000, bytesFromCache: 0, cache: 'off', mbPerS: 30, tensors: 57, peakGpuBytes: 8e6, finalGpuBytes: 7e6, weightBytes: 6e6, peakHostBytes: 2e6, hostMemorySource: 'loader-accounted', peakHostBuffersBytes: 2e6,
+    bytesFetched: 13_000_000, bytesFromCache: 0, cache: 'off', mbPerS: 30, tensors: 57, peakGpuBytes: 8e6, finalGpuBytes: 7e6, weightBytes: 6e6, peakHostBytes: 2e6, hostMemorySource: 'loader-accounted', peakHostBuffersBytes: 2e6, notes: [],
   },
 };
 

@@ -142,6 +142,11 @@ export interface LoadReport {
    * buffers; workers/gpu/host-ledger.ts), whatever the source above: beside rss in Node, the two can be compared.
    */
   peakHostBuffersBytes: number;
+  /**
+   * What the load did not take as given, in words (its plan's notes): options not followed, checkpoint tensors not
+   * loaded or taken apart, generation_config.json values ignored.
+   */
+  notes: string[];
 }
 
 export type PeakHostSource = 'rss' | 'loader-accounted' | 'none';

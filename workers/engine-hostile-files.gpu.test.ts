@@ -6,18 +6,21 @@
 import { describe, expect, it } from 'vitest';
 import { fuzzModelFiles } from '../scripts/fuzz-model-harness.ts';
 
-const expected: Record<string, { outcome: 'loaded' | 'refused'; code?: string; says: RegExp }> = {
+const expected: Record<string, { outcome: 'loaded' | 'refused'; code?: string; says: RegExp; notes?: RegExp }> = {
   // a header length one short: its JSON still parsed (padding), every tensor was read a byte early
   'safetensors/length one short': { outcome: 'refused', code: 'bad-file', says: /data ends at byte \d+ but the file has \d+ bytes/ },
   'safetensors/one byte extra': { outcome: 'refused', code: 'bad-file', says: /data ends at byte \d+ but the file has \d+ bytes/ },
-  // another model's tokenizer: loaded, then every prompt failed 'bad-input'
-  'tokenizer.json/added_tokens id past vocab': { outcome: 'refused', code: 'bad-file', says: /tokenizer\.json: token "<x>" has id 1000000000, past the model's vocabulary/ },
+  // an added token past the vocabulary: loaded with a note (a text holding it is refused, naming it); another model's
+  // vocabulary: refused at load (it loaded, then every prompt failed 'bad-input')
+  'tokenizer.json/added_tokens id past vocab': { outcome: 'loaded', says: /^ok /, notes: /^tokenizer\.json: the added token "<x>" has id 1000000000, past the model's vocabulary/ },
+  'tokenizer.json/model.vocab ids past vocab_size': { outcome: 'refused', code: 'bad-file', says: /tokenizer\.json: token ".*" has id \d+, past the model's vocabulary \(config\.json vocab_size 4096\)/ },
   'tokenizer.json/model.vocab empty': { outcome: 'refused', code: 'bad-file', says: /vocabulary is empty/ },
   // Replace rules doubling a character 30 times: the first prompt (or decoded token) grew a billion-fold
   'tokenizer.json/decoder doubling 30 times': { outcome: 'refused', code: 'bad-file', says: /its decoder's Replace rules can make a text .* times longer/ },
-  // generation_config.json out of range: loaded, then every request that left the setting out failed
-  'generation_config.json/top_k=-1 (do_sample)': { outcome: 'refused', code: 'bad-config', says: /generation_config\.json: 'top_k' must be/ },
-  'generation_config.json/top_p=0 (do_sample)': { outcome: 'refused', code: 'bad-config', says: /generation_config\.json: 'top_p' must be/ },
+  // generation_config.json out of range: every request that left the setting out failed, blaming it; now the value is
+  // ignored (transformers' default stands) and the load's notes say so
+  'generation_config.json/top_k=-1 (do_sample)': { outcome: 'loaded', says: /^ok /, notes: /^generation_config\.json: 'top_k' is -1, not a whole number of 0 or more \(0: off\): ignored \(50 is used\)$/ },
+  'generation_config.json/top_p=0 (do_sample)': { outcome: 'loaded', says: /^ok /, notes: /^generation_config\.json: 'top_p' is 0, not a number in \(0, 1\]: ignored \(1 is used\)$/ },
   // a 15 MiB chat template of spaces: the library's lexer is quadratic in a whitespace run (the load hung)
   'tokenizer_config.json/chat_template huge source': { outcome: 'loaded', says: /^unsupported: the model's chat template cannot be read: .* more than the 262144/ },
   'tokenizer_config.json/chat_template nested loops': { outcome: 'loaded', says: /^bad-input: the chat template ran longer than 1000 ms/ },
@@ -46,6 +49,7 @@ describe('hostile model files (a fixed subset of the campaign)', () => {
         expect(f.message, f.id).toMatch(want.says);
       } else {
         expect(f.generate, f.id).toMatch(want.says);
+        if (want.notes) expect(f.notes, f.id).toEqual([expect.stringMatching(want.notes)]);
       }
     }
   });

@@ -88,6 +88,13 @@ export function LoadControls() {
           )}
         </p>
       )}
+      {status === 'loaded' && info && report && report.notes.length > 0 && (
+        <ul className="notes" data-testid="load-notes">
+          {report.notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

@@ -115,7 +115,7 @@ export class FakeEngine implements EngineApi {
       timings: { totalMs: 100, networkMs: 50, convertMs: 10, uploadMs: 30, quantizeMs: 0, compileMs: 10, cacheMs: 0 },
       bytesFetched: warm ? 0 : 100, bytesFromCache: warm ? 100 : 0,
       cache: req.cache === 'off' || !this.cacheAvailable ? 'off' : warm ? 'warm' : 'cold', mbPerS: 10, tensors: 2, peakGpuBytes: 6_000_000, finalGpuBytes: 6_000_000, weightBytes: 6_000_000,
-      peakHostBytes: 1_000_000, hostMemorySource: 'loader-accounted', peakHostBuffersBytes: 1_000_000,
+      peakHostBytes: 1_000_000, hostMemorySource: 'loader-accounted', peakHostBuffersBytes: 1_000_000, notes: [],
     };
   }
 

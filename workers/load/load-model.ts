@@ -18,7 +18,7 @@ import type { ByteCache } from '../cache/store.ts';
 import type { Validator } from '../cache/validator.ts';
 import { checkpointTensors } from './checkpoint-layout.ts';
 import { parseConfig, type Config } from '../model/config.ts';
-import { generationDefaults } from '../model/generation-config.ts';
+import { generationDefaults, readGenerationDefaults } from '../model/generation-config.ts';
 import { HostLedger } from '../gpu/host-ledger.ts';
 import { FileVersions, isFileChanged } from '../net/file-version.ts';
 import { fetchBytes, isHtmlDocument, isUnreachable, type HttpOptions } from '../net/http.ts';
@@ -54,7 +54,7 @@ export interface PreparedModel {
 
 export interface LoadedModel extends PreparedModel {
   tokenizer: Tokenizer;
-  /** generation_config.json's defaults, checked before the load allocates (a bad one fails it by name). */
+  /** generation_config.json's defaults (a value they cannot take is ignored and named in the plan's notes). */
   generationDefaults: GenerationDefaults;
   weights: BufferGroup;
   transformer: Transformer;
@@ -133,6 +133,8 @@ export async function prepareModel(
     int8LmHead: req.int8LmHead,
     layoutNotes,
   });
+  // generation_config.json values the model's defaults cannot take are ignored, and said so (generation-config.ts)
+  plan.notes.push(...readGenerationDefaults(source.generationConfig, []).notes);
   return { source, config, map, plan, reader, uses: (name: string) => !unused.has(name) };
 }
 
@@ -289,6 +291,7 @@ async function loadOnce(ctx: GpuContext, req: LoadRequest, opts: ModelLoadOption
       peakGpuBytes: ctx.ledger.peak - base,
       finalGpuBytes: ctx.ledger.current - base,
       ...(offline ? { offline: { reason: offline.reason } } : {}),
+      notes: [...plan.notes, ...tokenizer.notes],
     };
     opts.onProgress?.({ ...progress('done'), bytesDone: report.bytesFetched + report.bytesFromCache, bytesTotal: report.bytesFetched + report.bytesFromCache });
     return { ...prepared, tokenizer, generationDefaults: defaults, weights: loaded.group, transformer, report, precision: int8 ? 'int8' : 'fp16' };

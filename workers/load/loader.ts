@@ -144,6 +144,7 @@ export async function loadWeights<T = GpuTensor>(
         peakHostBytes: host.peakHostGrowth ?? host.peakHostBuffers,
         hostMemorySource: host.peakHostGrowth !== null ? 'rss' : 'loader-accounted',
         peakHostBuffersBytes: host.peakHostBuffers,
+        notes: [],
       },
     };
   } catch (e) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { GenerateOptions, TokenEvent } from '../api.ts';
+import type { GenerateOptions, GenerationDefaults, TokenEvent } from '../api.ts';
 import { EngineError } from '../errors.ts';
 import { CachedSequence } from './cached-sequence.ts';
 import { generate, type TokenModel } from './generate.ts';
-import { generationDefaults } from './generation-config.ts';
+import { generationDefaults, readGenerationDefaults, resolveSampling } from './generation-config.ts';
 import { tooManyTokens } from './prompt-bound.ts';
 import type { SamplingParams } from '../kernels/sample.ts';
 import { Tokenizer } from './tokenizer.ts';
@@ -384,35 +384,31 @@ describe('generate across turns (the KV cache of the common prefix) and with the
     expect(rest.stats.sampling.seed).toEqual(expect.any(Number));
   });
 
-  it('refuses a generation_config.json sampling value of the wrong type or out of range, naming the file and the key', () => {
-    const bad: [Record<string, unknown>, string][] = [
-      [{ do_sample: true, top_k: -1 }, 'top_k'],
-      [{ top_k: 1.5 }, 'top_k'],
-      [{ top_p: 0 }, 'top_p'],
-      [{ top_p: 1.5 }, 'top_p'],
-      [{ do_sample: true, temperature: -1 }, 'temperature'],
-      [{ temperature: 'x' }, 'temperature'],
-      [{ repetition_penalty: 0 }, 'repetition_penalty'],
-      [{ repetition_penalty: [] }, 'repetition_penalty'],
-      [{ max_new_tokens: 0 }, 'max_new_tokens'],
-      [{ max_new_tokens: 1.5 }, 'max_new_tokens'],
-      [{ do_sample: 'yes' }, 'do_sample'],
+  it('ignores a generation_config.json sampling value of the wrong type or out of range, naming the file, the key and the value', () => {
+    const bad: [Record<string, unknown>, string, Partial<GenerationDefaults>][] = [
+      [{ do_sample: true, top_k: -1 }, "'top_k' is -1, not a whole number of 0 or more (0: off): ignored (50 is used)", { topK: 50 }],
+      [{ top_k: 1.5 }, "'top_k' is 1.5", { topK: 50 }],
+      [{ top_p: 0 }, "'top_p' is 0, not a number in (0, 1]: ignored (1 is used)", { topP: 1 }],
+      [{ top_p: 1.5 }, "'top_p' is 1.5", { topP: 1 }],
+      [{ do_sample: true, temperature: -1 }, "'temperature' is -1", { temperature: 1 }],
+      [{ do_sample: true, temperature: 'x' }, `'temperature' is "x"`, { temperature: 1 }],
+      [{ repetition_penalty: 0 }, "'repetition_penalty' is 0", { repetitionPenalty: 1 }],
+      [{ repetition_penalty: [] }, "'repetition_penalty' is []", { repetitionPenalty: 1 }],
+      [{ max_new_tokens: 0 }, "'max_new_tokens' is 0, not a whole number of at least 1: ignored (no default)", { maxTokens: null }],
+      [{ max_new_tokens: 1.5 }, "'max_new_tokens' is 1.5", { maxTokens: null }],
+      [{ do_sample: 'yes', temperature: 0.7 }, `'do_sample' is "yes", not true or false: ignored (greedy decoding)`, { temperature: 0 }],
     ];
-    for (const [file, key] of bad) {
-      let e: unknown;
-      try {
-        generationDefaults(file, [1]);
-      } catch (x) {
-        e = x;
-      }
-      expect(e, JSON.stringify(file)).toBeInstanceOf(EngineError);
-      expect((e as EngineError).code).toBe('bad-config');
-      expect((e as EngineError).details).toEqual({ file: 'generation_config.json', setting: key });
-      expect((e as EngineError).message).toMatch(new RegExp(`^generation_config.json: '${key}' must be`));
+    for (const [file, says, used] of bad) {
+      const { defaults, notes } = readGenerationDefaults(file, [1]);
+      expect(notes, JSON.stringify(file)).toEqual([expect.stringContaining(`generation_config.json: ${says}`)]);
+      expect(defaults, JSON.stringify(file)).toMatchObject(used);
+      // the defaults it gives are ones a request can run with
+      expect(() => resolveSampling({}, defaults, 16, () => 1)).not.toThrow();
     }
-    // not given (absent or null) takes transformers' defaults; top_k 0 is off
-    expect(generationDefaults({ do_sample: true, temperature: null, top_k: 0, top_p: null, max_new_tokens: null }, [1])).toEqual({
-      temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, maxTokens: null, eosIds: [1],
+    // not given (absent or null) takes transformers' defaults, without a note; top_k 0 is off
+    expect(readGenerationDefaults({ do_sample: true, temperature: null, top_k: 0, top_p: null, max_new_tokens: null }, [1])).toEqual({
+      defaults: { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, maxTokens: null, eosIds: [1] },
+      notes: [],
     });
   });
 

@@ -10,8 +10,10 @@ type Json = Record<string, unknown>;
 
 /**
  * What each sampling key of generation_config.json must be when given (absent and null mean "not given"), as the
- * engine (and transformers' logits processors) can run it; a value out of range would otherwise make every request
- * that leaves the setting out fail, blaming a setting the caller never gave.
+ * engine (and transformers' logits processors) can run it. A value of the wrong type or out of range is not taken as
+ * the model's default: transformers' default stands in its place, and a note names the file, the key and the value
+ * (the load's notes), so neither the load nor a later request that leaves the setting out fails over a file of
+ * defaults the person cannot change.
  */
 const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
   temperature: { ok: (v) => v >= 0, what: 'a number of 0 or more' },
@@ -21,43 +23,49 @@ const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
   max_new_tokens: { ok: (v) => Number.isInteger(v) && v >= 1, what: 'a whole number of at least 1' },
 };
 
-function badSetting(key: string, what: string, v: unknown): never {
-  throw new EngineError('bad-config', `generation_config.json: '${key}' must be ${what}, got ${JSON.stringify(v)}`, {
-    file: 'generation_config.json',
-    setting: key,
-  });
+function ignored(key: string, what: string, v: unknown, fallback: string): string {
+  return `generation_config.json: '${key}' is ${JSON.stringify(v)}, not ${what}: ignored (${fallback})`;
 }
 
-/** A sampling key's value, checked (see RULES); `fallback` when not given. */
-function setting(g: Json, key: string, fallback: number): number;
-function setting(g: Json, key: string, fallback: null): number | null;
-function setting(g: Json, key: string, fallback: number | null): number | null {
+/** A sampling key's value, checked (see RULES); `fallback` when not given or not usable (noted in `notes`). */
+function setting(g: Json, key: string, fallback: number | null, notes: string[]): number | null {
   const v = g[key];
   if (v === undefined || v === null) return fallback;
   const rule = RULES[key];
-  if (typeof v !== 'number' || !Number.isFinite(v) || !rule.ok(v)) return badSetting(key, rule.what, v);
-  return v;
+  if (typeof v === 'number' && Number.isFinite(v) && rule.ok(v)) return v;
+  notes.push(ignored(key, rule.what, v, fallback === null ? 'no default' : `${fallback} is used`));
+  return fallback;
 }
 
 /**
- * generation_config.json (null when the model has none) → defaults. HF samples only when do_sample is true: otherwise
- * decoding is greedy whatever temperature says (temperature 0 here). eosIds: the tokenizer's (which already unites
- * generation_config's eos_token_id, a number or a list, with tokenizer_config's eos_token). A sampling value of the
- * wrong type or out of range is refused (EngineError 'bad-config' naming generation_config.json and the key), so the
- * load fails by name instead of every request later.
+ * generation_config.json (null when the model has none) → defaults, and a note for each value not taken (see RULES).
+ * HF samples only when do_sample is true: otherwise decoding is greedy whatever temperature says (temperature 0
+ * here). eosIds: the tokenizer's (which already unites generation_config's eos_token_id, a number or a list, with
+ * tokenizer_config's eos_token).
  */
-export function generationDefaults(file: Json | null, eosIds: readonly number[]): GenerationDefaults {
+export function readGenerationDefaults(file: Json | null, eosIds: readonly number[]): { defaults: GenerationDefaults; notes: string[] } {
   const g = file ?? {};
-  if (g.do_sample !== undefined && g.do_sample !== null && typeof g.do_sample !== 'boolean') badSetting('do_sample', 'true or false', g.do_sample);
-  const temperature = setting(g, 'temperature', HF_DEFAULTS.temperature);
-  return {
-    temperature: g.do_sample === true ? temperature : 0,
-    topK: setting(g, 'top_k', HF_DEFAULTS.topK),
-    topP: setting(g, 'top_p', HF_DEFAULTS.topP),
-    repetitionPenalty: setting(g, 'repetition_penalty', HF_DEFAULTS.repetitionPenalty),
-    maxTokens: setting(g, 'max_new_tokens', null),
+  const notes: string[] = [];
+  let sample = g.do_sample === true;
+  if (g.do_sample !== undefined && g.do_sample !== null && typeof g.do_sample !== 'boolean') {
+    notes.push(ignored('do_sample', 'true or false', g.do_sample, 'greedy decoding'));
+    sample = false;
+  }
+  const temperature = setting(g, 'temperature', HF_DEFAULTS.temperature, notes) as number;
+  const defaults: GenerationDefaults = {
+    temperature: sample ? temperature : 0,
+    topK: setting(g, 'top_k', HF_DEFAULTS.topK, notes) as number,
+    topP: setting(g, 'top_p', HF_DEFAULTS.topP, notes) as number,
+    repetitionPenalty: setting(g, 'repetition_penalty', HF_DEFAULTS.repetitionPenalty, notes) as number,
+    maxTokens: setting(g, 'max_new_tokens', null, notes),
     eosIds: [...eosIds],
   };
+  return { defaults, notes };
+}
+
+/** readGenerationDefaults' defaults alone. */
+export function generationDefaults(file: Json | null, eosIds: readonly number[]): GenerationDefaults {
+  return readGenerationDefaults(file, eosIds).defaults;
 }
 
 /** A random seed for a request that gives none (reported back in the stats, so the run can be repeated). */

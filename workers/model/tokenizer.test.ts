@@ -97,7 +97,7 @@ describe('Tokenizer on kjv-llama', () => {
     expect(Tokenizer.fromJson(spm, tokenizerConfig, generationConfig).encode('In the beginning').length).toBeGreaterThan(0);
   });
 
-  it("refuses, naming tokenizer.json and the token, a tokenizer whose ids do not fit the model's vocabulary", () => {
+  it("refuses, naming tokenizer.json and the token, a tokenizer whose vocabulary or special tokens do not fit the model's; notes an added token past it", () => {
     const refusal = (json: object, vocabSize: number, config: object = tokenizerConfig, generation: object = generationConfig): EngineError => {
       try {
         Tokenizer.fromJson(json, config, generation, { vocabSize });
@@ -115,7 +115,23 @@ describe('Tokenizer on kjv-llama', () => {
     const model = tokenizerJson.model as { vocab: Record<string, number> };
     const added = (tokenizerJson.added_tokens as object[]) ?? [];
     const tagged = { ...tokenizerJson, added_tokens: [...added, { id: 4096, content: '<tool>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }] };
-    expect(refusal(tagged, 4096).details.token).toBe('<tool>');
+    // an added token past the vocabulary (a '<pad>' added without resizing the embeddings): loaded with a note; a
+    // text that holds it is refused naming it, any other text encodes as before
+    const padded = Tokenizer.fromJson(tagged, tokenizerConfig, generationConfig, { vocabSize: 4096 });
+    expect(padded.notes).toEqual([
+      `tokenizer.json: the added token "<tool>" has id 4096, past the model's vocabulary (config.json vocab_size 4096): a prompt that holds it is refused`,
+    ]);
+    expect(padded.encode('In the beginning')).toEqual([0, 1138, 261, 2133]);
+    let held: unknown;
+    try {
+      padded.encode('In the <tool> beginning');
+    } catch (e) {
+      held = e;
+    }
+    expect(held).toBeInstanceOf(EngineError);
+    expect((held as EngineError).code).toBe('bad-input');
+    expect((held as EngineError).details).toEqual({ token: '<tool>', id: 4096 });
+    expect(Tokenizer.fromJson(tokenizerJson, tokenizerConfig, generationConfig, { vocabSize: 4096 }).notes).toEqual([]);
     const post = JSON.parse(JSON.stringify(tokenizerJson).replace(/"ids":\[0\]/g, '"ids":[5000]')) as object;
     expect(refusal(post, 4096).message).toMatch(/has id 5000/);
     const noPost = { ...tokenizerJson, post_processor: null };

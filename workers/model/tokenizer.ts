@@ -38,6 +38,10 @@ export class Tokenizer {
    * prompt against the context before tokenizing it all.
    */
   readonly maxTokenChars: number;
+  /** What fromJson took with a caveat, in words (an added token past config.json's vocab_size): the load's notes. */
+  readonly notes: readonly string[];
+  /** config.json's vocab_size when given: encode() refuses, naming it, a token past it. */
+  private readonly vocabSize: number | undefined;
 
   private readonly template: ChatTemplate | null;
   /** Special-token strings the chat template may use: bos_token, eos_token, pad_token, unk_token. */
@@ -95,10 +99,21 @@ export class Tokenizer {
         );
       }
     }
+    const notes: string[] = [];
     if (opts.vocabSize !== undefined) {
+      const vocabSize = opts.vocabSize;
       const ids = producedIds(tokenizerJson);
-      if (this.addBosManually) ids.push({ token: this.templateTokens.bos_token ?? 'bos_token', id: this.bosId! });
-      const past = ids.find((t) => t.id >= opts.vocabSize!);
+      if (this.addBosManually) ids.push({ token: this.templateTokens.bos_token ?? 'bos_token', id: this.bosId!, added: false });
+      // An added token past the vocabulary appears only where a text holds it, and real checkpoints ship such (a
+      // '<pad>' added to a tokenizer without resizing the embeddings): noted, and a prompt that holds it is refused
+      // naming it. Any other id (the vocabulary's, a post-processor's special token, a BOS added to every prompt) makes
+      // every prompt fail: the tokenizer is refused.
+      for (const t of ids.filter((t) => t.added && t.id >= vocabSize)) {
+        notes.push(
+          `tokenizer.json: the added token ${JSON.stringify(t.token)} has id ${t.id}, past the model's vocabulary (config.json vocab_size ${vocabSize}): a prompt that holds it is refused`,
+        );
+      }
+      const past = ids.find((t) => !t.added && t.id >= vocabSize);
       if (past) {
         throw new EngineError(
           'bad-file',
@@ -107,6 +122,8 @@ export class Tokenizer {
         );
       }
     }
+    this.notes = notes;
+    this.vocabSize = opts.vocabSize;
   }
 
   /**
@@ -139,6 +156,15 @@ export class Tokenizer {
   encode(text: string, { addSpecialTokens = true }: { addSpecialTokens?: boolean } = {}): number[] {
     const ids = this.hf.encode(text, { add_special_tokens: addSpecialTokens }).ids;
     if (addSpecialTokens && this.addBosManually && ids[0] !== this.bosId) ids.unshift(this.bosId!);
+    const past = this.vocabSize === undefined ? undefined : ids.find((id) => id >= this.vocabSize!);
+    if (past !== undefined) {
+      const token = this.decode([past]);
+      throw new EngineError(
+        'bad-input',
+        `the text holds the token ${JSON.stringify(token)} (id ${past}), which tokenizer.json adds past the model's vocabulary (config.json vocab_size ${this.vocabSize}): the model has no embedding for it`,
+        { token, id: past },
+      );
+    }
     return ids;
   }
 
@@ -221,25 +247,25 @@ function textGrowth(step: unknown): number {
  * added tokens and the post-processor's special tokens (TemplateProcessing's special_tokens, in a Sequence too). The
  * vocabulary must be a non-empty list of whole ids; anything else is refused naming tokenizer.json.
  */
-function producedIds(json: Json): { token: string; id: number }[] {
+function producedIds(json: Json): { token: string; id: number; added: boolean }[] {
   const bad = (message: string): never => {
     throw new EngineError('bad-file', `tokenizer.json: ${message}`, { file: 'tokenizer.json' });
   };
-  const out: { token: string; id: number }[] = [];
+  const out: { token: string; id: number; added: boolean }[] = [];
   const vocab = (json.model as Json | undefined)?.vocab;
   if (Array.isArray(vocab)) {
-    if (vocab.length > 0) out.push({ token: String((vocab[vocab.length - 1] as unknown[])?.[0]), id: vocab.length - 1 });
+    if (vocab.length > 0) out.push({ token: String((vocab[vocab.length - 1] as unknown[])?.[0]), id: vocab.length - 1, added: false });
   } else if (typeof vocab === 'object' && vocab !== null) {
     for (const [token, id] of Object.entries(vocab)) {
       if (!Number.isSafeInteger(id) || (id as number) < 0) bad(`token ${JSON.stringify(token)} has the id ${JSON.stringify(id)}, not a whole number of 0 or more`);
-      out.push({ token, id: id as number });
+      out.push({ token, id: id as number, added: false });
     }
   }
   if (out.length === 0) bad("its model's vocabulary is empty or missing");
   if (Array.isArray(json.added_tokens)) {
     for (const t of json.added_tokens as { id?: unknown; content?: unknown }[]) {
       if (!Number.isSafeInteger(t?.id) || (t.id as number) < 0) bad(`the added token ${JSON.stringify(t?.content)} has the id ${JSON.stringify(t?.id)}, not a whole number of 0 or more`);
-      out.push({ token: String(t.content), id: t.id as number });
+      out.push({ token: String(t.content), id: t.id as number, added: true });
     }
   }
   const post = (p: unknown): void => {
@@ -252,7 +278,7 @@ function producedIds(json: Json): { token: string; id: number }[] {
       if (!Array.isArray(ids)) continue;
       for (const id of ids) {
         if (!Number.isSafeInteger(id) || id < 0) bad(`the post-processor's special token ${JSON.stringify(token)} has the id ${JSON.stringify(id)}, not a whole number of 0 or more`);
-        out.push({ token, id });
+        out.push({ token, id, added: false });
       }
     }
   };
