@@ -28,6 +28,8 @@ function ignored(key: string, what: string, v: unknown, fallback: string): strin
 }
 
 /** A sampling key's value, checked (see RULES); `fallback` when not given or not usable (noted in `notes`). */
+function setting(g: Json, key: string, fallback: number, notes: string[]): number;
+function setting(g: Json, key: string, fallback: null, notes: string[]): number | null;
 function setting(g: Json, key: string, fallback: number | null, notes: string[]): number | null {
   const v = g[key];
   if (v === undefined || v === null) return fallback;
@@ -51,12 +53,12 @@ export function readGenerationDefaults(file: Json | null, eosIds: readonly numbe
     notes.push(ignored('do_sample', 'true or false', g.do_sample, 'greedy decoding'));
     sample = false;
   }
-  const temperature = setting(g, 'temperature', HF_DEFAULTS.temperature, notes) as number;
+  const temperature = setting(g, 'temperature', HF_DEFAULTS.temperature, notes);
   const defaults: GenerationDefaults = {
     temperature: sample ? temperature : 0,
-    topK: setting(g, 'top_k', HF_DEFAULTS.topK, notes) as number,
-    topP: setting(g, 'top_p', HF_DEFAULTS.topP, notes) as number,
-    repetitionPenalty: setting(g, 'repetition_penalty', HF_DEFAULTS.repetitionPenalty, notes) as number,
+    topK: setting(g, 'top_k', HF_DEFAULTS.topK, notes),
+    topP: setting(g, 'top_p', HF_DEFAULTS.topP, notes),
+    repetitionPenalty: setting(g, 'repetition_penalty', HF_DEFAULTS.repetitionPenalty, notes),
     maxTokens: setting(g, 'max_new_tokens', null, notes),
     eosIds: [...eosIds],
   };
