@@ -69,6 +69,12 @@ describe('Tokenizer on kjv-llama', () => {
 
   it('refuses a tokenizer.json the library cannot read with a typed error', () => {
     expect(() => Tokenizer.fromJson({ model: { type: 'NoSuchModel' } }, null, null)).toThrow(EngineError);
+    // a field of the wrong shape trips the library (a TypeError inside it): said as the file's fault, in words
+    for (const json of [{ ...tokenizerJson, model: null }, { ...tokenizerJson, added_tokens: 7 }]) {
+      expect(() => Tokenizer.fromJson(json, tokenizerConfig, generationConfig)).toThrow(
+        /^tokenizer\.json has a field of a shape the tokenizer library cannot read \(.+\)$/,
+      );
+    }
   });
 
   it('refuses a normalizer or decoder whose Replace rules grow a text without bound (a billion-fold prompt or token)', () => {

@@ -141,7 +141,11 @@ export class Tokenizer {
     try {
       hf = new HfTokenizer(tokenizerJson, config);
     } catch (e) {
-      throw new EngineError('bad-file', `tokenizer.json: ${e instanceof Error ? e.message : String(e)}`, {
+      // The library's own errors name what it refuses; a TypeError or RangeError is it tripping over a field of the
+      // wrong shape, which only the file can be blamed for.
+      const why = e instanceof Error ? e.message : String(e);
+      const tripped = e instanceof TypeError || e instanceof RangeError;
+      throw new EngineError('bad-file', tripped ? `tokenizer.json has a field of a shape the tokenizer library cannot read (${why})` : `tokenizer.json: ${why}`, {
         file: 'tokenizer.json',
       });
     }
