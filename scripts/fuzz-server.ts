@@ -34,7 +34,7 @@ const HTTP: HttpOptions = { retries: 2, backoffMs: 5, stallTimeoutMs: STALL_MS }
  */
 const MEMORY_BOUND = 16 << 20;
 /** A drip drawn is never slower than this, so an honest-but-slow body of the file takes at most SIZE / DRIP s. */
-const DRIP = 40_000;
+const DRIP = 80_000; // above the stall floor (STALL_MIN_BYTES per STALL_MS): slow, not stalled
 
 interface Finding {
   seed: number;

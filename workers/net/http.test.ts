@@ -369,6 +369,16 @@ describe.each(READERS)('a server that stalls (%s)', (_name, reader) => {
     expect(server.log.length).toBe(3);
   });
 
+  it('a body that drips (bytes keep coming, too few of them) is stalled too, in words', async () => {
+    // about 1 KiB every 100 ms: no read waits the 200 ms stall timeout, but 200 ms of waiting bring less than 16 KiB
+    server.misbehave = { bytesPerSecond: 10_000 };
+    const e = await failure(collect(0, SIZE, { stallTimeoutMs: 200, retries: 1, backoffMs: 1 }));
+    expect(e.code).toBe('network');
+    expect(e.details).toMatchObject({ stalled: true, file: url });
+    expect(e.message).toMatch(/blob\.bin: less than 16 KiB in 0\.2 s at byte \d+ \(the server stalled\)/);
+    expect(server.log.length).toBe(2);
+  });
+
   it('a stall that passes is survived; time spent in onChunk is not a stall', async () => {
     server.misbehave = { stallAfterBytes: 40_000 };
     let n = 0;

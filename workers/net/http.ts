@@ -189,12 +189,26 @@ function stallMs(opts: HttpOptions): number {
 }
 
 /**
- * Reads a response body with a watchdog: a read() that waits longer than the stall timeout for bytes cancels the
- * body (the connection closes) and `stalled` turns true. Only the time spent waiting in read() counts.
+ * A body must deliver at least this many bytes per stall timeout spent waiting on it (16 KiB in the default 30 s,
+ * about 0.5 KiB/s): slower, it is a drip that would never end (a byte every 29 s passes any per-read timeout), and it
+ * is stalled as one that sends nothing is.
+ */
+export const STALL_MIN_BYTES = 16 * 1024;
+
+/**
+ * Reads a response body with a watchdog: the body is cancelled (the connection closes) and `stalled` turns true when a
+ * read() waits longer than the stall timeout for bytes, or when the reads have waited that long in all without
+ * STALL_MIN_BYTES arriving. Only the time spent waiting in read() counts (not a slow consumer's).
  */
 class StallWatch {
   stalled = false;
+  /** Whether the stall is a drip (bytes came, too few) rather than silence: its message says so. */
+  private drip = false;
+  /** When the read in progress began (null: none). */
   private since: number | null = null;
+  /** Time waited and bytes received since the body last delivered STALL_MIN_BYTES. */
+  private waited = 0;
+  private got = 0;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -203,10 +217,12 @@ class StallWatch {
   ) {
     if (ms > 0) {
       this.timer = setInterval(() => {
-        if (this.since !== null && performance.now() - this.since >= ms) {
-          this.stalled = true;
-          void reader.cancel().catch(() => {});
-        }
+        if (this.since === null) return;
+        const pending = performance.now() - this.since;
+        if (pending < ms && this.waited + pending < ms) return;
+        this.drip = pending < ms;
+        this.stalled = true;
+        void reader.cancel().catch(() => {});
       }, Math.max(5, Math.min(1000, ms / 4)));
     }
   }
@@ -217,7 +233,8 @@ class StallWatch {
    */
   async next(url: string, signal: AbortSignal | undefined, pos: number, lost: (e: unknown) => Promise<EngineError> | EngineError): Promise<Uint8Array | null> {
     let r: ReadableStreamReadResult<Uint8Array>;
-    this.since = performance.now();
+    const since = performance.now();
+    this.since = since;
     try {
       r = await this.reader.read();
     } catch (e) {
@@ -225,9 +242,16 @@ class StallWatch {
       throw new RetryableError(await lost(e));
     } finally {
       this.since = null;
+      this.waited += performance.now() - since;
     }
     if (this.stalled) throw new RetryableError(this.error(url, pos));
-    return r.done ? null : r.value;
+    if (r.done) return null;
+    this.got += r.value.length;
+    if (this.got >= STALL_MIN_BYTES) {
+      this.got = 0;
+      this.waited = 0;
+    }
+    return r.value;
   }
 
   stop(): void {
@@ -237,7 +261,9 @@ class StallWatch {
   error(url: string, pos: number): EngineError {
     return new EngineError(
       'network',
-      `${fileName(url)}: no data for ${(this.ms / 1000).toFixed(1)} s at byte ${pos} (the server stalled)`,
+      this.drip
+        ? `${fileName(url)}: less than ${STALL_MIN_BYTES / 1024} KiB in ${(this.ms / 1000).toFixed(1)} s at byte ${pos} (the server stalled)`
+        : `${fileName(url)}: no data for ${(this.ms / 1000).toFixed(1)} s at byte ${pos} (the server stalled)`,
       { file: url, offset: pos, stalled: true },
     );
   }
