@@ -45,8 +45,13 @@ export function num(cfg: Json, key: string, fallback?: number): number {
   }
   const v = cfg[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) return badValue(key, `is not a number (${JSON.stringify(v)})`);
+  // The engine computes in 32-bit floats: a value past their range would be infinite there (garbage out, silently).
+  if (Math.abs(v) > F32_MAX) return badValue(key, `is ${v}, past the largest 32-bit float (${F32_MAX.toPrecision(3)}) the engine computes with`);
   return v;
 }
+
+/** The largest finite 32-bit float. */
+const F32_MAX = 3.4028234663852886e38;
 
 export function posNum(cfg: Json, key: string, fallback?: number): number {
   const v = num(cfg, key, fallback);

@@ -157,6 +157,9 @@ describe('bad config values are refused by name (bad-config), before any weight'
     ['rope_parameters rope_theta 0', { rope_parameters: { rope_type: 'default', rope_theta: 0 } }, 'rope_parameters.rope_theta'],
     ['rms_norm_eps negative', { rms_norm_eps: -1e-6 }, 'rms_norm_eps'],
     ['rms_norm_eps a string', { rms_norm_eps: '1e-6' }, 'rms_norm_eps'],
+    // past the 32-bit floats the engine computes with: infinite there (garbage out, silently)
+    ['rms_norm_eps 1e300', { rms_norm_eps: 1e300 }, 'rms_norm_eps'],
+    ['rope_theta 1e39', { rope_theta: 1e39 }, 'rope_theta'],
     ['llama3 low == high', { rope_scaling: { ...llama3, low_freq_factor: 2, high_freq_factor: 2 } }, 'rope_scaling.high_freq_factor'],
     ['llama3 low > high', { rope_scaling: { ...llama3, low_freq_factor: 4, high_freq_factor: 1 } }, 'rope_scaling.high_freq_factor'],
     ['llama3 original_max_position_embeddings 0', { rope_scaling: { ...llama3, original_max_position_embeddings: 0 } }, 'rope_scaling.original_max_position_embeddings'],
