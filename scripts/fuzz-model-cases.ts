@@ -262,6 +262,10 @@ export function fuzzCases(): FuzzCase[] {
   const first = 'model.embed_tokens.weight';
   const q0 = 'model.layers.0.self_attn.q_proj.weight';
   const tail = (h: Json) => Object.keys(h).filter((k) => k !== '__metadata__').sort((a, b) => ((h[b] as Json).data_offsets as number[])[0] - ((h[a] as Json).data_offsets as number[])[0])[0];
+  /** Where the last tensor's data ends. */
+  const dataEnd = (h: Json) => ((h[tail(h)] as Json).data_offsets as number[])[1];
+  /** The header with an empty tensor added at the end of the data. */
+  const withEmptyTensor = (h: Json, name: string, dtype: string): Json => ({ ...h, [name]: { dtype, shape: [0], data_offsets: [dataEnd(h), dataEnd(h)] } });
   const raw = (id: string, make: (bytes: Uint8Array) => Uint8Array): FuzzCase => ({ id: `safetensors/${id}`, apply: (f) => f.put('model.safetensors', make(f.read('model.safetensors'))) });
   const withLength = (v: bigint) => (b: Uint8Array) => {
     const out = b.slice();
@@ -315,22 +319,13 @@ export function fuzzCases(): FuzzCase[] {
     header('tensor entry null', (h) => ({ ...h, [first]: null })),
     header('tensor entry string', (h) => ({ ...h, [first]: 'x' })),
     header('tensor entry array', (h) => ({ ...h, [first]: [] })),
-    header('extra unused tensor F32', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, 'model.extra.weight': { dtype: 'F32', shape: [0], data_offsets: [end, end] } };
-    }),
-    header('extra unused tensor I64 (rotary buffer)', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, 'model.layers.0.self_attn.rotary_emb.position_ids': { dtype: 'I64', shape: [0], data_offsets: [end, end] } };
-    }),
+    header('extra unused tensor F32', (h) => withEmptyTensor(h, 'model.extra.weight', 'F32')),
+    header('extra unused tensor I64 (rotary buffer)', (h) => withEmptyTensor(h, 'model.layers.0.self_attn.rotary_emb.position_ids', 'I64')),
     header('extra tensor named __proto__', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
+      const end = dataEnd(h);
       return JSON.stringify(h).replace(/}$/, `,"__proto__":{"dtype":"F32","shape":[0],"data_offsets":[${end},${end}]}}`);
     }),
-    header('extra tensor named constructor', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, constructor: { dtype: 'F32', shape: [0], data_offsets: [end, end] } };
-    }),
+    header('extra tensor named constructor', (h) => withEmptyTensor(h, 'constructor', 'F32')),
     header('duplicate key (second one wrong)', (h) => JSON.stringify(h).replace(/}$/, `,"${first}":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}`)),
     header('missing embed_tokens', (h) => void delete h[first]),
     header('missing q_proj', (h) => void delete h[q0]),
@@ -386,22 +381,13 @@ export function fuzzCases(): FuzzCase[] {
       for (let i = 0; i < 5000; i++) out[`model.layers.99.x.${i}`] = { dtype: 'F16', shape: [0], data_offsets: [0, 0] };
       return out;
     }),
-    header('layer 6 extra (config says 6)', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, 'model.layers.6.input_layernorm.weight': { dtype: 'BF16', shape: [0], data_offsets: [end, end] } };
-    }),
-    header('layer 1e9 extra', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, 'model.layers.1000000000.input_layernorm.weight': { dtype: 'BF16', shape: [0], data_offsets: [end, end] } };
-    }),
+    header('layer 6 extra (config says 6)', (h) => withEmptyTensor(h, 'model.layers.6.input_layernorm.weight', 'BF16')),
+    header('layer 1e9 extra', (h) => withEmptyTensor(h, 'model.layers.1000000000.input_layernorm.weight', 'BF16')),
   );
   // the same for an fp32 and an fp16 checkpoint (the conversion paths)
   add(
     header('fp32: dtype F16 (span wrong)', (h) => void ((h['model.layers.0.self_attn.q_proj.weight'] as Json).dtype = 'F16'), 'qwen2-bias-fp32'),
-    header('fp16: bias for q on llama (extra tensor)', (h) => {
-      const end = ((h[tail(h)] as Json).data_offsets as number[])[1];
-      return { ...h, 'model.layers.0.self_attn.q_proj.bias': { dtype: 'F16', shape: [0], data_offsets: [end, end] } };
-    }, 'llama-tied-mqa-fp16'),
+    header('fp16: bias for q on llama (extra tensor)', (h) => withEmptyTensor(h, 'model.layers.0.self_attn.q_proj.bias', 'F16'), 'llama-tied-mqa-fp16'),
   );
 
   // ---- sharded checkpoints
